@@ -1,0 +1,85 @@
+# symlora — non-recursive Makefile.
+#   make            build everything into build/
+#   make test       install missing Debian deps, build, run every test (unit + black-box)
+#   make asan       the same tests built with AddressSanitizer + UBSan (into build/asan/)
+#   make bench      optimised build + benchmarks (writes build/bench.json)
+#   make run        start symlorad on the bundled demo model
+# Sources are discovered by directory: lib/ (engine, no HTTP), api/ (routes),
+# daemon/ (main), tools/*.c (one program each), tests/unit/test_*.c (one binary each).
+
+BUILD    ?= build
+PKGS     := openblas jansson libuv libmicrohttpd libpcre2-8 libutf8proc nettle
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+OPT      ?= -O2
+SAN      ?=
+CFLAGS   ?=
+CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+            -Wno-unused-parameter -g -pthread $(OPT) $(SAN) $(PKG_CFLAGS) -Ilib -Iapi -Idaemon -MMD -MP
+LDLIBS   += $(PKG_LIBS) -lm -pthread
+LDFLAGS  += $(SAN)
+
+LIB_SRC    := $(wildcard lib/*.c)
+API_SRC    := $(wildcard api/*.c)
+DAEMON_SRC := $(wildcard daemon/*.c)
+TOOL_SRC   := $(wildcard tools/*.c)
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+LIB_A    := $(BUILD)/libsymlora.a
+API_A    := $(BUILD)/libsymlora-api.a
+DAEMON   := $(if $(DAEMON_SRC),$(BUILD)/symlorad)
+TOOLS    := $(patsubst tools/%.c,$(BUILD)/%,$(TOOL_SRC))
+UNITS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+.PHONY: all test unit asan bench run deps clean
+all: $(LIB_A) $(DAEMON) $(TOOLS) $(UNITS)
+
+deps:
+	@tools/install-deps.sh
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB_A): $(call obj,$(LIB_SRC))
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(API_A): $(call obj,$(API_SRC)) | $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(BUILD)/symlorad: $(call obj,$(DAEMON_SRC)) $(API_A) $(LIB_A)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%: $(BUILD)/obj/tools/%.o $(LIB_A)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(API_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The one test command of the README.
+test: deps
+	@$(MAKE) --no-print-directory all
+	@tests/run.sh $(BUILD)
+
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
+	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all
+	@SL_SANITIZED=1 tests/run.sh build/asan
+
+bench: deps
+	@$(MAKE) --no-print-directory BUILD=build/bench OPT="-O3 -march=native" all
+	@tools/bench.sh build/bench
+
+run: deps all
+	$(BUILD)/symlorad --model tests/fixtures/models/llama-tiny --store var/store --listen 127.0.0.1:8080 \
+	    $(foreach a,$(notdir $(wildcard tests/fixtures/adapters/llama-tiny/*)),--adapter $(a)=tests/fixtures/adapters/llama-tiny/$(a))
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,42 @@
+#!/bin/sh
+# Runs every test against the binaries in BUILD (default build/):
+#   unit tests    BUILD/tests/test_*          (C, one binary per module)
+#   black-box     tests/blackbox/test_*.py    (a real symlorad on a loopback port)
+#                 tests/blackbox/test_*.mjs   (Node, e.g. the official OpenAI SDK)
+# Every test program prints "# N passed, N failed" last; this script sums them
+# and ends with the same line. Exit status is non-zero if anything failed.
+BUILD=${1:-build}
+export SL_BUILD="$BUILD"
+cd "$(dirname "$0")/.." || exit 2
+passed=0; failed=0; broken=""
+run_one() {
+    name=$1; shift
+    echo "== $name"
+    out=$("$@" 2>&1); rc=$?
+    printf '%s\n' "$out"
+    line=$(printf '%s\n' "$out" | grep -E '^# [0-9]+ passed, [0-9]+ failed' | tail -n 1)
+    if [ -z "$line" ]; then
+        failed=$((failed + 1)); broken="$broken $name(no summary, rc=$rc)"; return
+    fi
+    p=$(echo "$line" | sed -E 's/^# ([0-9]+) passed.*/\1/')
+    f=$(echo "$line" | sed -E 's/^# [0-9]+ passed, ([0-9]+) failed.*/\1/')
+    passed=$((passed + p)); failed=$((failed + f))
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        failed=$((failed + 1)); broken="$broken $name(rc=$rc)"
+    fi
+}
+for t in "$BUILD"/tests/test_*; do
+    [ -x "$t" ] || continue
+    run_one "$(basename "$t")" "$t"
+done
+for t in tests/blackbox/test_*.py; do
+    [ -f "$t" ] || continue
+    run_one "$(basename "$t")" python3 "$t"
+done
+for t in tests/blackbox/test_*.mjs; do
+    [ -f "$t" ] || continue
+    run_one "$(basename "$t")" node "$t"
+done
+[ -n "$broken" ] && echo "broken:$broken"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
