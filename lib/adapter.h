@@ -1,0 +1,57 @@
+/* adapter.h — SymLoRA and LoRA adapters, validated against the base model.
+ *
+ * SymLoRA: dW = s * Q diag(lambda) Q^T, Q: (max(out,in), r), lambda: (r), s = alpha / r.
+ * For out != in the update is the leading out x in block; Q[:k] = first k rows of Q.
+ * LoRA (PEFT): dW = s * B A, A: (r, in), B: (out, r), s = alpha / r (alpha / sqrt(r) with
+ * use_rslora). Tensors are converted to F32 once at load.
+ *
+ * An adapter is immutable once loaded and reference-counted (atomic): a request holds a
+ * reference for its whole life, so replacing or deleting it never disturbs requests in flight. */
+#ifndef SL_ADAPTER_H
+#define SL_ADAPTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+
+typedef enum sl_adapter_kind { SL_ADAPTER_SYMLORA, SL_ADAPTER_LORA } sl_adapter_kind;
+
+/* What the forward pass reads for one (layer, module). r == 0: module not adapted. */
+typedef struct sl_adapter_module {
+    int r;
+    float *q;     /* SymLoRA: (max(out,in), r) row-major */
+    float *slam;  /* SymLoRA: (r) s * lambda, the column scale of H = X Q[:in] */
+    float *a;     /* LoRA: (r, in) */
+    float *b;     /* LoRA: (out, r), already multiplied by s */
+} sl_adapter_module;
+
+typedef struct sl_adapter sl_adapter;
+
+typedef struct sl_adapter_opts {
+    int max_rank;  /* ranks above are rejected; 0 = default 256 */
+} sl_adapter_opts;
+
+/* Validates and loads an adapter from adapter_config.json text (CONFIG, CONFIG_LEN) and
+ * adapter_model.safetensors bytes (WEIGHTS, WEIGHTS_LEN; not retained). Every rejection
+ * names the tensor or field and the rule it broke. On success *out has one reference. */
+int sl_adapter_load(sl_adapter **out, const sl_model *m, const char *config, size_t config_len,
+                    const void *weights, size_t weights_len, const sl_adapter_opts *opts,
+                    char *err, size_t errlen);
+/* The same from a directory holding adapter_config.json and adapter_model.safetensors. */
+int sl_adapter_load_dir(sl_adapter **out, const sl_model *m, const char *dir, const sl_adapter_opts *opts,
+                        char *err, size_t errlen);
+
+sl_adapter *sl_adapter_ref(sl_adapter *a);   /* returns a; thread-safe */
+void sl_adapter_unref(sl_adapter *a);        /* frees on the last reference; NULL is fine */
+
+sl_adapter_kind sl_adapter_get_kind(const sl_adapter *a);
+int sl_adapter_rank(const sl_adapter *a);    /* the config's r (rank_pattern may vary per module) */
+float sl_adapter_alpha(const sl_adapter *a);
+size_t sl_adapter_bytes(const sl_adapter *a); /* resident bytes of tensor data actually allocated */
+/* Bitmask of adapted modules (1 << SL_MOD_*). */
+unsigned sl_adapter_module_mask(const sl_adapter *a);
+/* The forward pass's view of (layer, module); never NULL (r == 0 when not adapted). */
+const sl_adapter_module *sl_adapter_get_module(const sl_adapter *a, int layer, sl_module mod);
+
+#endif

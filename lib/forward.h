@@ -1,0 +1,44 @@
+/* forward.h — one step of the batched forward pass.
+ *
+ * One call runs T tokens that belong to any number of sequences, some in prefill (many
+ * tokens), some decoding (one token). Every base linear layer is one cblas_sgemm over all T
+ * tokens; adapters are applied per run of consecutive sequences that share an adapter (put
+ * sequences with the same adapter next to each other for the fewest GEMMs); attention runs
+ * per sequence against its own KV blocks. Scratch is sized once at init: a step allocates
+ * nothing. Not thread-safe: one sl_forward per engine thread. */
+#ifndef SL_FORWARD_H
+#define SL_FORWARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kvcache.h"
+#include "model.h"
+
+struct sl_adapter;
+
+enum sl_logits_mode { SL_LOGITS_NONE = 0, SL_LOGITS_LAST = 1, SL_LOGITS_ALL = 2 };
+
+typedef struct sl_batch_seq {
+    sl_kv_seq *kv;                    /* tokens go to positions kv->n_pos ..; n_pos advances on success */
+    const int32_t *tokens;            /* (n_tokens) */
+    int n_tokens;
+    const struct sl_adapter *adapter; /* NULL: the base model */
+    int logits;                       /* enum sl_logits_mode */
+} sl_batch_seq;
+
+typedef struct sl_forward sl_forward;
+
+/* max_tokens: most tokens in one step; max_seqs: most sequences in one step;
+ * max_logit_rows: most logits rows one step may ask for; max_ctx: longest sequence. */
+int sl_forward_init(sl_forward **out, const sl_model *m, int max_tokens, int max_seqs, int max_logit_rows,
+                    int max_ctx, char *err, size_t errlen);
+void sl_forward_free(sl_forward *f);
+
+/* Runs one step. LOGITS receives, in sequence order, n_tokens rows (SL_LOGITS_ALL) or one row
+ * (SL_LOGITS_LAST) per sequence, each of vocab floats; it must hold that many rows.
+ * The caller must have reserved KV blocks for n_pos + n_tokens positions of every sequence. */
+int sl_forward_run(sl_forward *f, sl_kv_pool *kv, const sl_batch_seq *seqs, int n_seqs, float *logits,
+                   char *err, size_t errlen);
+
+#endif
