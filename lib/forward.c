@@ -1,0 +1,341 @@
+/* forward.c — the batched Llama/Qwen2 forward pass with per-sequence adapters.
+ *
+ * Shapes, for T tokens of the step (all sequences concatenated), D = hidden,
+ * Hq = n_heads * head_dim, Hkv = n_kv_heads * head_dim, FF = intermediate (not I: complex.h):
+ *   x  = embed[tokens]                                  (T, D)
+ *   per layer:
+ *     xn = rmsnorm(x) * attn_norm                       (T, D)
+ *     q, k, v = xn Wq^T, xn Wk^T, xn Wv^T (+ bias)      (T, Hq), (T, Hkv), (T, Hkv)
+ *               (+ adapters per segment)
+ *     rope(q, k); k, v -> KV blocks
+ *     att = softmax(q K^T / sqrt(hd), causal) V          (T, Hq), per sequence and head
+ *     x += att Wo^T (+ adapter)
+ *     xn = rmsnorm(x) * ffn_norm
+ *     x += (silu(xn Wg^T) * (xn Wu^T)) Wd^T (+ adapters)
+ *   logits = rmsnorm(x[rows]) * final_norm  lm_head^T   (R, vocab)
+ */
+#include "forward.h"
+
+#include "adapter.h"
+#include "error.h"
+#include "model_internal.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { ATT_ROWS = 128 }; /* query rows per attention score block */
+
+struct sl_forward {
+    const sl_model *m;
+    int max_tokens, max_seqs, max_logit_rows, max_ctx;
+    float *x;     /* (max_tokens, D) residual stream */
+    float *xn;    /* (max_tokens, max(D, Hq)) normed input of a linear layer */
+    float *q;     /* (max_tokens, Hq) */
+    float *k;     /* (max_tokens, Hkv) */
+    float *v;     /* (max_tokens, Hkv) */
+    float *att;   /* (max_tokens, Hq) */
+    float *g;     /* (max_tokens, FF) */
+    float *u;     /* (max_tokens, FF) */
+    float *cosv;  /* (max_tokens, hd/2) RoPE cos per token */
+    float *sinv;  /* (max_tokens, hd/2) */
+    float *kc;    /* (max_ctx, hd) one KV head of one sequence, gathered from blocks */
+    float *vc;    /* (max_ctx, hd) */
+    float *s;     /* (ATT_ROWS, max_ctx) attention scores */
+    float *ah;    /* (ah_cap) adapter intermediate H = X Q[:in] or X A^T, (rows, r) */
+    size_t ah_cap;
+    float *xl;    /* (max_logit_rows, D) final hidden rows that want logits */
+    int *seq_off; /* (max_seqs + 1) first token of each sequence in the step */
+};
+
+void sl_forward_free(sl_forward *f) {
+    if (!f) return;
+    float *bufs[] = {f->x, f->xn, f->q, f->k, f->v, f->att, f->g, f->u, f->cosv, f->sinv, f->kc, f->vc, f->s, f->ah, f->xl};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
+    free(f->seq_off);
+    free(f);
+}
+
+static float *falloc(size_t n, int *fail) {
+    float *p = malloc((n ? n : 1) * sizeof(float));
+    if (!p) *fail = 1;
+    return p;
+}
+
+int sl_forward_init(sl_forward **out, const sl_model *m, int max_tokens, int max_seqs, int max_logit_rows,
+                    int max_ctx, char *err, size_t errlen) {
+    *out = NULL;
+    const sl_model_config *c = &m->cfg;
+    if (max_tokens < 1 || max_seqs < 1 || max_logit_rows < 1 || max_ctx < 1 || max_seqs > max_tokens)
+        return sl__errf(err, errlen, SL_EINVAL, "forward: limits must be >= 1 and max_seqs <= max_tokens");
+    sl_forward *f = calloc(1, sizeof *f);
+    if (!f) return SL_ENOMEM;
+    f->m = m;
+    f->max_tokens = max_tokens;
+    f->max_seqs = max_seqs;
+    f->max_logit_rows = max_logit_rows;
+    f->max_ctx = max_ctx;
+    size_t T = (size_t)max_tokens, D = (size_t)c->hidden, hd = (size_t)c->head_dim;
+    size_t Hq = (size_t)c->n_heads * hd, Hkv = (size_t)c->n_kv_heads * hd, FF = (size_t)c->intermediate;
+    int fail = 0;
+    f->x = falloc(T * D, &fail);
+    f->xn = falloc(T * (D > Hq ? D : Hq), &fail);
+    f->q = falloc(T * Hq, &fail);
+    f->k = falloc(T * Hkv, &fail);
+    f->v = falloc(T * Hkv, &fail);
+    f->att = falloc(T * Hq, &fail);
+    f->g = falloc(T * FF, &fail);
+    f->u = falloc(T * FF, &fail);
+    f->cosv = falloc(T * hd / 2, &fail);
+    f->sinv = falloc(T * hd / 2, &fail);
+    f->kc = falloc((size_t)max_ctx * hd, &fail);
+    f->vc = falloc((size_t)max_ctx * hd, &fail);
+    f->s = falloc((size_t)ATT_ROWS * (size_t)max_ctx, &fail);
+    f->ah_cap = T * 64 > 65536 ? T * 64 : 65536; /* any rank fits: segments are split into row chunks */
+    f->ah = falloc(f->ah_cap, &fail);
+    f->xl = falloc((size_t)max_logit_rows * D, &fail);
+    f->seq_off = calloc((size_t)max_seqs + 1, sizeof *f->seq_off);
+    if (fail || !f->seq_off) {
+        sl_forward_free(f);
+        return sl__errf(err, errlen, SL_ENOMEM, "forward: cannot allocate scratch for %d tokens", max_tokens);
+    }
+    *out = f;
+    return 0;
+}
+
+/* y = rmsnorm(x) * w for N rows of D. As transformers: in float, mean of squares, rsqrt(var + eps). */
+static void rmsnorm(float *y, const float *x, const float *w, int n, int d, float eps) {
+    for (int t = 0; t < n; t++) {
+        const float *xr = x + (size_t)t * d;
+        float *yr = y + (size_t)t * d;
+        double ss = 0;
+        for (int i = 0; i < d; i++) ss += (double)xr[i] * xr[i];
+        float inv = 1.0f / sqrtf((float)(ss / d) + eps);
+        for (int i = 0; i < d; i++) yr[i] = w[i] * (xr[i] * inv);
+    }
+}
+
+/* Y (n, out) = X (n, in) W^T (+ bias). */
+static void linear(float *y, const float *x, const float *w, const float *bias, int n, int out, int in) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
+    if (bias)
+        for (int t = 0; t < n; t++) {
+            float *yr = y + (size_t)t * out;
+            for (int i = 0; i < out; i++) yr[i] += bias[i];
+        }
+}
+
+/* Adds one adapter's update to rows [0, n) of Y (n, out) given the module input X (n, in).
+ *   SymLoRA: H = X Q[:in] (n, r); H *= s*lambda per column; Y += H Q[:out]^T
+ *   LoRA:    H = X A^T (n, r);                                Y += H (sB)^T
+ * Rows are processed in chunks so that H fits the scratch whatever the rank. */
+static void adapter_apply(sl_forward *f, const sl_adapter_module *am, float *y, const float *x, int n, int out, int in) {
+    int r = am->r;
+    int chunk = (int)(f->ah_cap / (size_t)r);
+    if (chunk < 1) chunk = 1; /* cannot happen: ah_cap >= 65536 > any accepted rank */
+    for (int t0 = 0; t0 < n; t0 += chunk) {
+        int rows = n - t0 < chunk ? n - t0 : chunk;
+        const float *xr = x + (size_t)t0 * in;
+        float *yr = y + (size_t)t0 * out;
+        float *h = f->ah;
+        if (am->q) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, r, in, 1.0f, xr, in, am->q, r, 0.0f, h, r);
+            for (int t = 0; t < rows; t++)
+                for (int j = 0; j < r; j++) h[(size_t)t * r + j] *= am->slam[j];
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, r, 1.0f, h, r, am->q, r, 1.0f, yr, out);
+        } else {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, r, in, 1.0f, xr, in, am->a, in, 0.0f, h, r);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, r, 1.0f, h, r, am->b, r, 1.0f, yr, out);
+        }
+    }
+}
+
+/* A base linear over all T tokens, then each adapter over its run of sequences. */
+static void module_forward(sl_forward *f, const sl_batch_seq *seqs, int n_seqs, int layer, sl_module mod, float *y,
+                           const float *x, int T) {
+    const sl_model *m = f->m;
+    int out, in;
+    sl_model_module_shape(m, mod, &out, &in);
+    linear(y, x, m->layers[layer].w[mod], m->layers[layer].bias[mod], T, out, in);
+    for (int s = 0; s < n_seqs;) {
+        const sl_adapter *a = seqs[s].adapter;
+        int e = s + 1;
+        while (e < n_seqs && seqs[e].adapter == a) e++;
+        if (a) {
+            const sl_adapter_module *am = sl_adapter_get_module(a, layer, mod);
+            if (am->r > 0) {
+                int t0 = f->seq_off[s], n = f->seq_off[e] - t0;
+                adapter_apply(f, am, y + (size_t)t0 * out, x + (size_t)t0 * in, n, out, in);
+            }
+        }
+        s = e;
+    }
+}
+
+/* Rotates pairs (i, i + hd/2) of every head, as transformers' rotate_half. */
+static void rope(float *v, int n_tok, int n_heads, int hd, const float *cosv, const float *sinv) {
+    int half = hd / 2;
+    for (int t = 0; t < n_tok; t++) {
+        const float *c = cosv + (size_t)t * half, *sn = sinv + (size_t)t * half;
+        for (int h = 0; h < n_heads; h++) {
+            float *p = v + ((size_t)t * n_heads + h) * hd;
+            for (int i = 0; i < half; i++) {
+                float a = p[i], b = p[i + half];
+                p[i] = a * c[i] - b * sn[i];
+                p[i + half] = b * c[i] + a * sn[i];
+            }
+        }
+    }
+}
+
+/* Attention of one sequence's N new tokens (positions pos0 .. pos0+N-1) against all of its
+ * cached positions, written to att rows [t0, t0+N). K/V for the new tokens are already stored. */
+static void attend(sl_forward *f, sl_kv_pool *kv, int layer, const sl_kv_seq *ks, int pos0, int n, int t0) {
+    const sl_model_config *c = &f->m->cfg;
+    int hd = c->head_dim, H = c->n_heads, KVH = c->n_kv_heads, groups = H / KVH, bs = sl_kv_pool_block_size(kv);
+    int ctx = pos0 + n;
+    int Hq = H * hd;
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int kh = 0; kh < KVH; kh++) {
+        /* Gather this head's K and V: (ctx, hd), contiguous per block. */
+        for (int b = 0, p = 0; p < ctx; b++, p += bs) {
+            int rows = ctx - p < bs ? ctx - p : bs;
+            size_t off = (size_t)kh * bs * hd;
+            memcpy(f->kc + (size_t)p * hd, sl__kv_block(kv, layer, 0, ks->blocks[b]) + off, (size_t)rows * hd * sizeof(float));
+            memcpy(f->vc + (size_t)p * hd, sl__kv_block(kv, layer, 1, ks->blocks[b]) + off, (size_t)rows * hd * sizeof(float));
+        }
+        for (int g = 0; g < groups; g++) {
+            int h = kh * groups + g;
+            for (int r0 = 0; r0 < n; r0 += ATT_ROWS) {
+                int rows = n - r0 < ATT_ROWS ? n - r0 : ATT_ROWS;
+                int kctx = pos0 + r0 + rows; /* keys the last row of this block may see */
+                const float *qh = f->q + (size_t)(t0 + r0) * Hq + (size_t)h * hd;
+                /* S (rows, kctx) = Qh (rows, hd) K^T * scale */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, kctx, hd, scale, qh, Hq, f->kc, hd, 0.0f, f->s, kctx);
+                for (int i = 0; i < rows; i++) {
+                    float *sr = f->s + (size_t)i * kctx;
+                    int visible = pos0 + r0 + i + 1; /* causal */
+                    float mx = -INFINITY;
+                    for (int j = 0; j < visible; j++) mx = sr[j] > mx ? sr[j] : mx;
+                    float sum = 0;
+                    for (int j = 0; j < visible; j++) { sr[j] = expf(sr[j] - mx); sum += sr[j]; }
+                    float inv = 1.0f / sum;
+                    for (int j = 0; j < visible; j++) sr[j] *= inv;
+                    for (int j = visible; j < kctx; j++) sr[j] = 0;
+                }
+                /* att rows (rows, hd) = P (rows, kctx) V (kctx, hd) */
+                float *ah = f->att + (size_t)(t0 + r0) * Hq + (size_t)h * hd;
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, kctx, 1.0f, f->s, kctx, f->vc, hd, 0.0f, ah, Hq);
+            }
+        }
+    }
+}
+
+/* Writes the step's K and V rows of one sequence into its blocks. */
+static void kv_store(sl_forward *f, sl_kv_pool *kv, int layer, const sl_kv_seq *ks, int pos0, int n, int t0) {
+    const sl_model_config *c = &f->m->cfg;
+    int hd = c->head_dim, KVH = c->n_kv_heads, bs = sl_kv_pool_block_size(kv), Hkv = KVH * hd;
+    for (int i = 0; i < n; i++) {
+        int p = pos0 + i;
+        int32_t blk = ks->blocks[p / bs];
+        float *kb = sl__kv_block(kv, layer, 0, blk), *vb = sl__kv_block(kv, layer, 1, blk);
+        for (int kh = 0; kh < KVH; kh++) {
+            size_t dst = ((size_t)kh * bs + (size_t)(p % bs)) * hd;
+            memcpy(kb + dst, f->k + (size_t)(t0 + i) * Hkv + (size_t)kh * hd, (size_t)hd * sizeof(float));
+            memcpy(vb + dst, f->v + (size_t)(t0 + i) * Hkv + (size_t)kh * hd, (size_t)hd * sizeof(float));
+        }
+    }
+}
+
+static int check_batch(sl_forward *f, sl_kv_pool *kv, const sl_batch_seq *seqs, int n_seqs, int *T_out, int *R_out,
+                       char *err, size_t errlen) {
+    const sl_model_config *c = &f->m->cfg;
+    if (n_seqs < 1 || n_seqs > f->max_seqs)
+        return sl__errf(err, errlen, SL_EINVAL, "forward: %d sequences (1..%d allowed)", n_seqs, f->max_seqs);
+    int T = 0, R = 0;
+    for (int s = 0; s < n_seqs; s++) {
+        const sl_batch_seq *q = &seqs[s];
+        if (q->n_tokens < 1 || q->n_tokens > f->max_tokens - T)
+            return sl__errf(err, errlen, SL_EINVAL, "forward: the step holds more than %d tokens", f->max_tokens);
+        if (q->kv->n_pos + q->n_tokens > f->max_ctx)
+            return sl__errf(err, errlen, SL_ERANGE, "forward: sequence %d would reach %d positions (max %d)", s,
+                            q->kv->n_pos + q->n_tokens, f->max_ctx);
+        if (sl_kv_blocks_for(kv, q->kv->n_pos + q->n_tokens) > q->kv->n_blocks)
+            return sl__errf(err, errlen, SL_EINVAL, "forward: sequence %d has too few KV blocks reserved", s);
+        for (int i = 0; i < q->n_tokens; i++)
+            if (q->tokens[i] < 0 || q->tokens[i] >= c->vocab)
+                return sl__errf(err, errlen, SL_ERANGE, "forward: token id %d is outside the vocabulary (0..%d)", q->tokens[i], c->vocab - 1);
+        f->seq_off[s] = T;
+        T += q->n_tokens;
+        R += q->logits == SL_LOGITS_ALL ? q->n_tokens : q->logits == SL_LOGITS_LAST ? 1 : 0;
+    }
+    f->seq_off[n_seqs] = T;
+    if (R > f->max_logit_rows)
+        return sl__errf(err, errlen, SL_EINVAL, "forward: %d logits rows asked, %d allowed", R, f->max_logit_rows);
+    *T_out = T;
+    *R_out = R;
+    return 0;
+}
+
+int sl_forward_run(sl_forward *f, sl_kv_pool *kv, const sl_batch_seq *seqs, int n_seqs, float *logits,
+                   char *err, size_t errlen) {
+    const sl_model *m = f->m;
+    const sl_model_config *c = &m->cfg;
+    int T = 0, R = 0, rc;
+    if ((rc = check_batch(f, kv, seqs, n_seqs, &T, &R, err, errlen))) return rc;
+    int D = c->hidden, hd = c->head_dim, half = hd / 2, FF = c->intermediate;
+
+    for (int s = 0; s < n_seqs; s++) {
+        const sl_batch_seq *q = &seqs[s];
+        for (int i = 0; i < q->n_tokens; i++) {
+            int t = f->seq_off[s] + i;
+            memcpy(f->x + (size_t)t * D, m->embed + (size_t)q->tokens[i] * D, (size_t)D * sizeof(float));
+            float pos = (float)(q->kv->n_pos + i);
+            for (int j = 0; j < half; j++) {
+                float ang = pos * m->inv_freq[j]; /* float product, as transformers */
+                f->cosv[(size_t)t * half + j] = (float)cos((double)ang);
+                f->sinv[(size_t)t * half + j] = (float)sin((double)ang);
+            }
+        }
+    }
+
+    for (int l = 0; l < c->n_layers; l++) {
+        const sl_layer_weights *L = &m->layers[l];
+        rmsnorm(f->xn, f->x, L->attn_norm, T, D, c->rms_eps);
+        module_forward(f, seqs, n_seqs, l, SL_MOD_Q, f->q, f->xn, T);
+        module_forward(f, seqs, n_seqs, l, SL_MOD_K, f->k, f->xn, T);
+        module_forward(f, seqs, n_seqs, l, SL_MOD_V, f->v, f->xn, T);
+        rope(f->q, T, c->n_heads, hd, f->cosv, f->sinv);
+        rope(f->k, T, c->n_kv_heads, hd, f->cosv, f->sinv);
+        for (int s = 0; s < n_seqs; s++) {
+            kv_store(f, kv, l, seqs[s].kv, seqs[s].kv->n_pos, seqs[s].n_tokens, f->seq_off[s]);
+            attend(f, kv, l, seqs[s].kv, seqs[s].kv->n_pos, seqs[s].n_tokens, f->seq_off[s]);
+        }
+        /* o_proj writes into xn (free now), then joins the residual stream. */
+        module_forward(f, seqs, n_seqs, l, SL_MOD_O, f->xn, f->att, T);
+        for (size_t i = 0; i < (size_t)T * D; i++) f->x[i] += f->xn[i];
+
+        rmsnorm(f->xn, f->x, L->ffn_norm, T, D, c->rms_eps);
+        module_forward(f, seqs, n_seqs, l, SL_MOD_GATE, f->g, f->xn, T);
+        module_forward(f, seqs, n_seqs, l, SL_MOD_UP, f->u, f->xn, T);
+        for (size_t i = 0; i < (size_t)T * FF; i++) {
+            float g = f->g[i];
+            f->g[i] = g / (1.0f + expf(-g)) * f->u[i];
+        }
+        module_forward(f, seqs, n_seqs, l, SL_MOD_DOWN, f->xn, f->g, T);
+        for (size_t i = 0; i < (size_t)T * D; i++) f->x[i] += f->xn[i];
+    }
+
+    /* Final norm only on the rows that want logits, then one GEMM against lm_head. */
+    int r = 0;
+    for (int s = 0; s < n_seqs; s++) {
+        int first = seqs[s].logits == SL_LOGITS_ALL ? 0 : seqs[s].n_tokens - 1;
+        if (seqs[s].logits == SL_LOGITS_NONE) continue;
+        for (int i = first; i < seqs[s].n_tokens; i++, r++)
+            rmsnorm(f->xl + (size_t)r * D, f->x + (size_t)(f->seq_off[s] + i) * D, m->final_norm, 1, D, c->rms_eps);
+    }
+    if (R > 0) linear(logits, f->xl, m->lm_head, NULL, R, c->vocab, D);
+    for (int s = 0; s < n_seqs; s++) seqs[s].kv->n_pos += seqs[s].n_tokens;
+    return 0;
+}
