@@ -1,0 +1,114 @@
+/* sampler.c — greedy, temperature, top-k, top-p with a per-request RNG. */
+#include "sampler.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t splitmix64(uint64_t *x) {
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+/* xoroshiro128+: uniform double in [0, 1). */
+static double rng_uniform(uint64_t s[2]) {
+    uint64_t s0 = s[0], s1 = s[1], r = s0 + s1;
+    s1 ^= s0;
+    s[0] = rotl(s0, 24) ^ s1 ^ (s1 << 16);
+    s[1] = rotl(s1, 37);
+    return (double)(r >> 11) * 0x1.0p-53;
+}
+
+void sl_sampler_init(sl_sampler *s, const sl_sample_params *p) {
+    s->p = *p;
+    uint64_t x = p->seed;
+    s->rng[0] = splitmix64(&x);
+    s->rng[1] = splitmix64(&x);
+}
+
+static int32_t argmax(const float *v, int n) {
+    int32_t best = 0;
+    for (int i = 1; i < n; i++)
+        if (v[i] > v[best]) best = i;
+    return best;
+}
+
+float sl_logprob(const float *logits, int vocab, int32_t id) {
+    float mx = logits[argmax(logits, vocab)];
+    double sum = 0;
+    for (int i = 0; i < vocab; i++) sum += exp((double)(logits[i] - mx));
+    return (float)((double)(logits[id] - mx) - log(sum));
+}
+
+/* Order of candidates: by probability descending, then by id (deterministic). */
+static int cmp_desc(const void *a, const void *b, void *ctx) {
+    const float *p = ctx;
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    if (p[x] != p[y]) return p[x] > p[y] ? -1 : 1;
+    return (x > y) - (x < y);
+}
+
+int32_t sl_sampler_sample(sl_sampler *s, const float *logits, int vocab, float *scratch, float *logprob) {
+    int32_t pick;
+    if (s->p.temperature <= 0 || s->p.top_k == 1) {
+        pick = argmax(logits, vocab);
+    } else {
+        /* scratch: probs (vocab) then candidate ids (vocab, stored as int32 in float slots). */
+        float *prob = scratch;
+        int32_t *ids = (int32_t *)(scratch + vocab);
+        float mx = logits[argmax(logits, vocab)], inv_t = 1.0f / s->p.temperature;
+        double sum = 0;
+        for (int i = 0; i < vocab; i++) {
+            prob[i] = expf((logits[i] - mx) * inv_t);
+            sum += prob[i];
+        }
+        for (int i = 0; i < vocab; i++) prob[i] = (float)(prob[i] / sum);
+        int n = vocab;
+        for (int i = 0; i < vocab; i++) ids[i] = i;
+        int sorted = 0;
+        if (s->p.top_k > 0 && s->p.top_k < vocab) {
+            qsort_r(ids, (size_t)vocab, sizeof *ids, cmp_desc, prob);
+            sorted = 1;
+            n = s->p.top_k;
+        }
+        if (s->p.top_p > 0 && s->p.top_p < 1) {
+            if (!sorted) qsort_r(ids, (size_t)vocab, sizeof *ids, cmp_desc, prob);
+            double cum = 0;
+            int keep = 0;
+            while (keep < n) {
+                cum += prob[ids[keep++]];
+                if (cum >= s->p.top_p) break;
+            }
+            n = keep;
+        }
+        double mass = 0;
+        for (int i = 0; i < n; i++) mass += prob[ids[i]];
+        double u = rng_uniform(s->rng) * mass, acc = 0;
+        pick = ids[n - 1];
+        for (int i = 0; i < n; i++) {
+            acc += prob[ids[i]];
+            if (u < acc) { pick = ids[i]; break; }
+        }
+    }
+    if (logprob) *logprob = sl_logprob(logits, vocab, pick);
+    return pick;
+}
+
+int sl_top_logprobs(const float *logits, int vocab, int k, int32_t *ids, float *lps) {
+    if (k > 20) k = 20;
+    if (k > vocab) k = vocab;
+    int n = 0;
+    for (int i = 0; i < vocab; i++) {
+        /* insertion into the k best so far: k <= 20, so this is cheap */
+        if (n == k && logits[i] <= logits[ids[n - 1]]) continue;
+        int j = n < k ? n++ : n - 1;
+        while (j > 0 && logits[ids[j - 1]] < logits[i]) { ids[j] = ids[j - 1]; j--; }
+        ids[j] = i;
+    }
+    for (int i = 0; i < n; i++) lps[i] = sl_logprob(logits, vocab, ids[i]);
+    return n;
+}
