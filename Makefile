@@ -34,6 +34,7 @@ TOOLS    := $(patsubst tools/%.c,$(BUILD)/%,$(TOOL_SRC))
 UNITS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 .PHONY: all test unit asan bench run deps clean
+.SECONDARY: # keep objects built through pattern chains
 all: $(LIB_A) $(DAEMON) $(TOOLS) $(UNITS)
 
 deps:
