@@ -84,3 +84,4 @@ clean:
 	rm -rf build
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+include tests/fuzz/fuzz.mk
