@@ -450,8 +450,8 @@ done:
 /* ---- pass 3: tensor names, dtypes, shapes ----------------------------------------------- */
 
 /* Classifies one tensor name into (layer, module, slot) of the plan, or rejects it. */
-static int place_tensor(plan_entry *plan, const sl_tensor *t, sl_adapter_kind kind, int n_layers, char *err,
-                        size_t errlen) {
+static int place_tensor(plan_entry *plan, const sl_tensor *t, const acfg *c, int n_layers, char *err, size_t errlen) {
+    sl_adapter_kind kind = c->kind;
     const char *nm = t->name;
     char form[200];
     snprintf(form, sizeof form, PEFT_PREFIX LAYERS_PREFIX "<layer>.<self_attn|mlp>.<module>.<%s|%s>", suffixes[kind][0],
@@ -463,7 +463,7 @@ static int place_tensor(plan_entry *plan, const sl_tensor *t, sl_adapter_kind ki
     const char *p = nm + lp;
     /* layer index: decimal, no sign, no leading zero */
     if (*p < '0' || *p > '9' || (p[0] == '0' && p[1] >= '0' && p[1] <= '9'))
-        return sl__errf(err, errlen, SL_EFORMAT, "tensor \"%s\": no layer index after \"%s\" (expected %s)", nm, prefix, form);
+        return sl__errf(err, errlen, SL_EFORMAT, "tensor \"%s\": malformed layer index after \"%s\" (expected %s)", nm, prefix, form);
     long layer = 0;
     while (*p >= '0' && *p <= '9') {
         layer = layer * 10 + (*p++ - '0');
@@ -510,10 +510,9 @@ static int place_tensor(plan_entry *plan, const sl_tensor *t, sl_adapter_kind ki
     }
     plan_entry *pe = &plan[(size_t)layer * SL_MOD_COUNT + mod];
     if (pe->r == 0)
-        return sl__errf(err, errlen, SL_EINVAL,
-                        "tensor \"%s\": extra tensor: module %s of layer %ld is not adapted by target_modules "
-                        "(with exclude_modules / layers_to_transform) of " CFG_LABEL,
-                        nm, leafbuf, layer);
+        return sl__errf(err, errlen, SL_EINVAL, "tensor \"%s\": extra tensor: module %s of layer %ld is not in target_modules%s", nm,
+                        leafbuf, layer,
+                        c->exclude || c->layers ? " (as narrowed by exclude_modules / layers_to_transform)" : "");
     if (t->dtype != SL_DTYPE_F32 && t->dtype != SL_DTYPE_F16 && t->dtype != SL_DTYPE_BF16)
         return sl__errf(err, errlen, SL_ENOTSUP, "tensor \"%s\": dtype %s is not allowed (only F32, F16 or BF16)", nm,
                         sl_dtype_name(t->dtype));
@@ -641,7 +640,7 @@ int sl_adapter_load(sl_adapter **out, const sl_model *m, const char *config, siz
     static const char empty = 0;
     if ((rc = sl_safetensors_parse(&st, weights ? weights : &empty, weights_len, ST_LABEL, err, errlen))) goto done;
     for (size_t i = 0; i < sl_safetensors_count(st); i++)
-        if ((rc = place_tensor(plan, sl_safetensors_at(st, i), cfg.kind, nl, err, errlen))) goto done;
+        if ((rc = place_tensor(plan, sl_safetensors_at(st, i), &cfg, nl, err, errlen))) goto done;
 
     /* Count the floats of every adapted module before allocating them all at once. */
     size_t total = 0;
@@ -775,6 +774,11 @@ int sl_adapter_load_dir(sl_adapter **out, const sl_model *m, const char *dir, co
     /* The weights are converted to F32 copies by sl_adapter_load: the map is not retained. */
     rc = sl_adapter_load(out, m, cfg, cfg_len, map, wlen, opts, err, errlen);
     if (map) munmap(map, wlen);
+    if (rc && err && errlen) { /* name the directory too */
+        char *detail = strdup(err);
+        if (detail) snprintf(err, errlen, "%s: %s", dir, detail);
+        free(detail);
+    }
 done:
     free(cfg);
     free(path);
