@@ -1,0 +1,102 @@
+/* api.h — the HTTP API of symlorad: OpenAI-compatible inference, vLLM-style extras, metrics.
+ *
+ * Threading: libmicrohttpd runs in "external polling" mode, driven entirely by one libuv
+ * loop (the caller's): MHD's epoll descriptor is watched with a uv_poll_t and MHD's own
+ * timeouts with a uv_timer_t, and every MHD call happens on that loop thread. We chose this
+ * over MHD's internal threads because then every piece of HTTP state — connections, their
+ * output buffers, suspend/resume — has one owner and needs no lock, and the same loop can
+ * later run the adapter store's disk work through libuv's thread pool. The engine runs on
+ * its own thread; it hands output over through sl_engine's ready list and wakes the loop
+ * with uv_async_send (sl_api_notify), so it never waits for a socket. A connection waiting
+ * for tokens is suspended (MHD_suspend_connection) and resumed when output arrives; a slow
+ * client only lets its own buffer grow, it never stalls the engine. While suspended MHD does
+ * not see a client go away, so each waiting connection's socket is also watched for
+ * EPOLLRDHUP (uv_poll, UV_DISCONNECT): a disconnect cancels the sequence at once, which
+ * frees its KV blocks at the engine's next step.
+ *
+ * Adapters are looked up by name through sl_adapter_source, an interface, so the preloaded
+ * table here and the versioned, refcounted registry of the adapter store are interchangeable:
+ * acquire() hands back a new reference to the version current at that moment, which the
+ * request then owns (and passes on to the engine) for its whole life. */
+#ifndef SL_API_H
+#define SL_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "chat.h"
+#include "engine.h"
+#include "model.h"
+
+struct sl_adapter;
+struct sl_tokenizer;
+
+/* Name → adapter lookup, per tenant (tenant NULL: authentication off). */
+typedef struct sl_adapter_source {
+    /* A new reference to the current version of NAME (ownership: the caller's, release with
+     * sl_adapter_unref). SL_ENOENT when TENANT has no such adapter. Loop thread. */
+    int (*acquire)(void *ctx, const char *tenant, const char *name, struct sl_adapter **out);
+    /* Calls EACH for every adapter TENANT may see (name, creation time in Unix seconds). */
+    void (*list)(void *ctx, const char *tenant, void (*each)(void *arg, const char *name, int64_t created), void *arg);
+    void *ctx;
+} sl_adapter_source;
+
+/* The preloaded adapters of --adapter NAME=DIR: a fixed table, one version each. */
+typedef struct sl_adapter_table sl_adapter_table;
+int sl_adapter_table_init(sl_adapter_table **out);
+/* Adds A under NAME; ownership of the reference A passes to the table. SL_EEXIST on a duplicate. */
+int sl_adapter_table_add(sl_adapter_table *t, const char *name, struct sl_adapter *a);
+sl_adapter_source sl_adapter_table_source(sl_adapter_table *t);
+int sl_adapter_table_count(const sl_adapter_table *t);
+void sl_adapter_table_free(sl_adapter_table *t); /* drops the table's references */
+
+/* One finished HTTP request, for the access log. */
+typedef struct sl_api_access {
+    const char *method, *path;
+    int status;              /* 0: no response was sent (client went away first) */
+    double seconds;
+    const char *model;       /* "" when not a generation request */
+    int prompt_tokens, completion_tokens;
+    const char *finish;      /* "stop", "length", "cancelled", "error", or "" */
+    int client_gone;
+} sl_api_access;
+
+typedef struct sl_api_config {
+    const char *listen;        /* "HOST:PORT" (IPv6 as [::1]:PORT); port 0 picks a free one */
+    const char *model_id;      /* the base model's name in "model" and /v1/models */
+    size_t max_body_bytes;     /* larger request bodies get 413 */
+    int max_connections;
+    int connection_timeout_s;  /* idle keep-alive connections are closed after this */
+    int retry_after_s;         /* Retry-After of a 429 */
+    const sl_model *model;     /* borrowed, like everything below */
+    const struct sl_tokenizer *tok;
+    sl_engine *engine;
+    const sl_chat *chat;
+    sl_adapter_source adapters;
+    /* level: 0 debug, 1 info, 2 warn, 3 error. Both may be NULL. */
+    void (*log)(void *ctx, int level, const char *msg);
+    void (*access)(void *ctx, const sl_api_access *a);
+    void *log_ctx;
+} sl_api_config;
+
+typedef struct sl_api sl_api;
+
+/* Binds the listening socket and starts serving on LOOP. */
+int sl_api_init(sl_api **out, uv_loop_t *loop, const sl_api_config *cfg, char *err, size_t errlen);
+/* The bound address as "HOST:PORT" (the real port when 0 was asked for). */
+const char *sl_api_address(const sl_api *a);
+/* Thread-safe: new engine output is ready (the engine's wake callback). */
+void sl_api_notify(sl_api *a);
+/* Graceful stop: stop accepting connections, answer new requests on open connections with
+ * 503, let running requests finish for GRACE_S seconds, then cancel them; DONE(ARG) is called
+ * on the loop when no request is left (or a few seconds after the cancel at the latest). */
+void sl_api_shutdown(sl_api *a, double grace_s, void (*done)(void *arg), void *arg);
+int sl_api_active(const sl_api *a); /* requests in progress */
+/* Stops MHD and closes the loop handles; the loop must then run until they are closed
+ * (uv_run), after which sl_api_free releases the memory. */
+void sl_api_close(sl_api *a);
+void sl_api_free(sl_api *a);
+
+#endif

@@ -1,0 +1,156 @@
+/* internal.h — what the api/ files share: the server, one HTTP request's state, reply helpers.
+ * Everything here lives on the loop thread. */
+#ifndef SL_API_INTERNAL_H
+#define SL_API_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <uv.h>
+
+#include "api.h"
+
+typedef struct sl__req sl__req;
+typedef enum MHD_Result (*sl__handler)(sl__req *q);
+
+/* One row of the route table. */
+typedef struct sl__route {
+    const char *method; /* "GET", "POST", ... */
+    const char *path;   /* exact path */
+    sl__handler handler;
+    int body;           /* 1: the handler wants the request body (JSON) */
+    const char *name;   /* label in metrics */
+} sl__route;
+
+extern const sl__route sl__routes[];
+extern const int sl__n_routes;
+
+/* A growable byte buffer. */
+typedef struct sl__buf {
+    char *p;
+    size_t len, cap;
+} sl__buf;
+int sl__buf_put(sl__buf *b, const void *s, size_t n);
+int sl__buf_printf(sl__buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sl__buf_free(sl__buf *b);
+
+/* Generation state of a completion request (api/generate.c); opaque to the server. */
+typedef struct sl__gen sl__gen;
+
+struct sl__req {
+    sl_api *api;
+    struct MHD_Connection *mhd;
+    const sl__route *route;
+    char method[8];
+    char path[128];
+    double t_start;
+    sl__req *next, *prev; /* the server's list of requests in progress */
+
+    sl__buf body;         /* request body (bounded by max_body_bytes) */
+    int too_big;
+    int dispatched;
+    int status;           /* HTTP status queued, for metrics and the access log */
+
+    /* Waiting for the engine. */
+    sl_engine_req *ereq;  /* our reference; NULL once finished and read */
+    int suspended;
+    int client_gone;
+    uv_poll_t poll;       /* disconnect watch while waiting (see api.h) */
+    int poll_init;
+
+    /* Output of a generation: a full response made later (non-streaming) or SSE bytes. */
+    struct MHD_Response *pending; /* non-streaming: ready to queue on the next handler call */
+    int pending_status;
+    sl__buf sse;          /* streaming: bytes not yet handed to MHD */
+    size_t sse_off;
+    int sse_end;          /* the last event is in sse */
+    sl__gen *gen;         /* owned; freed with the request */
+};
+
+struct sl_api {
+    sl_api_config cfg;
+    uv_loop_t *loop;
+    struct MHD_Daemon *mhd;
+    int listen_fd;
+    char address[80];
+    time_t started;       /* Unix time, the base model's "created" */
+    uv_poll_t mhd_poll;   /* MHD's epoll fd */
+    uv_timer_t mhd_timer; /* MHD's timeouts */
+    uv_async_t async;     /* engine output ready */
+    uv_timer_t shut_timer;
+    int handles_open;
+    sl__req *reqs;        /* requests in progress */
+    int n_active;
+    int shutting_down;
+    int cancelled;        /* grace expired, engine cancel_all sent */
+    double shut_deadline, shut_hard_deadline;
+    void (*shut_done)(void *);
+    void *shut_arg;
+    /* Metrics kept by the server (the engine keeps its own). */
+    struct {
+        int route; /* index in sl__routes, -1 none */
+        int status;
+        uint64_t n;
+    } counts[128];
+    int n_counts;
+    uint64_t client_gone;
+    uint64_t rejected_busy;
+};
+
+void sl__log(sl_api *a, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Replies (all return what the MHD handler should return). BODY is copied. */
+enum MHD_Result sl__reply(sl__req *q, int status, const char *content_type, const char *body, size_t len);
+/* JSON reply; takes ownership of J (decref'ed). */
+enum MHD_Result sl__reply_json(sl__req *q, int status, json_t *j);
+/* The one error helper: {"error": {"message", "type", "code", "param"}} with STATUS.
+ * TYPE and PARAM may be NULL (TYPE then follows from STATUS). */
+enum MHD_Result sl__reply_error(sl__req *q, int status, const char *code, const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* The same JSON object, for an SSE error event or a deferred response. */
+json_t *sl__error_json(int status, const char *code, const char *param, const char *msg);
+struct MHD_Response *sl__response_json(json_t *j); /* takes J */
+
+/* Parses the request body as a JSON object; on failure replies 400 and returns NULL
+ * (then *ret is what the handler returns). */
+json_t *sl__body_json(sl__req *q, enum MHD_Result *ret);
+
+/* Waiting for the engine: suspend until output arrives (sl__gen_on_output is then called). */
+void sl__req_wait(sl__req *q);
+/* Starts an SSE response whose bytes come from q->sse. */
+enum MHD_Result sl__reply_sse(sl__req *q);
+
+/* api/generate.c */
+enum MHD_Result sl__handle_completions(sl__req *q);
+enum MHD_Result sl__handle_chat(sl__req *q);
+/* New output of q->ereq: format it (SSE bytes or the final response). */
+void sl__gen_on_output(sl__req *q, const sl_engine_out *out);
+void sl__gen_free(sl__gen *g);
+/* For the access log. */
+void sl__gen_summary(const sl__gen *g, const char **model, int *prompt_tokens, int *completion_tokens,
+                     const char **finish);
+
+/* api/routes.c */
+enum MHD_Result sl__handle_health(sl__req *q);
+enum MHD_Result sl__handle_models(sl__req *q);
+enum MHD_Result sl__handle_tokenize(sl__req *q);
+enum MHD_Result sl__handle_detokenize(sl__req *q);
+enum MHD_Result sl__handle_metrics(sl__req *q);
+
+/* Shared JSON helpers: fetch FIELD of OBJ with a type check; on a type error reply 400
+ * naming the field and return -1 (*ret set); 0 absent/null (default kept); 1 found. */
+int sl__json_int(sl__req *q, json_t *obj, const char *field, long long lo, long long hi, long long *out,
+                 enum MHD_Result *ret);
+int sl__json_num(sl__req *q, json_t *obj, const char *field, double lo, double hi, double *out,
+                 enum MHD_Result *ret);
+int sl__json_bool(sl__req *q, json_t *obj, const char *field, int *out, enum MHD_Result *ret);
+int sl__json_str(sl__req *q, json_t *obj, const char *field, const char **out, enum MHD_Result *ret);
+/* Parses messages[] into (role, content) pairs (content parts of type "text" are joined).
+ * *msgs is malloc'ed; the strings point into OBJ or into *texts (free with free()). */
+int sl__json_messages(sl__req *q, json_t *obj, sl_chat_msg **msgs, int *n, char ***texts, enum MHD_Result *ret);
+
+#endif

@@ -1,0 +1,220 @@
+/* routes.c — the route table and the small handlers (health, models, tokenize, metrics). */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+#include "tokenizer.h"
+
+const sl__route sl__routes[] = {
+    {.method = "POST", .path = "/v1/completions", .handler = sl__handle_completions, .body = 1, .name = "completions"},
+    {.method = "POST", .path = "/v1/chat/completions", .handler = sl__handle_chat, .body = 1, .name = "chat_completions"},
+    {.method = "GET", .path = "/v1/models", .handler = sl__handle_models, .name = "models"},
+    {.method = "POST", .path = "/tokenize", .handler = sl__handle_tokenize, .body = 1, .name = "tokenize"},
+    {.method = "POST", .path = "/detokenize", .handler = sl__handle_detokenize, .body = 1, .name = "detokenize"},
+    {.method = "GET", .path = "/health", .handler = sl__handle_health, .name = "health"},
+    {.method = "GET", .path = "/metrics", .handler = sl__handle_metrics, .name = "metrics"},
+};
+const int sl__n_routes = (int)(sizeof sl__routes / sizeof sl__routes[0]);
+
+enum MHD_Result sl__handle_health(sl__req *q) {
+    json_t *j = json_object();
+    json_object_set_new(j, "status", json_string("ok"));
+    return sl__reply_json(q, 200, j);
+}
+
+/* ---------------------------------------------------------------- /v1/models */
+
+static json_t *model_obj(const char *id, int64_t created, const char *root, const char *parent, int max_len) {
+    json_t *m = json_object();
+    json_object_set_new(m, "id", json_string(id));
+    json_object_set_new(m, "object", json_string("model"));
+    json_object_set_new(m, "created", json_integer(created));
+    json_object_set_new(m, "owned_by", json_string("symlora"));
+    json_object_set_new(m, "root", json_string(root));
+    json_object_set_new(m, "parent", parent ? json_string(parent) : json_null());
+    json_object_set_new(m, "max_model_len", json_integer(max_len));
+    return m;
+}
+
+typedef struct list_ctx {
+    json_t *data;
+    const char *base;
+    int max_len;
+} list_ctx;
+
+static void list_one(void *arg, const char *name, int64_t created) {
+    list_ctx *c = arg;
+    json_array_append_new(c->data, model_obj(name, created, name, c->base, c->max_len));
+}
+
+enum MHD_Result sl__handle_models(sl__req *q) {
+    sl_api *a = q->api;
+    int max_len = sl_engine_max_ctx(a->cfg.engine);
+    list_ctx c = {.data = json_array(), .base = a->cfg.model_id, .max_len = max_len};
+    json_array_append_new(c.data, model_obj(a->cfg.model_id, (int64_t)a->started, sl_model_dir(a->cfg.model), NULL, max_len));
+    if (a->cfg.adapters.list) a->cfg.adapters.list(a->cfg.adapters.ctx, NULL, list_one, &c);
+    json_t *j = json_object();
+    json_object_set_new(j, "object", json_string("list"));
+    json_object_set_new(j, "data", c.data);
+    return sl__reply_json(q, 200, j);
+}
+
+/* ---------------------------------------------------------------- /tokenize, /detokenize */
+
+enum MHD_Result sl__handle_tokenize(sl__req *q) {
+    sl_api *a = q->api;
+    enum MHD_Result ret = MHD_NO;
+    json_t *body = sl__body_json(q, &ret);
+    if (!body) return ret;
+    const char *prompt = NULL;
+    char *rendered = NULL;
+    size_t plen = 0;
+    int add_special = -1, add_gen = 1;
+    if (sl__json_str(q, body, "prompt", &prompt, &ret) < 0) goto out;
+    if (sl__json_bool(q, body, "add_special_tokens", &add_special, &ret) < 0) goto out;
+    if (sl__json_bool(q, body, "add_generation_prompt", &add_gen, &ret) < 0) goto out;
+    if (prompt) {
+        plen = json_string_length(json_object_get(body, "prompt"));
+        if (add_special < 0) add_special = 1;
+    } else if (json_object_get(body, "messages")) {
+        sl_chat_msg *msgs;
+        int n;
+        char **texts;
+        if (sl__json_messages(q, body, &msgs, &n, &texts, &ret) < 0) goto out;
+        char err[256];
+        int rc = sl_chat_render(a->cfg.chat, msgs, n, add_gen, &rendered, &plen, err, sizeof err);
+        for (int i = 0; i < n; i++) free(texts[i]);
+        free(texts);
+        free(msgs);
+        if (rc) {
+            ret = sl__reply_error(q, 400, "invalid_value", "messages", "%s", err);
+            goto out;
+        }
+        prompt = rendered;
+        if (add_special < 0) add_special = 0; /* the template writes BOS itself */
+    } else {
+        ret = sl__reply_error(q, 400, "missing_field", "prompt", "'prompt' (a string) or 'messages' is required");
+        goto out;
+    }
+    int32_t *ids = NULL;
+    size_t n_ids = 0;
+    char err[256];
+    int rc = sl_tokenizer_encode(a->cfg.tok, prompt, plen, add_special, &ids, &n_ids, err, sizeof err);
+    if (rc) {
+        ret = sl__reply_error(q, 400, "invalid_value", "prompt", "cannot tokenize: %s", err);
+        goto out;
+    }
+    json_t *toks = json_array();
+    for (size_t i = 0; i < n_ids; i++) json_array_append_new(toks, json_integer(ids[i]));
+    free(ids);
+    json_t *j = json_object();
+    json_object_set_new(j, "count", json_integer((json_int_t)n_ids));
+    json_object_set_new(j, "max_model_len", json_integer(sl_engine_max_ctx(a->cfg.engine)));
+    json_object_set_new(j, "tokens", toks);
+    ret = sl__reply_json(q, 200, j);
+out:
+    free(rendered);
+    json_decref(body);
+    return ret;
+}
+
+enum MHD_Result sl__handle_detokenize(sl__req *q) {
+    sl_api *a = q->api;
+    enum MHD_Result ret = MHD_NO;
+    json_t *body = sl__body_json(q, &ret);
+    if (!body) return ret;
+    json_t *arr = json_object_get(body, "tokens");
+    if (!json_is_array(arr)) {
+        ret = sl__reply_error(q, 400, arr ? "invalid_type" : "missing_field", "tokens", "'tokens' must be an array of token ids");
+        json_decref(body);
+        return ret;
+    }
+    size_t n = json_array_size(arr);
+    int32_t *ids = malloc((n ? n : 1) * sizeof *ids);
+    int32_t vocab = sl_tokenizer_vocab_size(a->cfg.tok);
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_array_get(arr, i);
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= vocab) {
+            ret = sl__reply_error(q, 400, "invalid_value", "tokens", "tokens[%zu] is not a token id (0..%d)", i, vocab - 1);
+            free(ids);
+            json_decref(body);
+            return ret;
+        }
+        ids[i] = (int32_t)json_integer_value(v);
+    }
+    char *text = NULL;
+    size_t len = 0;
+    char err[256];
+    int rc = sl_tokenizer_decode(a->cfg.tok, ids, n, 0, &text, &len, err, sizeof err);
+    free(ids);
+    if (rc) {
+        ret = sl__reply_error(q, 400, "invalid_value", "tokens", "cannot detokenize: %s", err);
+    } else {
+        json_t *j = json_object();
+        json_object_set_new(j, "prompt", json_stringn(text, len));
+        ret = sl__reply_json(q, 200, j);
+    }
+    free(text);
+    json_decref(body);
+    return ret;
+}
+
+/* ---------------------------------------------------------------- /metrics */
+
+static void hist(sl__buf *b, const char *name, const char *help, const sl_engine_hist *h, const double *bounds) {
+    sl__buf_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    uint64_t cum = 0;
+    for (int i = 0; i < SL_ENGINE_HIST_N; i++) {
+        cum += h->buckets[i];
+        sl__buf_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[i], (unsigned long long)cum);
+    }
+    cum += h->buckets[SL_ENGINE_HIST_N];
+    sl__buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name, (unsigned long long)cum, name,
+                   h->sum, name, (unsigned long long)h->count);
+}
+
+static void gauge(sl__buf *b, const char *name, const char *help, const char *type, double v) {
+    sl__buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, v);
+}
+
+enum MHD_Result sl__handle_metrics(sl__req *q) {
+    sl_api *a = q->api;
+    sl_engine_stats st;
+    sl_engine_get_stats(a->cfg.engine, &st);
+    sl__buf b = {0};
+    sl__buf_printf(&b, "# HELP symlora_requests_total HTTP requests by route and status.\n"
+                       "# TYPE symlora_requests_total counter\n");
+    for (int i = 0; i < a->n_counts; i++) {
+        int ri = a->counts[i].route;
+        sl__buf_printf(&b, "symlora_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
+                       ri >= 0 ? sl__routes[ri].name : "other", a->counts[i].status, (unsigned long long)a->counts[i].n);
+    }
+    gauge(&b, "symlora_http_requests_active", "HTTP requests in progress.", "gauge", a->n_active);
+    gauge(&b, "symlora_client_disconnects_total", "Generation requests whose client went away before the end.",
+          "counter", (double)a->client_gone);
+    gauge(&b, "symlora_num_requests_running", "Sequences in the running batch.", "gauge", st.running);
+    gauge(&b, "symlora_num_requests_waiting", "Requests in the wait queue.", "gauge", st.waiting);
+    gauge(&b, "symlora_kv_blocks_used", "KV cache blocks in use.", "gauge", st.kv_blocks_used);
+    gauge(&b, "symlora_kv_blocks_total", "KV cache blocks in the pool.", "gauge", st.kv_blocks_total);
+    gauge(&b, "symlora_kv_cache_usage_ratio", "Fraction of KV blocks in use.", "gauge",
+          st.kv_blocks_total ? (double)st.kv_blocks_used / st.kv_blocks_total : 0.0);
+    gauge(&b, "symlora_batch_size", "Sequences in the most recent engine step.", "gauge", st.last_batch_seqs);
+    gauge(&b, "symlora_batch_tokens", "Tokens in the most recent engine step.", "gauge", st.last_batch_tokens);
+    gauge(&b, "symlora_engine_steps_total", "Engine steps (forward passes).", "counter", (double)st.steps);
+    gauge(&b, "symlora_prompt_tokens_total", "Prompt tokens prefilled.", "counter", (double)st.prompt_tokens);
+    gauge(&b, "symlora_generation_tokens_total", "Tokens generated.", "counter", (double)st.generation_tokens);
+    sl__buf_printf(&b, "# HELP symlora_requests_finished_total Sequences ended, by reason.\n"
+                       "# TYPE symlora_requests_finished_total counter\n");
+    for (int f = SL_FINISH_STOP; f <= SL_FINISH_ERROR; f++)
+        sl__buf_printf(&b, "symlora_requests_finished_total{reason=\"%s\"} %llu\n", sl_finish_name((sl_finish)f),
+                       (unsigned long long)st.finished[f]);
+    hist(&b, "symlora_time_to_first_token_seconds", "Time from submission to the first generated token.", &st.ttft,
+         sl_engine_hist_bounds);
+    hist(&b, "symlora_time_per_output_token_seconds", "Time between consecutive tokens of a sequence.", &st.tpot,
+         sl_engine_hist_bounds);
+    hist(&b, "symlora_batch_sequences", "Sequences per engine step.", &st.batch_seqs, sl_engine_batch_bounds);
+    enum MHD_Result ret = sl__reply(q, 200, "text/plain; version=0.0.4; charset=utf-8", b.p ? b.p : "", b.len);
+    sl__buf_free(&b);
+    return ret;
+}

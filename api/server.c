@@ -1,0 +1,590 @@
+/* server.c — libmicrohttpd driven by a libuv loop (the why is in api.h), request lifecycle,
+ * replies, suspend/resume around the engine, disconnect watch, graceful shutdown. */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "error.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ---------------------------------------------------------------- buffers, logging */
+
+int sl__buf_put(sl__buf *b, const void *s, size_t n) {
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 512;
+        while (cap < b->len + n + 1) cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) return SL_ENOMEM;
+        b->p = p;
+        b->cap = cap;
+    }
+    if (n) memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = 0;
+    return 0;
+}
+
+int sl__buf_printf(sl__buf *b, const char *fmt, ...) {
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0) return SL_EINVAL;
+    if ((size_t)n < sizeof tmp) return sl__buf_put(b, tmp, (size_t)n);
+    char *big = malloc((size_t)n + 1);
+    if (!big) return SL_ENOMEM;
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    int rc = sl__buf_put(b, big, (size_t)n);
+    free(big);
+    return rc;
+}
+
+void sl__buf_free(sl__buf *b) {
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+void sl__log(sl_api *a, int level, const char *fmt, ...) {
+    if (!a->cfg.log) return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    a->cfg.log(a->cfg.log_ctx, level, msg);
+}
+
+static void mhd_logger(void *cls, const char *fmt, va_list ap) {
+    sl_api *a = cls;
+    if (!a->cfg.log) return;
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = 0;
+    a->cfg.log(a->cfg.log_ctx, 0, msg); /* MHD's own chatter (client resets, ...) is debug level */
+}
+
+/* ---------------------------------------------------------------- replies */
+
+static const char *error_type(int status) {
+    switch (status) {
+    case 400: case 413: case 422: return "invalid_request_error";
+    case 401: return "authentication_error";
+    case 403: return "permission_error";
+    case 404: return "not_found_error";
+    case 405: return "invalid_request_error";
+    case 429: return "rate_limit_error";
+    case 503: return "service_unavailable";
+    default: return status >= 500 ? "server_error" : "invalid_request_error";
+    }
+}
+
+json_t *sl__error_json(int status, const char *code, const char *param, const char *msg) {
+    json_t *e = json_object();
+    json_object_set_new(e, "message", json_string(msg ? msg : ""));
+    json_object_set_new(e, "type", json_string(error_type(status)));
+    json_object_set_new(e, "code", code ? json_string(code) : json_null());
+    json_object_set_new(e, "param", param ? json_string(param) : json_null());
+    json_t *j = json_object();
+    json_object_set_new(j, "error", e);
+    return j;
+}
+
+struct MHD_Response *sl__response_json(json_t *j) {
+    char *s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (!s) return NULL;
+    size_t n = strlen(s);
+    /* Ownership: MHD frees S with free() when the response is destroyed. */
+    struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(n, s, free);
+    if (!r) {
+        free(s);
+        return NULL;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    return r;
+}
+
+static enum MHD_Result queue(sl__req *q, int status, struct MHD_Response *r) {
+    if (!r) return MHD_NO;
+    if (q->api->shutting_down) MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (status == 429 || status == 503) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", q->api->cfg.retry_after_s > 0 ? q->api->cfg.retry_after_s : 1);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
+    enum MHD_Result ret = MHD_queue_response(q->mhd, (unsigned)status, r);
+    MHD_destroy_response(r); /* MHD keeps its own reference until sent */
+    if (ret == MHD_YES) q->status = status;
+    return ret;
+}
+
+enum MHD_Result sl__reply(sl__req *q, int status, const char *ctype, const char *body, size_t len) {
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!r) return MHD_NO;
+    if (ctype) MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    return queue(q, status, r);
+}
+
+enum MHD_Result sl__reply_json(sl__req *q, int status, json_t *j) { return queue(q, status, sl__response_json(j)); }
+
+enum MHD_Result sl__reply_error(sl__req *q, int status, const char *code, const char *param, const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return sl__reply_json(q, status, sl__error_json(status, code, param, msg));
+}
+
+json_t *sl__body_json(sl__req *q, enum MHD_Result *ret) {
+    json_error_t je;
+    json_t *j = json_loadb(q->body.p ? q->body.p : "", q->body.len, JSON_REJECT_DUPLICATES, &je);
+    if (!j) {
+        *ret = sl__reply_error(q, 400, "invalid_json", NULL, "the request body is not valid JSON: %s (line %d, column %d)",
+                               je.text, je.line, je.column);
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        *ret = sl__reply_error(q, 400, "invalid_json", NULL, "the request body must be a JSON object");
+        return NULL;
+    }
+    return j;
+}
+
+/* ---------------------------------------------------------------- driving MHD from the loop */
+
+static void run_mhd(sl_api *a);
+
+static void on_mhd_timer(uv_timer_t *t) { run_mhd(t->data); }
+
+static void on_mhd_poll(uv_poll_t *p, int status, int events) { run_mhd(p->data); }
+
+static void run_mhd(sl_api *a) {
+    if (!a->mhd) return;
+    MHD_run(a->mhd);
+    MHD_UNSIGNED_LONG_LONG to;
+    if (MHD_get_timeout(a->mhd, &to) == MHD_YES) uv_timer_start(&a->mhd_timer, on_mhd_timer, (uint64_t)to, 0);
+    else uv_timer_stop(&a->mhd_timer);
+}
+
+/* ---------------------------------------------------------------- waiting for the engine */
+
+static void resume(sl__req *q) {
+    if (q->suspended) {
+        q->suspended = 0;
+        MHD_resume_connection(q->mhd);
+    }
+}
+
+static void on_disconnect(uv_poll_t *p, int status, int events) {
+    sl__req *q = p->data;
+    uv_poll_stop(p);
+    if (q->client_gone) return;
+    q->client_gone = 1;
+    q->api->client_gone++;
+    sl__log(q->api, 0, "client went away: %s %s", q->method, q->path);
+    if (q->ereq) sl_engine_cancel(q->api->cfg.engine, q->ereq);
+    resume(q); /* MHD then sees the dead socket and completes the request */
+    run_mhd(q->api);
+}
+
+static void watch_disconnect(sl__req *q) {
+    if (q->poll_init) return;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(q->mhd, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci) return;
+    if (uv_poll_init(q->api->loop, &q->poll, ci->connect_fd) != 0) return;
+    q->poll.data = q;
+    q->poll_init = 1;
+    uv_poll_start(&q->poll, UV_DISCONNECT, on_disconnect);
+}
+
+void sl__req_wait(sl__req *q) {
+    if (!q->suspended) {
+        MHD_suspend_connection(q->mhd);
+        q->suspended = 1;
+    }
+    watch_disconnect(q);
+}
+
+static ssize_t sse_reader(void *cls, uint64_t pos, char *buf, size_t max) {
+    sl__req *q = cls;
+    if (q->client_gone) return MHD_CONTENT_READER_END_WITH_ERROR;
+    if (q->sse_off < q->sse.len) {
+        size_t n = q->sse.len - q->sse_off;
+        if (n > max) n = max;
+        memcpy(buf, q->sse.p + q->sse_off, n);
+        q->sse_off += n;
+        if (q->sse_off == q->sse.len) q->sse_off = q->sse.len = 0;
+        return (ssize_t)n;
+    }
+    if (q->sse_end) return MHD_CONTENT_READER_END_OF_STREAM;
+    sl__req_wait(q); /* nothing to send: sleep until the engine has more (allowed in a reader) */
+    return 0;
+}
+
+enum MHD_Result sl__reply_sse(sl__req *q) {
+    /* Ownership: the response reads q->sse; MHD stops calling the reader before it reports
+     * the request completed, and the request is freed only after that. */
+    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sse_reader, q, NULL);
+    if (!r) return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    MHD_add_response_header(r, "X-Accel-Buffering", "no");
+    return queue(q, 200, r);
+}
+
+static void deliver(sl_api *a, sl_engine_req *r) {
+    sl__req *q = sl_engine_req_user(r);
+    if (!q || q->ereq != r) return; /* the HTTP side is gone already */
+    sl_engine_out out;
+    sl_engine_read(r, &out);
+    sl__gen_on_output(q, &out);
+    if (out.finished) {
+        sl_engine_req_set_user(r, NULL);
+        sl_engine_req_release(q->ereq);
+        q->ereq = NULL;
+    }
+    if (q->pending || q->sse.len > q->sse_off || q->sse_end) resume(q);
+}
+
+static void on_async(uv_async_t *h) {
+    sl_api *a = h->data;
+    sl_engine_req *rs[64];
+    int n;
+    while ((n = sl_engine_take_ready(a->cfg.engine, rs, 64)) > 0) {
+        for (int i = 0; i < n; i++) {
+            deliver(a, rs[i]);
+            sl_engine_req_release(rs[i]); /* the ready list's reference */
+        }
+    }
+    run_mhd(a);
+}
+
+void sl_api_notify(sl_api *a) { uv_async_send(&a->async); }
+
+/* ---------------------------------------------------------------- request lifecycle */
+
+static void count_status(sl_api *a, const sl__route *rt, int status) {
+    int ri = rt ? (int)(rt - sl__routes) : -1;
+    for (int i = 0; i < a->n_counts; i++) {
+        if (a->counts[i].route == ri && a->counts[i].status == status) {
+            a->counts[i].n++;
+            return;
+        }
+    }
+    if (a->n_counts < (int)(sizeof a->counts / sizeof a->counts[0])) {
+        a->counts[a->n_counts].route = ri;
+        a->counts[a->n_counts].status = status;
+        a->counts[a->n_counts].n = 1;
+        a->n_counts++;
+    }
+}
+
+static void req_free(sl__req *q) {
+    sl__buf_free(&q->body);
+    sl__buf_free(&q->sse);
+    if (q->pending) MHD_destroy_response(q->pending);
+    sl__gen_free(q->gen);
+    free(q);
+}
+
+static void on_poll_closed(uv_handle_t *h) { req_free(h->data); }
+
+static void check_shutdown(sl_api *a);
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
+    sl_api *a = cls;
+    sl__req *q = *con_cls;
+    if (!q) return;
+    *con_cls = NULL;
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !q->client_gone) {
+        q->client_gone = 1;
+        if (q->ereq) a->client_gone++;
+    }
+    if (q->ereq) {
+        /* The client is gone before the end: stop the sequence, free its KV blocks. */
+        sl_engine_cancel(a->cfg.engine, q->ereq);
+        sl_engine_req_set_user(q->ereq, NULL);
+        sl_engine_req_release(q->ereq);
+        q->ereq = NULL;
+    }
+    int status = q->status ? q->status : 499; /* 499: closed by the client before a reply */
+    if (q->client_gone && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && q->route && q->status == 200 && q->gen)
+        status = 499;
+    count_status(a, q->route, status);
+    if (a->cfg.access) {
+        sl_api_access acc = {.method = q->method, .path = q->path, .status = q->status,
+                             .seconds = now_s() - q->t_start, .model = "", .finish = "",
+                             .client_gone = q->client_gone};
+        if (q->gen) sl__gen_summary(q->gen, &acc.model, &acc.prompt_tokens, &acc.completion_tokens, &acc.finish);
+        a->cfg.access(a->cfg.log_ctx, &acc);
+    }
+    if (q->prev) q->prev->next = q->next;
+    else a->reqs = q->next;
+    if (q->next) q->next->prev = q->prev;
+    a->n_active--;
+    if (q->poll_init) uv_close((uv_handle_t *)&q->poll, on_poll_closed); /* frees q when closed */
+    else req_free(q);
+    if (a->shutting_down) check_shutdown(a);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls) {
+    sl_api *a = cls;
+    sl__req *q = *con_cls;
+    if (!q) {
+        q = calloc(1, sizeof *q);
+        if (!q) return MHD_NO;
+        q->api = a;
+        q->mhd = c;
+        q->t_start = now_s();
+        snprintf(q->method, sizeof q->method, "%s", method);
+        snprintf(q->path, sizeof q->path, "%s", url);
+        q->next = a->reqs;
+        if (a->reqs) a->reqs->prev = q;
+        a->reqs = q;
+        a->n_active++;
+        *con_cls = q;
+        int path_known = 0;
+        for (int i = 0; i < sl__n_routes; i++) {
+            if (strcmp(sl__routes[i].path, url) != 0) continue;
+            path_known = 1;
+            if (!strcmp(sl__routes[i].method, method)) q->route = &sl__routes[i];
+        }
+        if (!q->route) {
+            if (path_known) return sl__reply_error(q, 405, "method_not_allowed", NULL, "%s is not allowed on %s", method, url);
+            return sl__reply_error(q, 404, "not_found", NULL, "no route %s %s", method, url);
+        }
+        if (a->shutting_down) return sl__reply_error(q, 503, "shutting_down", NULL, "the server is shutting down");
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl) {
+            char *end;
+            errno = 0;
+            unsigned long long v = strtoull(cl, &end, 10);
+            if (errno || *end || v > a->cfg.max_body_bytes)
+                return sl__reply_error(q, 413, "body_too_large", NULL, "the request body is larger than %zu bytes",
+                                       a->cfg.max_body_bytes);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (q->too_big) return MHD_YES; /* discarded; answered once the body is in */
+        if (q->body.len + n > a->cfg.max_body_bytes) {
+            q->too_big = 1;
+            sl__buf_free(&q->body);
+            return MHD_YES;
+        }
+        if (sl__buf_put(&q->body, upload_data, n) != 0) return MHD_NO;
+        return MHD_YES;
+    }
+    if (q->client_gone) return MHD_NO;
+    if (q->pending) { /* a deferred (non-streaming) response is ready */
+        struct MHD_Response *r = q->pending;
+        q->pending = NULL;
+        return queue(q, q->pending_status, r);
+    }
+    if (q->dispatched) { /* resumed before the answer was ready: wait again */
+        sl__req_wait(q);
+        return MHD_YES;
+    }
+    q->dispatched = 1;
+    if (q->too_big)
+        return sl__reply_error(q, 413, "body_too_large", NULL, "the request body is larger than %zu bytes",
+                               a->cfg.max_body_bytes);
+    return q->route->handler(q);
+}
+
+/* ---------------------------------------------------------------- listen socket */
+
+static int open_listener(sl_api *a, const char *spec, char *err, size_t errlen) {
+    char host[256];
+    const char *colon = strrchr(spec, ':');
+    if (!colon || colon == spec)
+        return sl__errf(err, errlen, SL_EINVAL, "--listen '%s': expected HOST:PORT", spec);
+    size_t hl = (size_t)(colon - spec);
+    const char *h = spec;
+    if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    }
+    if (hl >= sizeof host) return sl__errf(err, errlen, SL_EINVAL, "--listen '%s': host too long", spec);
+    memcpy(host, h, hl);
+    host[hl] = 0;
+    const char *port = colon + 1;
+    char *end;
+    long pv = strtol(port, &end, 10);
+    if (!*port || *end || pv < 0 || pv > 65535)
+        return sl__errf(err, errlen, SL_EINVAL, "--listen '%s': bad port", spec);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    int gai = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+    if (gai != 0) return sl__errf(err, errlen, SL_EINVAL, "--listen '%s': %s", spec, gai_strerror(gai));
+    int fd = -1, e = 0;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+        if (fd < 0) {
+            e = errno;
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 511) == 0) break;
+        e = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0) return sl__errf(err, errlen, SL_EIO, "--listen '%s': %s", spec, strerror(e));
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    char ip[INET6_ADDRSTRLEN] = "?";
+    int bport = 0;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof ip);
+            bport = ntohs(s6->sin6_port);
+            snprintf(a->address, sizeof a->address, "[%s]:%d", ip, bport);
+        } else {
+            struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof ip);
+            bport = ntohs(s4->sin_port);
+            snprintf(a->address, sizeof a->address, "%s:%d", ip, bport);
+        }
+    }
+    a->listen_fd = fd;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- public */
+
+int sl_api_init(sl_api **out, uv_loop_t *loop, const sl_api_config *cfg, char *err, size_t errlen) {
+    *out = NULL;
+    sl_api *a = calloc(1, sizeof *a);
+    if (!a) return sl__errf(err, errlen, SL_ENOMEM, "out of memory");
+    a->cfg = *cfg;
+    a->loop = loop;
+    a->listen_fd = -1;
+    a->started = time(NULL);
+    int rc = open_listener(a, cfg->listen, err, errlen);
+    if (rc) {
+        free(a);
+        return rc;
+    }
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    a->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, a,
+                              MHD_OPTION_LISTEN_SOCKET, (MHD_socket)a->listen_fd,
+                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)(cfg->max_connections > 0 ? cfg->max_connections : 1024),
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->connection_timeout_s > 0 ? cfg->connection_timeout_s : 0),
+                              MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, a,
+                              MHD_OPTION_END);
+    if (!a->mhd) {
+        close(a->listen_fd);
+        free(a);
+        return sl__errf(err, errlen, SL_EIO, "cannot start the HTTP server on %s", cfg->listen);
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(a->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+    uv_poll_init(loop, &a->mhd_poll, di->epoll_fd);
+    uv_timer_init(loop, &a->mhd_timer);
+    uv_timer_init(loop, &a->shut_timer);
+    uv_async_init(loop, &a->async, on_async);
+    a->mhd_poll.data = a->mhd_timer.data = a->shut_timer.data = a->async.data = a;
+    a->handles_open = 1;
+    uv_poll_start(&a->mhd_poll, UV_READABLE, on_mhd_poll);
+    run_mhd(a);
+    *out = a;
+    return 0;
+}
+
+const char *sl_api_address(const sl_api *a) { return a->address; }
+int sl_api_active(const sl_api *a) { return a->n_active; }
+
+static void check_shutdown(sl_api *a) {
+    if (!a->shutting_down || !a->shut_done) return;
+    double t = now_s();
+    int busy = 0;
+    for (sl__req *q = a->reqs; q; q = q->next)
+        if (q->dispatched && !q->client_gone) busy = 1;
+    if (busy && !a->cancelled && t >= a->shut_deadline) {
+        sl__log(a, 2, "shutdown: grace period over, cancelling %d request(s)", a->n_active);
+        a->cancelled = 1;
+        sl_engine_cancel_all(a->cfg.engine);
+    }
+    if (!busy || t >= a->shut_hard_deadline) {
+        void (*done)(void *) = a->shut_done;
+        a->shut_done = NULL;
+        uv_timer_stop(&a->shut_timer);
+        done(a->shut_arg);
+    }
+}
+
+static void on_shut_timer(uv_timer_t *t) { check_shutdown(t->data); }
+
+void sl_api_shutdown(sl_api *a, double grace_s, void (*done)(void *), void *arg) {
+    if (a->shutting_down) return;
+    a->shutting_down = 1;
+    a->shut_done = done;
+    a->shut_arg = arg;
+    a->shut_deadline = now_s() + grace_s;
+    a->shut_hard_deadline = a->shut_deadline + 5.0;
+    if (a->mhd) {
+        MHD_socket fd = MHD_quiesce_daemon(a->mhd); /* no more accepts */
+        if (fd != MHD_INVALID_SOCKET) close(fd);
+        a->listen_fd = -1;
+    }
+    uv_timer_start(&a->shut_timer, on_shut_timer, 0, 50);
+}
+
+static void on_handle_closed(uv_handle_t *h) { (void)h; }
+
+void sl_api_close(sl_api *a) {
+    if (!a) return;
+    /* MHD must not be stopped with suspended connections: resume them all first. */
+    for (sl__req *q = a->reqs; q; q = q->next) {
+        if (q->ereq) sl_engine_cancel(a->cfg.engine, q->ereq);
+        q->client_gone = 1;
+        resume(q);
+    }
+    if (a->handles_open) uv_poll_stop(&a->mhd_poll); /* before MHD closes its epoll fd */
+    if (a->mhd) {
+        MHD_run(a->mhd);
+        MHD_stop_daemon(a->mhd); /* completes (on_completed) every open request */
+        a->mhd = NULL;
+    }
+    if (a->listen_fd >= 0) close(a->listen_fd);
+    a->listen_fd = -1;
+    if (a->handles_open) {
+        a->handles_open = 0;
+        uv_close((uv_handle_t *)&a->mhd_poll, on_handle_closed);
+        uv_close((uv_handle_t *)&a->mhd_timer, on_handle_closed);
+        uv_close((uv_handle_t *)&a->shut_timer, on_handle_closed);
+        uv_close((uv_handle_t *)&a->async, on_handle_closed);
+    }
+}
+
+void sl_api_free(sl_api *a) { free(a); }
