@@ -614,14 +614,22 @@ static int build_added(sl_tokenizer *t, char *err, size_t errlen) {
                 size_t l = a->len;
                 if (t->norm) {
                     if ((rc = sl__norm_apply(t->norm, &sc, a->content, a->len, &nb, err, errlen))) break;
-                    s = nb.p;
+                    s = nb.p ? nb.p : "";
                     l = nb.len;
+                    if (!(a->norm_content = dupn(s, l))) { rc = SL_ENOMEM; break; }
+                    a->norm_len = l;
                 }
                 rc = l ? sl__trie_add(&t->trie_norm, s, l, (int32_t)i) : 0;
             }
             if (rc) break;
         }
         if (rc) break;
+    }
+    for (size_t i = 0; !rc && i < t->n_added; i++) {
+        sl__added *a = &t->added[i];
+        int32_t k = a->norm_content ? sl__strmap_get(&t->added_map, a->norm_content, a->norm_len)
+                                    : (int32_t)i;
+        a->skip_on_decode = k >= 0 && t->added[k].special;
     }
     sl__buf_free(&nb);
     sl__scratch_free(&sc);
@@ -635,7 +643,10 @@ void sl_tokenizer_free(sl_tokenizer *t) {
     sl__bpe_free(&t->bpe);
     free(t->id_to_tok);
     free(t->vocab_arena);
-    for (size_t i = 0; i < t->n_added; i++) free(t->added[i].content);
+    for (size_t i = 0; i < t->n_added; i++) {
+        free(t->added[i].content);
+        free(t->added[i].norm_content);
+    }
     free(t->added);
     sl__strmap_free(&t->added_map);
     free(t->added_by_id);
@@ -741,7 +752,11 @@ int32_t sl_tokenizer_token_to_id(const sl_tokenizer *t, const char *token) {
 static const char *tok_str(const sl_tokenizer *t, int32_t id, size_t *len) {
     if (id < 0 || id >= t->vocab_size) return NULL;
     int32_t a = t->added_by_id[id];
-    if (a >= 0) { *len = t->added[a].len; return t->added[a].content; }
+    if (a >= 0) {
+        const sl__added *ad = &t->added[a];
+        *len = ad->norm_content ? ad->norm_len : ad->len;
+        return ad->norm_content ? ad->norm_content : ad->content;
+    }
     if (id < t->n_model_ids && t->id_to_tok[id]) { *len = strlen(t->id_to_tok[id]); return t->id_to_tok[id]; }
     return NULL;
 }
@@ -758,6 +773,12 @@ int sl_tokenizer_is_special(const sl_tokenizer *t, int32_t id) {
 }
 
 int32_t sl_tokenizer_bos_id(const sl_tokenizer *t) { return t->bos_id; }
+
+/* skip_special_tokens as the library applies it (see sl__added.skip_on_decode) */
+static int skip_on_decode(const sl_tokenizer *t, int32_t id) {
+    int32_t a = t->added_by_id[id];
+    return a >= 0 && t->added[a].skip_on_decode;
+}
 
 /* ------------------------------------------------------------------ encode */
 
@@ -947,7 +968,7 @@ int sl_tokenizer_decode(const sl_tokenizer *t, const int32_t *ids, size_t n, int
     int rc = sl__decstream_init(&ds, t);
     if (rc) return rc;
     for (size_t i = 0; i < n && !rc; i++) {
-        if (skip_special && sl_tokenizer_is_special(t, ids[i])) continue;
+        if (skip_special && skip_on_decode(t, ids[i])) continue;
         const char *s = tok_str(t, ids[i], &tl);
         rc = sl__decstream_push(ds, s, tl, &out);
     }
@@ -995,7 +1016,7 @@ int sl_detok_feed(sl_detok *d, int32_t id, const char **delta, size_t *delta_len
     *delta_len = 0;
     const char *s = tok_str(d->t, id, &tl);
     if (!s) return SL_ERANGE;
-    if (d->skip && sl_tokenizer_is_special(d->t, id)) return 0;
+    if (d->skip && skip_on_decode(d->t, id)) return 0;
     int rc = sl__decstream_push(d->ds, s, tl, &d->out);
     *delta = d->out.p;
     *delta_len = d->out.len;

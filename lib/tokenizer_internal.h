@@ -225,8 +225,12 @@ typedef struct sl__added {
     size_t len;
     int32_t id;
     int special, single_word, lstrip, rstrip, normalized;
-    char *norm_content; /* content after the normalizer (normalized tokens) */
+    /* The library stores a normalized token's content after the normalizer: that string is
+     * what id_to_token and decode give, and decode skips it only if it is itself the content
+     * of a special token. */
+    char *norm_content; /* NULL: same as content */
     size_t norm_len;
+    int skip_on_decode;
 } sl__added;
 
 /* Leftmost-longest multi-pattern matcher (a trie walked from each start position). */
