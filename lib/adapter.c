@@ -790,6 +790,8 @@ sl_adapter *sl_adapter_ref(sl_adapter *a) {
     return a;
 }
 
+int sl_adapter_refs(const sl_adapter *a) { return atomic_load_explicit(&((sl_adapter *)a)->refs, memory_order_acquire); }
+
 void sl_adapter_unref(sl_adapter *a) {
     if (!a) return;
     if (atomic_fetch_sub_explicit(&a->refs, 1, memory_order_release) == 1) {

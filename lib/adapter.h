@@ -44,6 +44,9 @@ int sl_adapter_load_dir(sl_adapter **out, const sl_model *m, const char *dir, co
 
 sl_adapter *sl_adapter_ref(sl_adapter *a);   /* returns a; thread-safe */
 void sl_adapter_unref(sl_adapter *a);        /* frees on the last reference; NULL is fine */
+/* Current reference count (a snapshot: the registry evicts only adapters whose sole
+ * reference is its own, i.e. with no request in flight). */
+int sl_adapter_refs(const sl_adapter *a);
 
 sl_adapter_kind sl_adapter_get_kind(const sl_adapter *a);
 int sl_adapter_rank(const sl_adapter *a);    /* the config's r (rank_pattern may vary per module) */

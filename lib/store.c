@@ -1,0 +1,485 @@
+/* store.c — see store.h for the layout and the durability protocol. */
+#include "store.h"
+
+#include "error.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <nettle/sha2.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct sl_store {
+    char *dir;
+    pthread_mutex_t mu;
+    sl_store_entry *idx; /* current version of every (tenant, name) */
+    size_t n, cap;
+};
+
+struct sl_store_txn {
+    sl_store *s;
+    char dir[4096];
+    int fd[2];
+    uint64_t bytes[2];
+    struct sha256_ctx sha; /* of the weights */
+    int finished;
+};
+
+/* snprintf for paths; a path that does not fit is cut (and then simply not found). Through
+ * vsnprintf so the compiler's truncation analysis, which cannot see our name limits, stays quiet. */
+static void pathf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void pathf(char *buf, size_t n, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, n, fmt, ap);
+    va_end(ap);
+}
+
+static const char *const part_file[2] = {"adapter_config.json", "adapter_model.safetensors"};
+
+int sl_store_name_valid(const char *s) {
+    if (!s || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9'))) return 0;
+    size_t i = 1;
+    for (; s[i]; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-')) return 0;
+        if (i >= SL_STORE_NAME_MAX) return 0;
+    }
+    return 1;
+}
+
+static int errno_code(int e) { return e == ENOSPC || e == EDQUOT ? SL_ENOSPC : e == ENOENT ? SL_ENOENT : SL_EIO; }
+
+static int fsync_path(const char *path) {
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb; (void)ftw;
+    return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+static void rm_rf(const char *path) { nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS); }
+
+/* mkdir that tolerates EEXIST and fsyncs the parent when it created something. */
+static int mkdir_durable(const char *path, const char *parent) {
+    if (mkdir(path, 0750) == 0) return fsync_path(parent);
+    return errno == EEXIST ? 0 : -1;
+}
+
+static void hex(const uint8_t *d, size_t n, char *out) {
+    for (size_t i = 0; i < n; i++) sprintf(out + 2 * i, "%02x", d[i]);
+}
+
+/* ---- index ---- */
+
+static sl_store_entry *find(sl_store *s, const char *tenant, const char *name) {
+    for (size_t i = 0; i < s->n; i++)
+        if (!strcmp(s->idx[i].tenant, tenant) && !strcmp(s->idx[i].name, name)) return &s->idx[i];
+    return NULL;
+}
+
+static int index_put(sl_store_entry **idx, size_t *n, size_t *cap, const sl_store_entry *e) {
+    if (*n == *cap) {
+        size_t nc = *cap ? 2 * *cap : 16;
+        sl_store_entry *p = realloc(*idx, nc * sizeof *p);
+        if (!p) return SL_ENOMEM;
+        *idx = p;
+        *cap = nc;
+    }
+    (*idx)[(*n)++] = *e;
+    return 0;
+}
+
+static int meta_read(const char *vdir, sl_store_entry *e) {
+    char path[4200];
+    pathf(path, sizeof path, "%s/meta.json", vdir);
+    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(j)) { json_decref(j); return -1; }
+    const char *sha = json_string_value(json_object_get(j, "sha256"));
+    const char *pt = json_string_value(json_object_get(j, "peft_type"));
+    const char *tm = json_string_value(json_object_get(j, "target_modules"));
+    json_t *b = json_object_get(j, "bytes"), *cb = json_object_get(j, "config_bytes"), *cr = json_object_get(j, "created"),
+           *r = json_object_get(j, "r");
+    int ok = sha && strlen(sha) == 64 && pt && tm && json_is_integer(b) && json_is_integer(cb) && json_is_integer(cr) && json_is_integer(r);
+    if (ok) {
+        snprintf(e->sha256, sizeof e->sha256, "%.64s", sha);
+        snprintf(e->peft_type, sizeof e->peft_type, "%.15s", pt);
+        snprintf(e->target_modules, sizeof e->target_modules, "%.159s", tm);
+        e->bytes = (uint64_t)json_integer_value(b);
+        e->config_bytes = (uint64_t)json_integer_value(cb);
+        e->created = (int64_t)json_integer_value(cr);
+        e->r = (int)json_integer_value(r);
+    }
+    json_decref(j);
+    return ok ? 0 : -1;
+}
+
+static int parse_version(const char *d) {
+    if (d[0] != 'v' || !d[1]) return -1;
+    long v = 0;
+    for (const char *p = d + 1; *p; p++) {
+        if (*p < '0' || *p > '9' || v > 100000000) return -1;
+        v = v * 10 + (*p - '0');
+    }
+    return v > 0 ? (int)v : -1;
+}
+
+/* Reads DIR into a fresh index. With CLEAN, removes what a crash may leave: versions without
+ * a valid meta.json and versions older than the newest of their name. */
+static int scan(sl_store *s, int clean, sl_store_entry **out, size_t *out_n) {
+    sl_store_entry *idx = NULL;
+    size_t n = 0, cap = 0;
+    DIR *td = opendir(s->dir);
+    if (!td) return SL_EIO;
+    struct dirent *te;
+    char path[4096], vpath[4200];
+    while ((te = readdir(td))) {
+        if (!sl_store_name_valid(te->d_name)) continue;
+        pathf(path, sizeof path, "%s/%s", s->dir, te->d_name);
+        DIR *nd = opendir(path);
+        if (!nd) continue;
+        struct dirent *ne;
+        while ((ne = readdir(nd))) {
+            if (!sl_store_name_valid(ne->d_name)) continue;
+            char npath[4200];
+            pathf(npath, sizeof npath, "%s/%s", path, ne->d_name);
+            DIR *vd = opendir(npath);
+            if (!vd) continue;
+            struct dirent *ve;
+            sl_store_entry best = {0};
+            int have = 0, removed = 0;
+            while ((ve = readdir(vd))) {
+                int v = parse_version(ve->d_name);
+                if (v < 0) continue;
+                pathf(vpath, sizeof vpath, "%s/%s", npath, ve->d_name);
+                sl_store_entry e = {0};
+                if (meta_read(vpath, &e) != 0) {
+                    if (clean) { rm_rf(vpath); removed = 1; }
+                    continue;
+                }
+                e.version = (uint32_t)v;
+                if (have && e.version < best.version) {
+                    if (clean) { rm_rf(vpath); removed = 1; }
+                    continue;
+                }
+                if (have && clean) {
+                    pathf(vpath, sizeof vpath, "%s/v%u", npath, best.version);
+                    rm_rf(vpath);
+                    removed = 1;
+                }
+                best = e;
+                have = 1;
+            }
+            closedir(vd);
+            if (removed) fsync_path(npath);
+            if (have) {
+                snprintf(best.tenant, sizeof best.tenant, "%.64s", te->d_name);
+                snprintf(best.name, sizeof best.name, "%.64s", ne->d_name);
+                if (index_put(&idx, &n, &cap, &best)) { closedir(nd); closedir(td); free(idx); return SL_ENOMEM; }
+            } else if (clean) {
+                rmdir(npath); /* an empty name directory (after a delete crashed midway) */
+            }
+        }
+        closedir(nd);
+    }
+    closedir(td);
+    *out = idx;
+    *out_n = n;
+    return 0;
+}
+
+int sl_store_open(sl_store **out, const char *dir, char *err, size_t errlen) {
+    *out = NULL;
+    if (mkdir(dir, 0750) != 0 && errno != EEXIST)
+        return sl__errf(err, errlen, SL_EIO, "store %s: cannot create: %s", dir, strerror(errno));
+    struct stat sb;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) return sl__errf(err, errlen, SL_EIO, "store %s: not a directory", dir);
+    sl_store *s = calloc(1, sizeof *s);
+    if (!s || !(s->dir = strdup(dir))) { free(s); return SL_ENOMEM; }
+    pthread_mutex_init(&s->mu, NULL);
+    char path[4096];
+    /* Leftovers of uploads and deletions that never completed. */
+    pathf(path, sizeof path, "%s/.tmp", dir);
+    rm_rf(path);
+    pathf(path, sizeof path, "%s/.trash", dir);
+    rm_rf(path);
+    int rc = 0;
+    const char *sub[] = {".tmp", ".trash"};
+    for (int i = 0; i < 2 && !rc; i++) {
+        pathf(path, sizeof path, "%s/%s", dir, sub[i]);
+        if (mkdir_durable(path, dir) != 0) rc = sl__errf(err, errlen, SL_EIO, "store %s: cannot create %s: %s", dir, sub[i], strerror(errno));
+    }
+    if (!rc && (rc = scan(s, 1, &s->idx, &s->n)) != 0) sl__errf(err, errlen, rc, "store %s: cannot index", dir);
+    s->cap = s->n;
+    if (rc) { sl_store_free(s); return rc; }
+    *out = s;
+    return 0;
+}
+
+void sl_store_free(sl_store *s) {
+    if (!s) return;
+    pthread_mutex_destroy(&s->mu);
+    free(s->idx);
+    free(s->dir);
+    free(s);
+}
+
+const char *sl_store_dir(const sl_store *s) { return s->dir; }
+
+/* ---- uploads ---- */
+
+int sl_store_begin(sl_store *s, sl_store_txn **out, char *err, size_t errlen) {
+    *out = NULL;
+    sl_store_txn *t = calloc(1, sizeof *t);
+    if (!t) return SL_ENOMEM;
+    t->s = s;
+    t->fd[0] = t->fd[1] = -1;
+    pathf(t->dir, sizeof t->dir, "%s/.tmp/up-XXXXXX", s->dir);
+    if (!mkdtemp(t->dir)) {
+        int e = errno;
+        free(t);
+        return sl__errf(err, errlen, errno_code(e), "store: cannot create an upload directory: %s", strerror(e));
+    }
+    for (int p = 0; p < 2; p++) {
+        char path[4200];
+        pathf(path, sizeof path, "%s/%s", t->dir, part_file[p]);
+        t->fd[p] = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+        if (t->fd[p] < 0) {
+            int e = errno;
+            sl_store_abort(t);
+            return sl__errf(err, errlen, errno_code(e), "store: cannot create %s: %s", part_file[p], strerror(e));
+        }
+    }
+    sha256_init(&t->sha);
+    *out = t;
+    return 0;
+}
+
+int sl_store_txn_write(sl_store_txn *t, enum sl_store_part part, const void *buf, size_t len, char *err, size_t errlen) {
+    if (t->finished || (part != SL_STORE_CONFIG && part != SL_STORE_WEIGHTS)) return SL_EINVAL;
+    const char *p = buf;
+    size_t left = len;
+    while (left) {
+        ssize_t w = write(t->fd[part], p, left);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            int e = errno;
+            return sl__errf(err, errlen, errno_code(e), "store: writing %s: %s", part_file[part], strerror(e));
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (part == SL_STORE_WEIGHTS) sha256_update(&t->sha, len, buf);
+    t->bytes[part] += len;
+    return 0;
+}
+
+uint64_t sl_store_txn_bytes(const sl_store_txn *t, enum sl_store_part part) { return t->bytes[part & 1]; }
+const char *sl_store_txn_dir(const sl_store_txn *t) { return t->dir; }
+
+int sl_store_txn_finish(sl_store_txn *t, char *err, size_t errlen) {
+    for (int p = 0; p < 2; p++) {
+        if (t->fd[p] < 0) continue;
+        int rc = fsync(t->fd[p]);
+        int e = errno;
+        if (close(t->fd[p]) != 0 && rc == 0) { rc = -1; e = errno; }
+        t->fd[p] = -1;
+        if (rc != 0) return sl__errf(err, errlen, errno_code(e), "store: flushing %s: %s", part_file[p], strerror(e));
+    }
+    t->finished = 1;
+    return 0;
+}
+
+void sl_store_abort(sl_store_txn *t) {
+    if (!t) return;
+    for (int p = 0; p < 2; p++)
+        if (t->fd[p] >= 0) close(t->fd[p]);
+    rm_rf(t->dir);
+    free(t);
+}
+
+int sl_store_commit(sl_store *s, sl_store_txn *t, const char *tenant, const char *name, sl_store_entry *e,
+                    int *created, char *err, size_t errlen) {
+    int rc = 0;
+    if (!sl_store_name_valid(tenant) || !sl_store_name_valid(name)) {
+        sl_store_abort(t);
+        return sl__errf(err, errlen, SL_EINVAL, "store: invalid tenant or adapter name");
+    }
+    if (!t->finished && (rc = sl_store_txn_finish(t, err, errlen))) { sl_store_abort(t); return rc; }
+    uint8_t digest[SHA256_DIGEST_SIZE];
+    sha256_digest(&t->sha, sizeof digest, digest);
+    hex(digest, sizeof digest, e->sha256);
+    snprintf(e->tenant, sizeof e->tenant, "%.64s", tenant);
+    snprintf(e->name, sizeof e->name, "%.64s", name);
+    e->bytes = t->bytes[SL_STORE_WEIGHTS];
+    e->config_bytes = t->bytes[SL_STORE_CONFIG];
+    e->created = (int64_t)time(NULL);
+
+    char tdir[4096], ndir[4200], vdir[4300], path[4200];
+    pathf(tdir, sizeof tdir, "%s/%s", s->dir, tenant);
+    pathf(ndir, sizeof ndir, "%s/%s", tdir, name);
+    pthread_mutex_lock(&s->mu);
+    sl_store_entry *cur = find(s, tenant, name);
+    uint32_t prev = cur ? cur->version : 0;
+    e->version = prev + 1;
+    *created = cur == NULL;
+
+    /* meta.json completes the version; written and fsync'ed before the rename. */
+    json_t *meta = json_pack("{s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:s, s:i, s:s}", "tenant", tenant, "name", name,
+                             "version", (int)e->version, "sha256", e->sha256, "bytes", (json_int_t)e->bytes,
+                             "config_bytes", (json_int_t)e->config_bytes, "created", (json_int_t)e->created,
+                             "peft_type", e->peft_type, "r", e->r, "target_modules", e->target_modules);
+    pathf(path, sizeof path, "%s/meta.json", t->dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    char *text = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
+    json_decref(meta);
+    size_t tl = text ? strlen(text) : 0;
+    if (fd < 0 || !text || write(fd, text, tl) != (ssize_t)tl || fsync(fd) != 0) {
+        int en = errno;
+        rc = sl__errf(err, errlen, text ? errno_code(en) : SL_ENOMEM, "store: writing meta.json: %s", strerror(en));
+    }
+    free(text);
+    if (fd >= 0) close(fd);
+    if (!rc && fsync_path(t->dir) != 0) rc = sl__errf(err, errlen, errno_code(errno), "store: fsync: %s", strerror(errno));
+    if (!rc && (mkdir_durable(tdir, s->dir) != 0 || mkdir_durable(ndir, tdir) != 0))
+        rc = sl__errf(err, errlen, errno_code(errno), "store: cannot create %s: %s", ndir, strerror(errno));
+    pathf(vdir, sizeof vdir, "%s/v%u", ndir, e->version);
+    if (!rc && rename(t->dir, vdir) != 0) rc = sl__errf(err, errlen, errno_code(errno), "store: rename: %s", strerror(errno));
+    if (!rc && fsync_path(ndir) != 0) rc = sl__errf(err, errlen, errno_code(errno), "store: fsync %s: %s", ndir, strerror(errno));
+    if (rc) {
+        pthread_mutex_unlock(&s->mu);
+        sl_store_abort(t); /* removes the upload directory if the rename did not happen */
+        return rc;
+    }
+    if (cur) *cur = *e;
+    else if ((rc = index_put(&s->idx, &s->n, &s->cap, e))) { pthread_mutex_unlock(&s->mu); free(t); return rc; }
+    pthread_mutex_unlock(&s->mu);
+    /* The new version is durable; the previous one goes (a crash here leaves it, and the
+     * next start removes it because a newer version exists). */
+    if (prev) {
+        pathf(vdir, sizeof vdir, "%s/v%u", ndir, prev);
+        rm_rf(vdir);
+    }
+    free(t);
+    return 0;
+}
+
+/* ---- queries ---- */
+
+int sl_store_get(sl_store *s, const char *tenant, const char *name, sl_store_entry *out) {
+    pthread_mutex_lock(&s->mu);
+    sl_store_entry *e = find(s, tenant, name);
+    if (e) *out = *e;
+    pthread_mutex_unlock(&s->mu);
+    return e ? 0 : SL_ENOENT;
+}
+
+int sl_store_list(sl_store *s, const char *tenant, sl_store_entry **out, size_t *n) {
+    pthread_mutex_lock(&s->mu);
+    *out = malloc((s->n ? s->n : 1) * sizeof **out);
+    *n = 0;
+    if (*out)
+        for (size_t i = 0; i < s->n; i++)
+            if (!tenant || !strcmp(s->idx[i].tenant, tenant)) (*out)[(*n)++] = s->idx[i];
+    pthread_mutex_unlock(&s->mu);
+    return *out ? 0 : SL_ENOMEM;
+}
+
+int sl_store_delete(sl_store *s, const char *tenant, const char *name, char *err, size_t errlen) {
+    char ndir[4200], trash[4200], tdir[4096];
+    pathf(tdir, sizeof tdir, "%s/%s", s->dir, tenant);
+    pathf(ndir, sizeof ndir, "%s/%s", tdir, name);
+    pthread_mutex_lock(&s->mu);
+    sl_store_entry *e = find(s, tenant, name);
+    if (!e) { pthread_mutex_unlock(&s->mu); return SL_ENOENT; }
+    pathf(trash, sizeof trash, "%s/.trash/del-XXXXXX", s->dir);
+    int rc = 0;
+    if (!mkdtemp(trash) || rename(ndir, trash) != 0 || fsync_path(tdir) != 0)
+        rc = sl__errf(err, errlen, errno_code(errno), "store: deleting %s/%s: %s", tenant, name, strerror(errno));
+    if (!rc) *e = s->idx[--s->n];
+    pthread_mutex_unlock(&s->mu);
+    rm_rf(trash);
+    return rc;
+}
+
+int sl_store_read(sl_store *s, const sl_store_entry *e, char **config, size_t *config_len, void **weights,
+                  size_t *weights_len, char *err, size_t errlen) {
+    *config = NULL;
+    *weights = NULL;
+    char path[4300];
+    void **bufs[2] = {(void **)config, weights};
+    size_t *lens[2] = {config_len, weights_len};
+    uint64_t want[2] = {e->config_bytes, e->bytes};
+    for (int p = 0; p < 2; p++) {
+        pathf(path, sizeof path, "%s/%s/%s/v%u/%s", s->dir, e->tenant, e->name, e->version, part_file[p]);
+        FILE *fp = fopen(path, "rb");
+        if (!fp) goto io;
+        char *b = malloc(want[p] + 1);
+        size_t got = b ? fread(b, 1, want[p] + 1, fp) : 0;
+        fclose(fp);
+        if (!b) goto io;
+        b[got < want[p] + 1 ? got : want[p]] = 0;
+        *bufs[p] = b;
+        *lens[p] = got;
+        if (got != want[p]) {
+            int rc = sl__errf(err, errlen, SL_EFORMAT, "store: %s is %zu bytes, meta.json says %llu", path, got,
+                              (unsigned long long)want[p]);
+            free(*config); free(*weights);
+            *config = NULL; *weights = NULL;
+            return rc;
+        }
+    }
+    struct sha256_ctx sha;
+    uint8_t digest[SHA256_DIGEST_SIZE];
+    char hx[65];
+    sha256_init(&sha);
+    sha256_update(&sha, *weights_len, *weights);
+    sha256_digest(&sha, sizeof digest, digest);
+    hex(digest, sizeof digest, hx);
+    if (strcmp(hx, e->sha256) != 0) {
+        free(*config); free(*weights);
+        *config = NULL; *weights = NULL;
+        return sl__errf(err, errlen, SL_EFORMAT, "store: %s/%s v%u: adapter_model.safetensors does not match its sha256", e->tenant,
+                        e->name, e->version);
+    }
+    return 0;
+io:
+    {
+        int en = errno;
+        free(*config); free(*weights);
+        *config = NULL; *weights = NULL;
+        return sl__errf(err, errlen, errno_code(en), "store: reading %s: %s", path, strerror(en));
+    }
+}
+
+int sl_store_rescan(sl_store *s, int *changed, char *err, size_t errlen) {
+    sl_store_entry *idx = NULL;
+    size_t n = 0;
+    int rc = scan(s, 0, &idx, &n);
+    if (rc) return sl__errf(err, errlen, rc, "store %s: rescan failed", s->dir);
+    pthread_mutex_lock(&s->mu);
+    int diff = n != s->n;
+    for (size_t i = 0; !diff && i < n; i++) {
+        sl_store_entry *cur = find(s, idx[i].tenant, idx[i].name);
+        diff = !cur || cur->version != idx[i].version || strcmp(cur->sha256, idx[i].sha256);
+    }
+    free(s->idx);
+    s->idx = idx;
+    s->n = s->cap = n;
+    pthread_mutex_unlock(&s->mu);
+    if (changed) *changed = diff;
+    return 0;
+}

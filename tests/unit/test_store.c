@@ -1,0 +1,248 @@
+/* test_store.c — the durable store (versions, crash leftovers, integrity) and the registry
+ * (lazy loads, hot swap with requests in flight, LRU within a byte budget, pinned adapters). */
+#include "check.h"
+
+#include "adapter.h"
+#include "error.h"
+#include "model.h"
+#include "registry.h"
+#include "store.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char root[256];
+static sl_model *M;
+
+static char *slurp(const char *path, size_t *len) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return NULL;
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    *len = fread(b, 1, (size_t)n, fp);
+    b[*len] = 0;
+    fclose(fp);
+    return b;
+}
+
+static int exists(const char *fmt, const char *a, const char *b) {
+    char p[1024];
+    snprintf(p, sizeof p, fmt, a, b);
+    return access(p, F_OK) == 0;
+}
+
+/* Uploads fixture adapter FIX as TENANT/NAME the way the HTTP layer does: stream, finish,
+ * validate the files, commit. Returns the commit's rc; *out (if given) gets the validated adapter. */
+static int upload(sl_store *s, const char *tenant, const char *name, const char *fix, sl_store_entry *e, int *created,
+                  sl_adapter **out) {
+    char path[512];
+    size_t cl, wl;
+    snprintf(path, sizeof path, "tests/fixtures/adapters/llama-tiny/%s/adapter_config.json", fix);
+    char *config = slurp(path, &cl);
+    snprintf(path, sizeof path, "tests/fixtures/adapters/llama-tiny/%s/adapter_model.safetensors", fix);
+    char *weights = slurp(path, &wl);
+    sl_store_txn *t = NULL;
+    char err[512] = "";
+    int rc = sl_store_begin(s, &t, err, sizeof err);
+    if (!rc) rc = sl_store_txn_write(t, SL_STORE_CONFIG, config, cl, err, sizeof err);
+    for (size_t off = 0; !rc && off < wl; off += 1000) /* streamed in chunks */
+        rc = sl_store_txn_write(t, SL_STORE_WEIGHTS, weights + off, wl - off < 1000 ? wl - off : 1000, err, sizeof err);
+    if (!rc) rc = sl_store_txn_finish(t, err, sizeof err);
+    sl_adapter *a = NULL;
+    if (!rc) rc = sl_adapter_load_dir(&a, M, sl_store_txn_dir(t), NULL, err, sizeof err);
+    if (rc) {
+        if (t) sl_store_abort(t);
+    } else {
+        memset(e, 0, sizeof *e);
+        snprintf(e->peft_type, sizeof e->peft_type, "%s", sl_adapter_get_kind(a) == SL_ADAPTER_SYMLORA ? "SYMLORA" : "LORA");
+        e->r = sl_adapter_rank(a);
+        snprintf(e->target_modules, sizeof e->target_modules, "q_proj");
+        rc = sl_store_commit(s, t, tenant, name, e, created, err, sizeof err);
+    }
+    if (rc) printf("    upload %s: %s\n", fix, err);
+    if (out && !rc) *out = a;
+    else sl_adapter_unref(a);
+    free(config);
+    free(weights);
+    return rc;
+}
+
+TEST(names) {
+    const char *good[] = {"a", "tenant-1", "x.y_z", "0abc", "a234567890123456789012345678901234567890123456789012345678901234"};
+    const char *bad[] = {"", "../x", "%2e%2e", "/etc/passwd", ".hidden", "A", "has space", "a/b", "-x",
+                         "a2345678901234567890123456789012345678901234567890123456789012345", NULL};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) CHECKF(sl_store_name_valid(good[i]), "%s", good[i]);
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) CHECKF(!sl_store_name_valid(bad[i]), "%s", bad[i] ? bad[i] : "NULL");
+}
+
+TEST(versions_replace_delete_and_integrity) {
+    sl_store *s = NULL;
+    char err[512] = "";
+    CHECKF(sl_store_open(&s, root, err, sizeof err) == 0, "%s", err);
+    if (!s) return;
+    sl_store_entry e, g;
+    int created = 0;
+    CHECK(upload(s, "alice", "x", "symlora-qo-r8", &e, &created, NULL) == 0 && created && e.version == 1);
+    CHECK(strlen(e.sha256) == 64 && e.bytes > 0 && !strcmp(e.peft_type, "SYMLORA") && e.r == 8);
+    CHECK(upload(s, "alice", "x", "lora-qv-r4", &e, &created, NULL) == 0 && !created && e.version == 2);
+    CHECK(exists("%s/alice/x/v2/meta.json", root, "") && !exists("%s/alice/x/v1%s", root, ""));
+    CHECK(sl_store_get(s, "alice", "x", &g) == 0 && g.version == 2 && !strcmp(g.sha256, e.sha256));
+    CHECK(sl_store_get(s, "bob", "x", &g) == SL_ENOENT);
+    char *c;
+    void *w;
+    size_t cl, wl;
+    CHECK(sl_store_read(s, &g, &c, &cl, &w, &wl, err, sizeof err) == 0 && wl == g.bytes);
+    free(c);
+    free(w);
+    /* A flipped byte on disk is caught by the sha256 check. */
+    char p[512];
+    snprintf(p, sizeof p, "%s/alice/x/v2/adapter_model.safetensors", root);
+    FILE *fp = fopen(p, "r+b");
+    fseek(fp, 200, SEEK_SET);
+    fputc(0x55, fp);
+    fclose(fp);
+    CHECK(sl_store_read(s, &g, &c, &cl, &w, &wl, err, sizeof err) == SL_EFORMAT && strstr(err, "sha256"));
+    CHECK(sl_store_delete(s, "alice", "x", err, sizeof err) == 0);
+    CHECK(sl_store_get(s, "alice", "x", &g) == SL_ENOENT && !exists("%s/alice/x%s", root, ""));
+    CHECK(sl_store_delete(s, "alice", "x", err, sizeof err) == SL_ENOENT);
+    /* A failed validation leaves nothing behind. */
+    sl_store_txn *t = NULL;
+    CHECK(sl_store_begin(s, &t, err, sizeof err) == 0);
+    sl_store_txn_write(t, SL_STORE_WEIGHTS, "junk", 4, err, sizeof err);
+    sl_store_abort(t);
+    snprintf(p, sizeof p, "rmdir %s/.tmp 2>/dev/null", root); /* succeeds only when empty */
+    CHECK(system(p) == 0);
+    mkdir(p + 6, 0750);
+    sl_store_free(s);
+}
+
+TEST(restart_cleans_leftovers_and_keeps_acknowledged) {
+    sl_store *s = NULL;
+    char err[512] = "", p[2400];
+    CHECK(sl_store_open(&s, root, err, sizeof err) == 0);
+    if (!s) return;
+    sl_store_entry e1, e2;
+    int created;
+    CHECK(upload(s, "t1", "a", "symlora-all-r4", &e1, &created, NULL) == 0);
+    CHECK(upload(s, "t1", "b", "lora-all-r8", &e2, &created, NULL) == 0);
+    /* Simulate crashes: an upload never renamed, a version dir without meta.json (cannot
+     * happen with rename, but a damaged disk might), an old version left after a crash. */
+    snprintf(p, sizeof p, "mkdir -p %s/.tmp/up-crash %s/t1/a/v7 && echo x > %s/.tmp/up-crash/adapter_model.safetensors"
+                          " && cp -r %s/t1/b/v1 %s/t1/b/v0x && mkdir -p %s/t1/c", root, root, root, root, root, root);
+    CHECK(system(p) == 0);
+    sl_store_free(s);
+    s = NULL;
+    CHECK(sl_store_open(&s, root, err, sizeof err) == 0);
+    if (!s) return;
+    sl_store_entry g;
+    CHECK(sl_store_get(s, "t1", "a", &g) == 0 && g.version == 1 && !strcmp(g.sha256, e1.sha256));
+    CHECK(sl_store_get(s, "t1", "b", &g) == 0 && !strcmp(g.sha256, e2.sha256));
+    CHECK(!exists("%s/.tmp/up-crash%s", root, "") && !exists("%s/t1/a/v7%s", root, "") && !exists("%s/t1/c%s", root, ""));
+    sl_store_entry *list;
+    size_t n;
+    CHECK(sl_store_list(s, "t1", &list, &n) == 0 && n == 2);
+    free(list);
+    CHECK(sl_store_list(s, "nobody", &list, &n) == 0 && n == 0);
+    free(list);
+    /* A second process sharing the directory sees changes after a rescan. */
+    sl_store *other = NULL;
+    CHECK(sl_store_open(&other, root, err, sizeof err) == 0);
+    CHECK(upload(other, "t1", "a", "symlora-qo-r8", &e1, &created, NULL) == 0 && e1.version == 2);
+    int changed = 0;
+    CHECK(sl_store_rescan(s, &changed, err, sizeof err) == 0 && changed);
+    CHECK(sl_store_get(s, "t1", "a", &g) == 0 && g.version == 2);
+    CHECK(sl_store_rescan(s, &changed, err, sizeof err) == 0 && !changed);
+    sl_store_free(other);
+    sl_store_free(s);
+}
+
+TEST(registry_hot_swap_lru_and_pinned) {
+    char dir[300], err[512] = "";
+    snprintf(dir, sizeof dir, "%s/reg", root);
+    sl_store *s = NULL;
+    CHECK(sl_store_open(&s, dir, err, sizeof err) == 0);
+    if (!s) return;
+    const char *fix[5] = {"symlora-qo-r8", "symlora-all-r4", "lora-qv-r4", "lora-all-r8", "symlora-qo-r16-bf16"};
+    const char *names[5] = {"n0", "n1", "n2", "n3", "n4"};
+    sl_store_entry e;
+    int created;
+    size_t biggest = 0;
+    for (int i = 0; i < 5; i++) {
+        sl_adapter *a = NULL;
+        CHECK(upload(s, "t", names[i], fix[i], &e, &created, &a) == 0);
+        if (a && sl_adapter_bytes(a) > biggest) biggest = sl_adapter_bytes(a);
+        sl_adapter_unref(a);
+    }
+    sl_registry *r = NULL;
+    /* A budget of the biggest adapter (fewer than three of these five fit): cycling must evict. */
+    CHECK(sl_registry_init(&r, M, s, biggest, NULL, err, sizeof err) == 0);
+    sl_adapter *a = NULL;
+    uint32_t v;
+    CHECK(sl_registry_try_acquire(r, "t", "n0", &a, &v) == SL_EBUSY);
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < 5; i++) {
+            CHECKF(sl_registry_acquire(r, "t", names[i], &a, &v, err, sizeof err) == 0 && a && v == 1, "%s", err);
+            sl_adapter_unref(a);
+        }
+    sl_registry_stats st;
+    sl_registry_get_stats(r, &st);
+    CHECKF(st.evictions > 0 && st.resident_bytes <= biggest && st.misses >= 5 && st.loads == st.misses,
+           "evictions %llu resident %zu", (unsigned long long)st.evictions, st.resident_bytes);
+    /* Other tenants don't see t's adapters. */
+    CHECK(sl_registry_acquire(r, "u", "n0", &a, &v, err, sizeof err) == SL_ENOENT);
+    /* Hot swap: a request holds v1; v2 is published; the request's adapter stays valid. */
+    sl_adapter *held = NULL;
+    CHECK(sl_registry_acquire(r, "t", "n0", &held, &v, err, sizeof err) == 0 && v == 1);
+    sl_adapter *v2 = NULL;
+    CHECK(upload(s, "t", "n0", "lora-all-r8", &e, &created, &v2) == 0 && e.version == 2);
+    sl_registry_publish(r, &e, v2);
+    CHECK(sl_registry_try_acquire(r, "t", "n0", &a, &v) == 0 && v == 2 && a == v2 && a != held);
+    sl_adapter_unref(a);
+    CHECK(held && sl_adapter_get_kind(held) == SL_ADAPTER_SYMLORA && sl_adapter_refs(held) == 1);
+    /* An adapter in flight is never evicted: hold n1, then cycle the rest. */
+    sl_adapter *inflight = NULL;
+    CHECK(sl_registry_acquire(r, "t", "n1", &inflight, &v, err, sizeof err) == 0);
+    for (int i = 2; i < 5; i++) {
+        CHECK(sl_registry_acquire(r, "t", names[i], &a, &v, err, sizeof err) == 0);
+        sl_adapter_unref(a);
+    }
+    CHECK(sl_registry_try_acquire(r, "t", "n1", &a, &v) == 0 && a == inflight);
+    sl_adapter_unref(a);
+    sl_adapter_unref(inflight);
+    sl_adapter_unref(held);
+    /* Delete. */
+    CHECK(sl_store_delete(s, "t", "n2", err, sizeof err) == 0);
+    sl_registry_forget(r, "t", "n2");
+    CHECK(sl_registry_acquire(r, "t", "n2", &a, &v, err, sizeof err) == SL_ENOENT);
+    /* Pinned adapters: visible to every tenant, after the tenant's own. */
+    sl_adapter *p = NULL;
+    CHECK(sl_adapter_load_dir(&p, M, "tests/fixtures/adapters/llama-tiny/lora-qv-r4", NULL, err, sizeof err) == 0);
+    CHECK(sl_registry_add_pinned(r, "shared", p, err, sizeof err) == 0);
+    CHECK(sl_registry_acquire(r, "anyone", "shared", &a, &v, err, sizeof err) == 0 && a == p && v == 0);
+    sl_adapter_unref(a);
+    sl_registry_info *info;
+    size_t n;
+    CHECK(sl_registry_list(r, "t", &info, &n) == 0 && n == 5); /* n0 n1 n3 n4 + shared */
+    free(info);
+    sl_registry_free(r);
+    sl_store_free(s);
+}
+
+int main(void) {
+    snprintf(root, sizeof root, "/tmp/sl-test-store-XXXXXX");
+    if (!mkdtemp(root) || sl_model_load(&M, "tests/fixtures/models/llama-tiny", NULL, NULL, 0) != 0) {
+        printf("# 0 passed, 1 failed\n");
+        return 1;
+    }
+    RUN(names);
+    RUN(versions_replace_delete_and_integrity);
+    RUN(restart_cleans_leftovers_and_keeps_acknowledged);
+    RUN(registry_hot_swap_lru_and_pinned);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+    if (system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
+    sl_model_free(M);
+    return check_summary();
+}
