@@ -30,13 +30,13 @@ extern const sl__route sl__routes[];
 extern const int sl__n_routes;
 
 /* A growable byte buffer. */
-typedef struct sl__buf {
+typedef struct sl__abuf {
     char *p;
     size_t len, cap;
-} sl__buf;
-int sl__buf_put(sl__buf *b, const void *s, size_t n);
-int sl__buf_printf(sl__buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void sl__buf_free(sl__buf *b);
+} sl__abuf;
+int sl__abuf_put(sl__abuf *b, const void *s, size_t n);
+int sl__abuf_printf(sl__abuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sl__abuf_free(sl__abuf *b);
 
 /* Generation state of a completion request (api/generate.c); opaque to the server. */
 typedef struct sl__gen sl__gen;
@@ -50,7 +50,7 @@ struct sl__req {
     double t_start;
     sl__req *next, *prev; /* the server's list of requests in progress */
 
-    sl__buf body;         /* request body (bounded by max_body_bytes) */
+    sl__abuf body;         /* request body (bounded by max_body_bytes) */
     int too_big;
     int dispatched;
     int status;           /* HTTP status queued, for metrics and the access log */
@@ -65,7 +65,7 @@ struct sl__req {
     /* Output of a generation: a full response made later (non-streaming) or SSE bytes. */
     struct MHD_Response *pending; /* non-streaming: ready to queue on the next handler call */
     int pending_status;
-    sl__buf sse;          /* streaming: bytes not yet handed to MHD */
+    sl__abuf sse;          /* streaming: bytes not yet handed to MHD */
     size_t sse_off;
     int sse_end;          /* the last event is in sse */
     sl__gen *gen;         /* owned; freed with the request */

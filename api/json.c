@@ -109,20 +109,20 @@ int sl__json_messages(sl__req *q, json_t *obj, sl_chat_msg **msgs, int *n, char 
             m[i].content = json_string_value(content);
             m[i].content_len = json_string_length(content);
         } else if (json_is_array(content)) { /* [{type: "text", text}], joined with newlines as vLLM does */
-            sl__buf b = {0};
+            sl__abuf b = {0};
             size_t k;
             json_t *part;
             json_array_foreach(content, k, part) {
                 const char *type = json_string_value(json_object_get(part, "type"));
                 json_t *text = json_object_get(part, "text");
                 if (!type || strcmp(type, "text") != 0 || !json_is_string(text)) {
-                    sl__buf_free(&b);
+                    sl__abuf_free(&b);
                     *ret = sl__reply_error(q, 400, "invalid_value", "messages",
                                            "messages[%zu].content[%zu]: only parts of type 'text' are supported", i, k);
                     goto fail;
                 }
-                if (k && sl__buf_put(&b, "\n", 1) != 0) goto oom;
-                if (sl__buf_put(&b, json_string_value(text), json_string_length(text)) != 0) goto oom;
+                if (k && sl__abuf_put(&b, "\n", 1) != 0) goto oom;
+                if (sl__abuf_put(&b, json_string_value(text), json_string_length(text)) != 0) goto oom;
             }
             t[i] = b.p ? b.p : strdup("");
             m[i].content = t[i];

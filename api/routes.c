@@ -162,32 +162,32 @@ enum MHD_Result sl__handle_detokenize(sl__req *q) {
 
 /* ---------------------------------------------------------------- /metrics */
 
-static void hist(sl__buf *b, const char *name, const char *help, const sl_engine_hist *h, const double *bounds) {
-    sl__buf_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+static void hist(sl__abuf *b, const char *name, const char *help, const sl_engine_hist *h, const double *bounds) {
+    sl__abuf_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
     uint64_t cum = 0;
     for (int i = 0; i < SL_ENGINE_HIST_N; i++) {
         cum += h->buckets[i];
-        sl__buf_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[i], (unsigned long long)cum);
+        sl__abuf_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[i], (unsigned long long)cum);
     }
     cum += h->buckets[SL_ENGINE_HIST_N];
-    sl__buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name, (unsigned long long)cum, name,
+    sl__abuf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name, (unsigned long long)cum, name,
                    h->sum, name, (unsigned long long)h->count);
 }
 
-static void gauge(sl__buf *b, const char *name, const char *help, const char *type, double v) {
-    sl__buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, v);
+static void gauge(sl__abuf *b, const char *name, const char *help, const char *type, double v) {
+    sl__abuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, v);
 }
 
 enum MHD_Result sl__handle_metrics(sl__req *q) {
     sl_api *a = q->api;
     sl_engine_stats st;
     sl_engine_get_stats(a->cfg.engine, &st);
-    sl__buf b = {0};
-    sl__buf_printf(&b, "# HELP symlora_requests_total HTTP requests by route and status.\n"
+    sl__abuf b = {0};
+    sl__abuf_printf(&b, "# HELP symlora_requests_total HTTP requests by route and status.\n"
                        "# TYPE symlora_requests_total counter\n");
     for (int i = 0; i < a->n_counts; i++) {
         int ri = a->counts[i].route;
-        sl__buf_printf(&b, "symlora_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
+        sl__abuf_printf(&b, "symlora_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
                        ri >= 0 ? sl__routes[ri].name : "other", a->counts[i].status, (unsigned long long)a->counts[i].n);
     }
     gauge(&b, "symlora_http_requests_active", "HTTP requests in progress.", "gauge", a->n_active);
@@ -204,10 +204,10 @@ enum MHD_Result sl__handle_metrics(sl__req *q) {
     gauge(&b, "symlora_engine_steps_total", "Engine steps (forward passes).", "counter", (double)st.steps);
     gauge(&b, "symlora_prompt_tokens_total", "Prompt tokens prefilled.", "counter", (double)st.prompt_tokens);
     gauge(&b, "symlora_generation_tokens_total", "Tokens generated.", "counter", (double)st.generation_tokens);
-    sl__buf_printf(&b, "# HELP symlora_requests_finished_total Sequences ended, by reason.\n"
+    sl__abuf_printf(&b, "# HELP symlora_requests_finished_total Sequences ended, by reason.\n"
                        "# TYPE symlora_requests_finished_total counter\n");
     for (int f = SL_FINISH_STOP; f <= SL_FINISH_ERROR; f++)
-        sl__buf_printf(&b, "symlora_requests_finished_total{reason=\"%s\"} %llu\n", sl_finish_name((sl_finish)f),
+        sl__abuf_printf(&b, "symlora_requests_finished_total{reason=\"%s\"} %llu\n", sl_finish_name((sl_finish)f),
                        (unsigned long long)st.finished[f]);
     hist(&b, "symlora_time_to_first_token_seconds", "Time from submission to the first generated token.", &st.ttft,
          sl_engine_hist_bounds);
@@ -215,6 +215,6 @@ enum MHD_Result sl__handle_metrics(sl__req *q) {
          sl_engine_hist_bounds);
     hist(&b, "symlora_batch_sequences", "Sequences per engine step.", &st.batch_seqs, sl_engine_batch_bounds);
     enum MHD_Result ret = sl__reply(q, 200, "text/plain; version=0.0.4; charset=utf-8", b.p ? b.p : "", b.len);
-    sl__buf_free(&b);
+    sl__abuf_free(&b);
     return ret;
 }

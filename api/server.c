@@ -25,7 +25,7 @@ static double now_s(void) {
 
 /* ---------------------------------------------------------------- buffers, logging */
 
-int sl__buf_put(sl__buf *b, const void *s, size_t n) {
+int sl__abuf_put(sl__abuf *b, const void *s, size_t n) {
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 512;
         while (cap < b->len + n + 1) cap *= 2;
@@ -40,25 +40,25 @@ int sl__buf_put(sl__buf *b, const void *s, size_t n) {
     return 0;
 }
 
-int sl__buf_printf(sl__buf *b, const char *fmt, ...) {
+int sl__abuf_printf(sl__abuf *b, const char *fmt, ...) {
     char tmp[512];
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
     if (n < 0) return SL_EINVAL;
-    if ((size_t)n < sizeof tmp) return sl__buf_put(b, tmp, (size_t)n);
+    if ((size_t)n < sizeof tmp) return sl__abuf_put(b, tmp, (size_t)n);
     char *big = malloc((size_t)n + 1);
     if (!big) return SL_ENOMEM;
     va_start(ap, fmt);
     vsnprintf(big, (size_t)n + 1, fmt, ap);
     va_end(ap);
-    int rc = sl__buf_put(b, big, (size_t)n);
+    int rc = sl__abuf_put(b, big, (size_t)n);
     free(big);
     return rc;
 }
 
-void sl__buf_free(sl__buf *b) {
+void sl__abuf_free(sl__abuf *b) {
     free(b->p);
     memset(b, 0, sizeof *b);
 }
@@ -302,8 +302,8 @@ static void count_status(sl_api *a, const sl__route *rt, int status) {
 }
 
 static void req_free(sl__req *q) {
-    sl__buf_free(&q->body);
-    sl__buf_free(&q->sse);
+    sl__abuf_free(&q->body);
+    sl__abuf_free(&q->sse);
     if (q->pending) MHD_destroy_response(q->pending);
     sl__gen_free(q->gen);
     free(q);
@@ -395,10 +395,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (q->too_big) return MHD_YES; /* discarded; answered once the body is in */
         if (q->body.len + n > a->cfg.max_body_bytes) {
             q->too_big = 1;
-            sl__buf_free(&q->body);
+            sl__abuf_free(&q->body);
             return MHD_YES;
         }
-        if (sl__buf_put(&q->body, upload_data, n) != 0) return MHD_NO;
+        if (sl__abuf_put(&q->body, upload_data, n) != 0) return MHD_NO;
         return MHD_YES;
     }
     if (q->client_gone) return MHD_NO;
