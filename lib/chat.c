@@ -76,7 +76,7 @@ int sl_chat_init(sl_chat *c, const char *model_dir, const char *force, char *err
     char path[4096];
     snprintf(path, sizeof path, "%s/tokenizer_config.json", model_dir);
     json_error_t je;
-    json_t *cfg = json_load_file(path, 0, &je);
+    json_t *cfg = json_load_file(path, JSON_DECODE_INT_AS_REAL, &je); /* model_max_length is often 1e30 */
     if (!cfg) {
         FILE *f = fopen(path, "rb");
         if (!f) cfg = json_object(); /* no tokenizer_config.json: no template, default tokens */

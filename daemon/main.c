@@ -1,0 +1,345 @@
+/* main.c — symlorad: wires the model, tokenizer, adapters and engine (lib/) to the HTTP API
+ * (api/) on one libuv loop; signals, logging, readiness notification. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "adapter.h"
+#include "api.h"
+#include "chat.h"
+#include "engine.h"
+#include "error.h"
+#include "log.h"
+#include "model.h"
+#include "options.h"
+#include "tokenizer.h"
+
+#define SL_VERSION "0.1.0"
+
+typedef struct daemon {
+    sl_daemon_opts o;
+    uv_loop_t *loop;
+    sl_model *model;
+    sl_tokenizer *tok;
+    sl_chat chat;
+    sl_adapter_table *adapters;
+    sl_engine *engine;
+    sl_api *api;
+    uv_signal_t sig_term, sig_int, sig_hup;
+    int stopping;
+    uv_mutex_t wake_mu; /* guards wake_live: the engine thread may wake us until the API closes */
+    int wake_live;
+    char model_id[256];
+} daemon_t;
+
+/* ---------------------------------------------------------------- reload hooks */
+
+/* SIGHUP runs these, in registration order, on the loop thread (the adapter store registers
+ * the API keys reload here). */
+typedef void (*sl_reload_fn)(void *arg);
+static struct {
+    sl_reload_fn fn;
+    void *arg;
+} reload_hooks[8];
+static int n_reload_hooks;
+
+int sl_daemon_on_reload(sl_reload_fn fn, void *arg);
+int sl_daemon_on_reload(sl_reload_fn fn, void *arg) {
+    if (n_reload_hooks == 8) return SL_ENOSPC;
+    reload_hooks[n_reload_hooks].fn = fn;
+    reload_hooks[n_reload_hooks].arg = arg;
+    n_reload_hooks++;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- callbacks */
+
+static void lib_log(void *ctx, int level, const char *msg) { sl_logf(level ? SL_LOG_WARN : SL_LOG_INFO, "%s", msg); }
+
+static void api_log(void *ctx, int level, const char *msg) { sl_logf(level, "%s", msg); }
+
+static void api_access(void *ctx, const sl_api_access *a) {
+    if (!sl_log_enabled(SL_LOG_INFO)) return;
+    char status[16], ms[32], pt[16], ct[16];
+    snprintf(status, sizeof status, "#%d", a->status);
+    snprintf(ms, sizeof ms, "#%.1f", a->seconds * 1000.0);
+    snprintf(pt, sizeof pt, "#%d", a->prompt_tokens);
+    snprintf(ct, sizeof ct, "#%d", a->completion_tokens);
+    if (a->model && *a->model)
+        sl_log_fields(SL_LOG_INFO, "request", "method", a->method, "path", a->path, "status", status, "ms", ms, "model",
+                      a->model, "prompt_tokens", pt, "completion_tokens", ct, "finish", a->finish, "client_gone",
+                      a->client_gone ? "#true" : "#false", (char *)NULL);
+    else
+        sl_log_fields(SL_LOG_INFO, "request", "method", a->method, "path", a->path, "status", status, "ms", ms,
+                      (char *)NULL);
+}
+
+static void engine_wake(void *ctx) {
+    daemon_t *d = ctx;
+    uv_mutex_lock(&d->wake_mu);
+    if (d->wake_live) sl_api_notify(d->api); /* uv_async_send: never blocks */
+    uv_mutex_unlock(&d->wake_mu);
+}
+
+/* systemd's readiness protocol, without libsystemd: one datagram to $NOTIFY_SOCKET. */
+static void sd_notify_msg(const char *msg) {
+    const char *path = getenv("NOTIFY_SOCKET");
+    if (!path || !*path || strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) return;
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    memcpy(sa.sun_path, path, strlen(path));
+    if (sa.sun_path[0] == '@') sa.sun_path[0] = 0; /* abstract namespace */
+    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
+    ssize_t w = sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa, len);
+    (void)w;
+    close(fd);
+}
+
+static void on_closed(uv_handle_t *h) { (void)h; }
+
+/* Stops the engine's wakeups, then closes the API's handles (its uv_async among them). */
+static void close_api(daemon_t *d) {
+    uv_mutex_lock(&d->wake_mu);
+    d->wake_live = 0;
+    uv_mutex_unlock(&d->wake_mu);
+    sl_api_close(d->api);
+}
+
+static void shutdown_done(void *arg) {
+    daemon_t *d = arg;
+    sl_logf(SL_LOG_INFO, "shutdown: no request left, stopping");
+    close_api(d);
+    uv_close((uv_handle_t *)&d->sig_term, on_closed);
+    uv_close((uv_handle_t *)&d->sig_int, on_closed);
+    uv_close((uv_handle_t *)&d->sig_hup, on_closed);
+}
+
+static void on_signal(uv_signal_t *s, int signum) {
+    daemon_t *d = s->data;
+    if (signum == SIGHUP) {
+        sl_logf(SL_LOG_INFO, "SIGHUP: reloading (%d hook(s))", n_reload_hooks);
+        for (int i = 0; i < n_reload_hooks; i++) reload_hooks[i].fn(reload_hooks[i].arg);
+        return;
+    }
+    if (d->stopping) {
+        sl_logf(SL_LOG_WARN, "%s again: cancelling everything now", signum == SIGINT ? "SIGINT" : "SIGTERM");
+        sl_engine_cancel_all(d->engine);
+        return;
+    }
+    d->stopping = 1;
+    sd_notify_msg("STOPPING=1");
+    sl_logf(SL_LOG_INFO, "%s: draining %d request(s), grace %.1f s", signum == SIGINT ? "SIGINT" : "SIGTERM",
+            sl_api_active(d->api), d->o.shutdown_grace);
+    sl_api_shutdown(d->api, d->o.shutdown_grace, shutdown_done, d);
+}
+
+/* ---------------------------------------------------------------- startup */
+
+static int mkdir_p(const char *path) {
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n >= sizeof buf) return -1;
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] == '/' || buf[i] == 0) {
+            char c = buf[i];
+            buf[i] = 0;
+            if (mkdir(buf, 0750) != 0 && errno != EEXIST) return -1;
+            buf[i] = c;
+        }
+    }
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
+}
+
+static int load_adapters(daemon_t *d) {
+    if (sl_adapter_table_init(&d->adapters) != 0) return -1;
+    sl_adapter_opts ao = {.max_rank = (int)d->o.max_adapter_rank};
+    for (int i = 0; i < d->o.adapters.n; i++) {
+        const char *spec = d->o.adapters.v[i];
+        const char *eq = strchr(spec, '=');
+        if (!eq || eq == spec || !eq[1]) {
+            sl_logf(SL_LOG_ERROR, "--adapter '%s': expected NAME=DIR", spec);
+            return -1;
+        }
+        char name[128];
+        size_t nl = (size_t)(eq - spec);
+        if (nl >= sizeof name) {
+            sl_logf(SL_LOG_ERROR, "--adapter '%s': name too long", spec);
+            return -1;
+        }
+        memcpy(name, spec, nl);
+        name[nl] = 0;
+        if (!strcmp(name, d->model_id)) {
+            sl_logf(SL_LOG_ERROR, "--adapter '%s': the name is the base model's", spec);
+            return -1;
+        }
+        sl_adapter *a = NULL;
+        char err[512];
+        int rc = sl_adapter_load_dir(&a, d->model, eq + 1, &ao, err, sizeof err);
+        if (rc) {
+            sl_logf(SL_LOG_ERROR, "adapter %s: %s", name, err);
+            return -1;
+        }
+        sl_logf(SL_LOG_INFO, "adapter %s: %s r=%d, %zu bytes, from %s", name,
+                sl_adapter_get_kind(a) == SL_ADAPTER_SYMLORA ? "SymLoRA" : "LoRA", sl_adapter_rank(a),
+                sl_adapter_bytes(a), eq + 1);
+        /* Ownership: the table takes our reference. */
+        if ((rc = sl_adapter_table_add(d->adapters, name, a)) != 0) {
+            sl_logf(SL_LOG_ERROR, "adapter %s: %s", name, rc == SL_EEXIST ? "given twice" : sl_strerror(rc));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    daemon_t d;
+    memset(&d, 0, sizeof d);
+    char err[1024];
+    if (sl_options_parse(&d.o, argc, argv, err, sizeof err) != 0) {
+        fprintf(stderr, "symlorad: %s\n", err);
+        sl_options_free(&d.o);
+        return 2;
+    }
+    if (d.o.help) {
+        sl_options_help(stdout, "symlorad");
+        sl_options_free(&d.o);
+        return 0;
+    }
+    if (d.o.version) {
+        printf("symlorad %s\n", SL_VERSION);
+        sl_options_free(&d.o);
+        return 0;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    uv_mutex_init(&d.wake_mu);
+    sl_log_setup(d.o.log_format, d.o.log_level);
+    int code = 1;
+
+    if (mkdir_p(d.o.store) != 0) {
+        sl_logf(SL_LOG_ERROR, "--store %s: cannot create the directory: %s", d.o.store, strerror(errno));
+        goto out;
+    }
+    if (d.o.model_name && *d.o.model_name) {
+        snprintf(d.model_id, sizeof d.model_id, "%s", d.o.model_name);
+    } else {
+        const char *m = d.o.model;
+        size_t n = strlen(m);
+        while (n > 1 && m[n - 1] == '/') n--;
+        size_t s = n;
+        while (s > 0 && m[s - 1] != '/') s--;
+        snprintf(d.model_id, sizeof d.model_id, "%.*s", (int)(n - s), m + s);
+    }
+
+    sl_model_opts mo = {.log = lib_log};
+    if (sl_model_load(&d.model, d.o.model, &mo, err, sizeof err) != 0) {
+        sl_logf(SL_LOG_ERROR, "model %s: %s", d.o.model, err);
+        goto out;
+    }
+    const sl_model_config *cfg = sl_model_get_config(d.model);
+    sl_logf(SL_LOG_INFO, "model %s: %s, %d layers, hidden %d, vocab %d, context %d, %zu MB of weights", d.model_id,
+            cfg->model_type, cfg->n_layers, cfg->hidden, cfg->vocab, cfg->max_pos, sl_model_weight_bytes(d.model) >> 20);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tokenizer.json", d.o.model);
+    if (sl_tokenizer_load(&d.tok, path, err, sizeof err) != 0) {
+        sl_logf(SL_LOG_ERROR, "tokenizer %s: %s", path, err);
+        goto out;
+    }
+    if (sl_chat_init(&d.chat, d.o.model, d.o.chat_template, err, sizeof err) != 0) {
+        sl_logf(SL_LOG_ERROR, "chat template: %s", err);
+        goto out;
+    }
+    if (d.chat.fmt == SL_CHAT_UNKNOWN)
+        sl_logf(SL_LOG_WARN, "chat template: %s; /v1/chat/completions will answer 400 (force one with --chat-template)",
+                d.chat.has_template ? "the model's template is not one this server recognises"
+                                    : "the model has no chat template");
+    else
+        sl_logf(SL_LOG_INFO, "chat template: %s (%s)", sl_chat_format_name(d.chat.fmt),
+                d.chat.forced ? "forced" : "recognised");
+    if (load_adapters(&d) != 0) goto out;
+
+    sl_engine_opts eo = {
+        .max_batch_tokens = (int)d.o.max_batch_tokens,
+        .max_running = (int)d.o.max_running,
+        .max_waiting = (int)d.o.max_waiting,
+        .prefill_chunk = (int)d.o.prefill_chunk,
+        .kv_block_size = (int)d.o.kv_block_size,
+        .kv_blocks = (int)d.o.kv_blocks,
+        .kv_cache_mb = (size_t)d.o.kv_cache_mb,
+        .max_ctx = (int)d.o.max_model_len,
+        .wake = engine_wake,
+        .wake_ctx = &d,
+        .log = lib_log,
+    };
+    if (sl_engine_init(&d.engine, d.model, d.tok, &eo, err, sizeof err) != 0) {
+        sl_logf(SL_LOG_ERROR, "engine: %s", err);
+        goto out;
+    }
+    sl_engine_stats st;
+    sl_engine_get_stats(d.engine, &st);
+    sl_logf(SL_LOG_INFO, "engine: context %d, %d KV blocks of %d, batch %ld tokens / %ld sequences", st.max_ctx,
+            st.kv_blocks_total, st.kv_block_size, d.o.max_batch_tokens, d.o.max_running);
+
+    d.loop = uv_default_loop();
+    sl_api_config ac = {
+        .listen = d.o.listen,
+        .model_id = d.model_id,
+        .max_body_bytes = (size_t)d.o.max_body_bytes,
+        .max_connections = (int)d.o.max_connections,
+        .connection_timeout_s = (int)d.o.connection_timeout,
+        .retry_after_s = (int)d.o.retry_after,
+        .model = d.model,
+        .tok = d.tok,
+        .engine = d.engine,
+        .chat = &d.chat,
+        .adapters = sl_adapter_table_source(d.adapters),
+        .log = api_log,
+        .access = api_access,
+    };
+    if (sl_api_init(&d.api, d.loop, &ac, err, sizeof err) != 0) {
+        sl_logf(SL_LOG_ERROR, "http: %s", err);
+        goto out;
+    }
+    uv_mutex_lock(&d.wake_mu);
+    d.wake_live = 1;
+    uv_mutex_unlock(&d.wake_mu);
+    uv_signal_init(d.loop, &d.sig_term);
+    uv_signal_init(d.loop, &d.sig_int);
+    uv_signal_init(d.loop, &d.sig_hup);
+    d.sig_term.data = d.sig_int.data = d.sig_hup.data = &d;
+    uv_signal_start(&d.sig_term, on_signal, SIGTERM);
+    uv_signal_start(&d.sig_int, on_signal, SIGINT);
+    uv_signal_start(&d.sig_hup, on_signal, SIGHUP);
+    sl_logf(SL_LOG_INFO, "listening on http://%s (model %s, %d adapter(s))", sl_api_address(d.api), d.model_id,
+            sl_adapter_table_count(d.adapters));
+    sd_notify_msg("READY=1");
+
+    uv_run(d.loop, UV_RUN_DEFAULT); /* until shutdown_done closed every handle */
+    code = 0;
+    sl_logf(SL_LOG_INFO, "stopped");
+
+out:
+    if (d.loop) {
+        if (d.api && code != 0) close_api(&d);
+        uv_run(d.loop, UV_RUN_DEFAULT);
+        uv_loop_close(d.loop);
+    }
+    sl_engine_free(d.engine); /* after the API: no consumer is left */
+    sl_api_free(d.api);
+    sl_adapter_table_free(d.adapters);
+    sl_tokenizer_free(d.tok);
+    sl_model_free(d.model);
+    sl_options_free(&d.o);
+    uv_mutex_destroy(&d.wake_mu);
+    return code;
+}
