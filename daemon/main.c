@@ -277,6 +277,7 @@ int main(int argc, char **argv) {
         .kv_blocks = (int)d.o.kv_blocks,
         .kv_cache_mb = (size_t)d.o.kv_cache_mb,
         .max_ctx = (int)d.o.max_model_len,
+        .step_delay_ms = (int)d.o.step_delay_ms,
         .wake = engine_wake,
         .wake_ctx = &d,
         .log = lib_log,

@@ -68,6 +68,8 @@ static const sl_opt opts[] = {
      .metavar = "SECONDS", .help = "Retry-After of a 429 (wait queue full)"},
     {.name = "shutdown-grace", .type = OPT_DOUBLE, .def = "10", .min = 0, .max = 3600, .off = F(shutdown_grace),
      .metavar = "SECONDS", .help = "on SIGTERM, time running requests get to finish before they are cancelled"},
+    {.name = "step-delay-ms", .type = OPT_LONG, .def = "0", .min = 0, .max = 10000, .off = F(step_delay_ms),
+     .metavar = "MS", .help = "testing only: pause the engine after every step, so streams last"},
     {.name = "log-format", .type = OPT_ENUM, .def = "text", .choices = "text|json", .off = F(log_format),
      .metavar = "FMT", .help = "log lines on stderr: text or JSON (one object per line)"},
     {.name = "log-level", .type = OPT_ENUM, .def = "info", .choices = "debug|info|warn|error", .off = F(log_level),
@@ -277,7 +279,6 @@ void sl_options_help(FILE *f, const char *prog) {
         else if (op->type == OPT_LIST) fprintf(f, " (default: none)");
         else if (op->type == OPT_FLAG) {}
         else if (op->def && *op->def) fprintf(f, " (default: %s)", op->def);
-        else fprintf(f, " (default: none)");
         fputc('\n', f);
     }
     fprintf(f, "\nSignals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads.\n");

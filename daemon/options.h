@@ -34,6 +34,7 @@ typedef struct sl_daemon_opts {
     long connection_timeout;
     long retry_after;
     double shutdown_grace;
+    long step_delay_ms;
     char *log_format;
     char *log_level;
     int help;

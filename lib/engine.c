@@ -563,7 +563,14 @@ static void engine_main(void *arg) {
             if (woke && e->o.wake) e->o.wake(e->o.wake_ctx);
             break;
         }
-        if (e->n_running) woke |= engine_step(e);
+        if (e->n_running) {
+            woke |= engine_step(e);
+            if (e->o.step_delay_ms > 0) {
+                if (woke && e->o.wake) e->o.wake(e->o.wake_ctx); /* deliver before the pause */
+                woke = 0;
+                uv_sleep((unsigned)e->o.step_delay_ms);
+            }
+        }
 
         uv_mutex_lock(&e->stats_mu);
         e->st.running = e->n_running;

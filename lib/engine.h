@@ -51,6 +51,7 @@ typedef struct sl_engine_opts {
      * (uv_async_send is the intended use). May be NULL (then poll with sl_engine_take_ready). */
     void (*wake)(void *ctx);
     void *wake_ctx;
+    int step_delay_ms;    /* testing only: pause after every step, to make streams last (0 = off) */
     sl_log_fn log; /* warnings from the engine thread (forward failures); may be NULL */
     void *log_ctx;
 } sl_engine_opts;
