@@ -53,6 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char err[512];
     err[0] = 'x';
     int rc = sl_adapter_load(&a, m, config, clen, weights, rest - clen, NULL, err, sizeof err);
+    fuzz_note(rc, err);
     free(config);
     free(weights); /* not retained by the adapter (adapter.h) */
     if (rc != 0) {

@@ -21,6 +21,14 @@
 /* The error text contract of error.h: NUL-terminated within ERRLEN. */
 #define FUZZ_CHECK_ERR(err, errlen) FUZZ_CHECK(memchr((err), 0, (errlen)) != NULL)
 
+/* With SL_FUZZ_VERBOSE=1 in the environment, each rejection's error text is printed: useful to
+ * see how far seed inputs get (e.g. `SL_FUZZ_VERBOSE=1 build/fuzz/fuzz_adapter corpus/...`). */
+static inline void fuzz_note(int rc, const char *err) {
+    static int verbose = -1;
+    if (verbose < 0) verbose = getenv("SL_FUZZ_VERBOSE") && *getenv("SL_FUZZ_VERBOSE") == '1';
+    if (verbose) fprintf(stderr, "fuzz: rc %d%s%s\n", rc, rc ? ": " : "", rc ? err : "");
+}
+
 /* Directory of tests/fixtures: $SL_FUZZ_FIXTURES, else the path compiled in by fuzz.mk. */
 static inline const char *fuzz_fixtures_dir(void) {
     const char *d = getenv("SL_FUZZ_FIXTURES");

@@ -17,6 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char err[256];
     err[0] = 'x';
     int rc = sl_model_config_parse(&cfg, (const char *)data, size, "config.json", err, sizeof err);
+    fuzz_note(rc, err);
     if (rc != 0) {
         FUZZ_CHECK(rc < 0);
         FUZZ_CHECK_ERR(err, sizeof err);

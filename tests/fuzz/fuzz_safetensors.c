@@ -16,6 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     err[0] = 'x';
     sl_safetensors *st = NULL;
     int rc = sl_safetensors_parse(&st, data, size, "fuzz.safetensors", err, sizeof err);
+    fuzz_note(rc, err);
     if (rc != 0) {
         FUZZ_CHECK(rc < 0 && st == NULL);
         FUZZ_CHECK_ERR(err, sizeof err);

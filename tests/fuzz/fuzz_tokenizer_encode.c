@@ -41,6 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char err[512];
     err[0] = 'x';
     int rc = sl_tokenizer_encode(tok, text, len, add_special, &ids, &n, err, sizeof err);
+    fuzz_note(rc, err);
     free(text);
     if (rc != 0) {
         FUZZ_CHECK(rc == SL_EINVAL); /* the only documented rejection: invalid UTF-8 */

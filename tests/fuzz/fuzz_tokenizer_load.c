@@ -17,6 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char err[512];
     err[0] = 'x';
     int rc = sl_tokenizer_load_buffer(&tok, json, size, err, sizeof err);
+    fuzz_note(rc, err);
     free(json); /* the tokenizer must not keep pointers into the buffer */
     if (rc != 0) {
         FUZZ_CHECK(rc < 0 && tok == NULL);

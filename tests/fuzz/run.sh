@@ -99,7 +99,7 @@ run_target() {
     rc=$?
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     if [ -z "$execs" ]; then # fork mode: the last status line "#N ..." of the parent
-        execs=$(sed -n 's/^#\([0-9][0-9]*\)[[:space:]].*/\1/p' "$log" | tail -n 1)
+        execs=$(sed -n 's/^#\([0-9][0-9]*\)[:[:space:]].*/\1/p' "$log" | tail -n 1)
     fi
     execs=${execs:-0}
     found=$(find "$art" -type f | wc -l)
