@@ -311,8 +311,6 @@ static void req_free(sl__req *q) {
 
 static void on_poll_closed(uv_handle_t *h) { req_free(h->data); }
 
-static void check_shutdown(sl_api *a);
-
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
     sl_api *a = cls;
     sl__req *q = *con_cls;
@@ -346,7 +344,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     a->n_active--;
     if (q->poll_init) uv_close((uv_handle_t *)&q->poll, on_poll_closed); /* frees q when closed */
     else req_free(q);
-    if (a->shutting_down) check_shutdown(a);
+    /* Shutdown progress is checked from shut_timer, never from here: DONE stops MHD, which
+     * must not happen inside MHD_run (we are in its callback). */
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,

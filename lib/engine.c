@@ -563,20 +563,15 @@ static void engine_main(void *arg) {
             if (woke && e->o.wake) e->o.wake(e->o.wake_ctx);
             break;
         }
-        if (e->n_running) {
-            woke |= engine_step(e);
-            if (e->o.step_delay_ms > 0) {
-                if (woke && e->o.wake) e->o.wake(e->o.wake_ctx); /* deliver before the pause */
-                woke = 0;
-                uv_sleep((unsigned)e->o.step_delay_ms);
-            }
-        }
+        int stepped = e->n_running > 0;
+        if (stepped) woke |= engine_step(e);
 
         uv_mutex_lock(&e->stats_mu);
         e->st.running = e->n_running;
         e->st.kv_blocks_used = sl_kv_pool_total_blocks(e->pool) - sl_kv_pool_free_blocks(e->pool);
         uv_mutex_unlock(&e->stats_mu);
         if (woke && e->o.wake) e->o.wake(e->o.wake_ctx);
+        if (stepped && e->o.step_delay_ms > 0) uv_sleep((unsigned)e->o.step_delay_ms);
     }
 }
 
