@@ -52,6 +52,7 @@ struct sl__req {
 
     sl__abuf body;         /* request body (bounded by max_body_bytes) */
     int too_big;
+    size_t discarded;     /* body bytes dropped after too_big */
     int dispatched;
     int status;           /* HTTP status queued, for metrics and the access log */
 

@@ -391,7 +391,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (q->too_big) return MHD_YES; /* discarded; answered once the body is in */
+        if (q->too_big) {
+            /* Discarded; answered with 413 once the body is in (MHD cannot queue a reply in
+             * the middle of an upload). A client that goes on far past the limit is cut off. */
+            q->discarded += n;
+            return q->discarded > 64 * a->cfg.max_body_bytes ? MHD_NO : MHD_YES;
+        }
         if (q->body.len + n > a->cfg.max_body_bytes) {
             q->too_big = 1;
             sl__abuf_free(&q->body);
