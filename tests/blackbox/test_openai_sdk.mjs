@@ -1,0 +1,139 @@
+// The official OpenAI SDK for Node against a real symlorad: completions and chat, streaming
+// and not. Installs the SDK (tests/blackbox/package-lock.json) with `npm ci` when missing.
+import { execSync, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, "..", "..");
+const build = process.env.SL_BUILD || "build";
+const sanitized = !!process.env.SL_SANITIZED;
+
+if (!existsSync(join(here, "node_modules", "openai", "package.json"))) {
+  const cmd = existsSync(join(here, "package-lock.json")) ? "npm ci" : "npm install";
+  console.log(`installing the OpenAI SDK: ${cmd}`);
+  execSync(`${cmd} --no-audit --no-fund`, { cwd: here, stdio: "inherit" });
+}
+const { default: OpenAI } = await import("openai");
+
+// ------------------------------------------------------------------ the daemon
+const tmp = mkdtempSync(join(tmpdir(), "symlorad-sdk-"));
+const fx = join(root, "tests", "fixtures");
+const adapters = ["lora-all-r8", "symlora-qo-r8"];
+const args = ["--model", join(fx, "models", "llama-tiny"), "--store", join(tmp, "store"),
+  "--listen", "127.0.0.1:0", "--chat-template", "llama3",
+  ...adapters.flatMap((a) => ["--adapter", `${a}=${join(fx, "adapters", "llama-tiny", a)}`])];
+const daemon = spawn(join(root, build, "symlorad"), args, { cwd: root, stdio: ["ignore", "ignore", "pipe"] });
+let log = "";
+const exited = new Promise((res) => daemon.on("exit", (code, sig) => res({ code, sig })));
+const port = await new Promise((res, rej) => {
+  const t = setTimeout(() => rej(new Error("symlorad did not start:\n" + log)), (sanitized ? 120 : 30) * 1000);
+  daemon.stderr.on("data", (b) => {
+    log += b.toString();
+    const m = log.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
+    if (m) { clearTimeout(t); res(Number(m[1])); }
+  });
+  daemon.on("exit", () => rej(new Error("symlorad exited:\n" + log)));
+});
+
+const client = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: "not-needed", maxRetries: 0, timeout: 60000 });
+
+// ------------------------------------------------------------------ the tests
+let passed = 0, failed = 0;
+function assert(cond, msg) { if (!cond) throw new Error(msg); }
+async function test(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    passed++;
+    console.log(`ok   ${name} (${((Date.now() - t0) / 1000).toFixed(2)} s)`);
+  } catch (e) {
+    failed++;
+    console.log(`FAIL ${name}\n    ${String(e && e.stack || e).split("\n").slice(0, 6).join("\n    ")}`);
+  }
+}
+
+await test("models_list", async () => {
+  const ids = [];
+  for await (const m of client.models.list()) ids.push(m);
+  assert(ids[0].id === "llama-tiny", JSON.stringify(ids));
+  assert(ids.slice(1).map((m) => m.id).sort().join() === adapters.join(), JSON.stringify(ids));
+  assert(ids.slice(1).every((m) => m.parent === "llama-tiny"), "adapters have the base as parent");
+});
+
+for (const model of ["llama-tiny", "symlora-qo-r8"]) {
+  await test(`completions_${model}`, async () => {
+    const req = { model, prompt: "The base model stays frozen", max_tokens: 16, temperature: 0, ignore_eos: true };
+    const r = await client.completions.create(req);
+    assert(r.object === "text_completion" && r.model === model, JSON.stringify(r));
+    assert(typeof r.choices[0].text === "string" && r.choices[0].text.length > 0, "some text");
+    assert(r.choices[0].finish_reason === "length" && r.usage.completion_tokens === 16, JSON.stringify(r));
+    let text = "", last = null, n = 0;
+    const stream = await client.completions.create({ ...req, stream: true });
+    for await (const chunk of stream) { n++; text += chunk.choices[0]?.text ?? ""; last = chunk; }
+    assert(n >= 1 && text === r.choices[0].text, `stream ${JSON.stringify(text)} != ${JSON.stringify(r.choices[0].text)}`);
+    assert(last.choices[0].finish_reason === "length", JSON.stringify(last));
+  });
+}
+
+await test("chat_completions", async () => {
+  const req = { model: "lora-all-r8", temperature: 0, max_tokens: 12,
+    messages: [{ role: "system", content: "You are terse." }, { role: "user", content: "Say hello." }] };
+  const r = await client.chat.completions.create(req);
+  assert(r.object === "chat.completion", JSON.stringify(r));
+  const msg = r.choices[0].message;
+  assert(msg.role === "assistant" && typeof msg.content === "string", JSON.stringify(msg));
+  assert(["stop", "length"].includes(r.choices[0].finish_reason), JSON.stringify(r));
+  let text = "", role = null, usage = null, fin = null;
+  const stream = await client.chat.completions.create({ ...req, stream: true, stream_options: { include_usage: true } });
+  for await (const chunk of stream) {
+    if (chunk.usage) usage = chunk.usage;
+    const c = chunk.choices[0];
+    if (!c) continue;
+    if (c.delta.role) role = c.delta.role;
+    text += c.delta.content ?? "";
+    if (c.finish_reason) fin = c.finish_reason;
+  }
+  assert(role === "assistant", "the first delta carries the role");
+  assert(text === msg.content, `stream ${JSON.stringify(text)} != ${JSON.stringify(msg.content)}`);
+  assert(fin === r.choices[0].finish_reason, `finish ${fin}`);
+  assert(usage && usage.prompt_tokens === r.usage.prompt_tokens && usage.completion_tokens === r.usage.completion_tokens,
+    JSON.stringify(usage));
+});
+
+await test("seeded_sampling_reproducible", async () => {
+  const req = { model: "symlora-qo-r8", prompt: "Each tenant", max_tokens: 20, temperature: 0.9, seed: 7, ignore_eos: true };
+  const a = await client.completions.create(req);
+  const b = await client.completions.create(req);
+  assert(a.choices[0].text === b.choices[0].text, "same seed, same text");
+});
+
+await test("errors_are_sdk_errors", async () => {
+  try {
+    await client.completions.create({ model: "no-such-adapter", prompt: "x", max_tokens: 2 });
+    throw new Error("no error");
+  } catch (e) {
+    assert(e instanceof OpenAI.NotFoundError && e.status === 404, String(e));
+    assert(e.code === "model_not_found" && /no-such-adapter/.test(e.message), String(e));
+  }
+  try {
+    await client.completions.create({ model: "llama-tiny", prompt: "x", max_tokens: -3 });
+    throw new Error("no error");
+  } catch (e) {
+    assert(e instanceof OpenAI.BadRequestError && e.status === 400, String(e));
+    assert(e.param === "max_tokens", String(e));
+  }
+});
+
+await test("sigterm_exits_0", async () => {
+  daemon.kill("SIGTERM");
+  const { code, sig } = await exited;
+  assert(code === 0, `exit ${code} ${sig}\n${log.split("\n").slice(-5).join("\n")}`);
+});
+
+if (daemon.exitCode === null) daemon.kill("SIGKILL");
+rmSync(tmp, { recursive: true, force: true });
+console.log(`# ${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
