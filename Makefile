@@ -76,8 +76,10 @@ bench: deps
 	@$(MAKE) --no-print-directory BUILD=build/bench OPT="-O3 -march=native" all
 	@tools/bench.sh build/bench
 
+# The demo model has random weights and no chat template of its own: chat uses Llama 3's.
 run: deps all
 	$(BUILD)/symlorad --model tests/fixtures/models/llama-tiny --store var/store --listen 127.0.0.1:8080 \
+	    --chat-template llama3 \
 	    $(foreach a,$(notdir $(wildcard tests/fixtures/adapters/llama-tiny/*)),--adapter $(a)=tests/fixtures/adapters/llama-tiny/$(a))
 
 clean:
