@@ -1,4 +1,4 @@
-# install.mk — `make install` / `make uninstall` (included from the Makefile).
+# install.mk — `make install` / `make uninstall`, and `make test-container` (included from the Makefile).
 #   make install                         → /usr/local/bin/symlorad, /usr/local/lib/systemd/system/…
 #   make install PREFIX=/usr DESTDIR=pkg → pkg/usr/bin/symlorad, pkg/lib/systemd/system/…
 # The unit's ExecStart is rewritten to $(PREFIX)/bin/symlorad. The config directory is always
@@ -45,3 +45,9 @@ uninstall:
 	      $(DESTDIR)$(SYSCONFDIR)/symlora/symlorad.conf.example
 	rm -rf $(DESTDIR)$(CLIENTDIR)
 	-rmdir $(DESTDIR)$(PREFIX)/lib/symlora 2>/dev/null
+
+# The container image, built and run for real with podman (tests/container/test_container.sh;
+# needs root or sudo: apt-get, debootstrap and rootful podman). Not part of `make test`.
+.PHONY: test-container
+test-container:
+	@tests/container/test_container.sh
