@@ -275,7 +275,9 @@ def main(daemon_factory=None):
         except Exception:  # noqa: BLE001
             failed += 1
             print("FAIL %s" % fn.__name__, flush=True)
-            for line in traceback.format_exc().splitlines()[-12:]:
+            tb = traceback.format_exc().splitlines()
+            start = next((i for i, l in enumerate(tb) if not l.startswith(" ") and i > 0), len(tb))
+            for line in (tb[max(1, start - 6):start] + tb[start:start + 40]):  # last frames + the message
                 print("    " + line)
             for d in list(_shared.values()):
                 tail = d.log_text().splitlines()[-15:]
