@@ -5,9 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -20,6 +18,7 @@
 #include "log.h"
 #include "model.h"
 #include "options.h"
+#include "sd_notify.h"
 #include "tokenizer.h"
 
 #define SL_VERSION "0.1.0"
@@ -89,19 +88,10 @@ static void engine_wake(void *ctx) {
     uv_mutex_unlock(&d->wake_mu);
 }
 
-/* systemd's readiness protocol, without libsystemd: one datagram to $NOTIFY_SOCKET. */
-static void sd_notify_msg(const char *msg) {
-    const char *path = getenv("NOTIFY_SOCKET");
-    if (!path || !*path || strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) return;
-    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return;
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    memcpy(sa.sun_path, path, strlen(path));
-    if (sa.sun_path[0] == '@') sa.sun_path[0] = 0; /* abstract namespace */
-    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
-    ssize_t w = sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa, len);
-    (void)w;
-    close(fd);
+/* systemd readiness (daemon/sd_notify.c); a failure is worth a warning, never a stop. */
+static void notify(const char *state) {
+    int rc = sl_sd_notify(state);
+    if (rc < 0) sl_logf(SL_LOG_WARN, "sd_notify %s: %s", state, sl_strerror(rc));
 }
 
 static void on_closed(uv_handle_t *h) { (void)h; }
@@ -127,7 +117,9 @@ static void on_signal(uv_signal_t *s, int signum) {
     daemon_t *d = s->data;
     if (signum == SIGHUP) {
         sl_logf(SL_LOG_INFO, "SIGHUP: reloading (%d hook(s))", n_reload_hooks);
+        notify("RELOADING=1");
         for (int i = 0; i < n_reload_hooks; i++) reload_hooks[i].fn(reload_hooks[i].arg);
+        notify("READY=1");
         return;
     }
     if (d->stopping) {
@@ -136,7 +128,7 @@ static void on_signal(uv_signal_t *s, int signum) {
         return;
     }
     d->stopping = 1;
-    sd_notify_msg("STOPPING=1");
+    notify("STOPPING=1");
     sl_logf(SL_LOG_INFO, "%s: draining %d request(s), grace %.1f s", signum == SIGINT ? "SIGINT" : "SIGTERM",
             sl_api_active(d->api), d->o.shutdown_grace);
     sl_api_shutdown(d->api, d->o.shutdown_grace, shutdown_done, d);
@@ -323,7 +315,7 @@ int main(int argc, char **argv) {
     uv_signal_start(&d.sig_hup, on_signal, SIGHUP);
     sl_logf(SL_LOG_INFO, "listening on http://%s (model %s, %d adapter(s))", sl_api_address(d.api), d.model_id,
             sl_adapter_table_count(d.adapters));
-    sd_notify_msg("READY=1");
+    notify("READY=1");
 
     uv_run(d.loop, UV_RUN_DEFAULT); /* until shutdown_done closed every handle */
     code = 0;
