@@ -21,6 +21,7 @@ typedef struct sl_opt {
     const char *metavar;
     const char *help;
     int required;
+    int hidden;          /* testing knobs: accepted, but not in --help (not for users) */
 } sl_opt;
 
 #define F(field) offsetof(sl_daemon_opts, field)
@@ -69,7 +70,7 @@ static const sl_opt opts[] = {
     {.name = "shutdown-grace", .type = OPT_DOUBLE, .def = "10", .min = 0, .max = 3600, .off = F(shutdown_grace),
      .metavar = "SECONDS", .help = "on SIGTERM, time running requests get to finish before they are cancelled"},
     {.name = "step-delay-ms", .type = OPT_LONG, .def = "0", .min = 0, .max = 10000, .off = F(step_delay_ms),
-     .metavar = "MS", .help = "testing only: pause the engine after every step, so streams last"},
+     .metavar = "MS", .hidden = 1, .help = "testing only: pause the engine after every step, so streams last"},
     {.name = "log-format", .type = OPT_ENUM, .def = "text", .choices = "text|json", .off = F(log_format),
      .metavar = "FMT", .help = "log lines on stderr: text or JSON (one object per line)"},
     {.name = "log-level", .type = OPT_ENUM, .def = "info", .choices = "debug|info|warn|error", .off = F(log_level),
@@ -270,6 +271,7 @@ void sl_options_help(FILE *f, const char *prog) {
             prog);
     for (int i = 0; i < N_OPTS; i++) {
         const sl_opt *op = &opts[i];
+        if (op->hidden) continue;
         char left[64];
         if (op->metavar) snprintf(left, sizeof left, "--%s %s", op->name, op->metavar);
         else snprintf(left, sizeof left, "--%s", op->name);
