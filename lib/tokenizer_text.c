@@ -311,12 +311,21 @@ static int regex_search(const sl__regex *re, sl__scratch *sc, const char *s, siz
         sc->md = pcre2_match_data_create(16, NULL);
         if (!sc->md) return SL_ENOMEM;
     }
+    if (!sc->mctx) {
+        /* PCRE2's default match limit (10M) is hit by ordinary patterns on long runs, e.g.
+         * `\s*[\r\n]+` backtracking over megabytes of spaces; scale it with the subject
+         * so a hostile pattern still stops instead of spinning forever. */
+        if (!(sc->mctx = pcre2_match_context_create(NULL))) return SL_ENOMEM;
+        uint64_t lim = 10000000u + 64u * (uint64_t)n;
+        pcre2_set_match_limit(sc->mctx, lim > UINT32_MAX ? UINT32_MAX : (uint32_t)lim);
+        pcre2_set_depth_limit(sc->mctx, UINT32_MAX);
+        pcre2_set_heap_limit(sc->mctx, 1u << 22); /* KiB: 4 GiB of backtracking frames at most */
+    }
     for (int attempt = 0;; attempt++) {
         int rc = pcre2_match(re->code, (PCRE2_SPTR)s, n, pos, PCRE2_NO_UTF_CHECK, sc->md, sc->mctx);
         if (rc == PCRE2_ERROR_NOMATCH) return 0;
         if (rc == PCRE2_ERROR_JIT_STACKLIMIT && attempt == 0 && !sc->jstack) {
             /* Long runs can outgrow JIT's default 32 KiB stack: retry with a big one. */
-            if (!sc->mctx && !(sc->mctx = pcre2_match_context_create(NULL))) return SL_ENOMEM;
             sc->jstack = pcre2_jit_stack_create(32 * 1024, 256u << 20, NULL);
             if (!sc->jstack) return SL_ENOMEM;
             pcre2_jit_stack_assign(sc->mctx, NULL, sc->jstack);
@@ -455,7 +464,7 @@ void sl__norm_free(sl__norm *n) {
     free(n->sub);
 }
 
-static int norm_unicode(utf8proc_option_t opt, const char *s, size_t len, sl__buf *out) {
+static int norm_span(utf8proc_option_t opt, const char *s, size_t len, sl__buf *out) {
     utf8proc_uint8_t *dst = NULL;
     if (len == 0) return 0;
     if (len > (size_t)(SIZE_MAX / 32)) return SL_ETOOBIG;
@@ -465,6 +474,24 @@ static int norm_unicode(utf8proc_option_t opt, const char *s, size_t len, sl__bu
     int rc = sl__buf_put(out, dst, (size_t)r);
     free(dst);
     return rc;
+}
+
+/* NF(K)C/D. ASCII is invariant under all four forms and never composes with what follows
+ * it, so only runs of non-ASCII text (with the one ASCII char before them, which may take a
+ * combining mark) go through utf8proc: plain text costs a copy, not a full mapping. */
+static int norm_unicode(utf8proc_option_t opt, const char *s, size_t len, sl__buf *out) {
+    size_t i = 0, copied = 0;
+    int rc;
+    while (i < len) {
+        if (!((unsigned char)s[i] & 0x80)) { i++; continue; }
+        size_t a = i > copied ? i - 1 : i; /* include the preceding ASCII starter */
+        size_t b = i;
+        while (b < len && ((unsigned char)s[b] & 0x80)) b++;
+        if ((rc = sl__buf_put(out, s + copied, a - copied))) return rc;
+        if ((rc = norm_span(opt, s + a, b - a, out))) return rc;
+        copied = i = b;
+    }
+    return sl__buf_put(out, s + copied, len - copied);
 }
 
 static int norm_one(const sl__norm *n, sl__scratch *sc, const char *s, size_t len, sl__buf *out,
