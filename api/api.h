@@ -31,13 +31,19 @@
 #include "model.h"
 
 struct sl_adapter;
+struct sl_adapter_opts;
 struct sl_tokenizer;
 
 /* Name → adapter lookup, per tenant (tenant NULL: authentication off). */
 typedef struct sl_adapter_source {
-    /* A new reference to the current version of NAME (ownership: the caller's, release with
-     * sl_adapter_unref). SL_ENOENT when TENANT has no such adapter. Loop thread. */
+    /* Loop thread, never blocks: a new reference to the current version of NAME (ownership:
+     * the caller's, release with sl_adapter_unref). SL_ENOENT when TENANT has no such adapter;
+     * SL_EBUSY when it exists but must be loaded first — then load() runs on libuv's thread
+     * pool and the request waits (suspended) without holding up anything else. */
     int (*acquire)(void *ctx, const char *tenant, const char *name, struct sl_adapter **out);
+    /* Worker thread, may block on disk: the same contract, with ERR detail for other failures.
+     * NULL when acquire() never answers SL_EBUSY. */
+    int (*load)(void *ctx, const char *tenant, const char *name, struct sl_adapter **out, char *err, size_t errlen);
     /* Calls EACH for every adapter TENANT may see (name, creation time in Unix seconds). */
     void (*list)(void *ctx, const char *tenant, void (*each)(void *arg, const char *name, int64_t created), void *arg);
     void *ctx;
@@ -48,6 +54,9 @@ typedef struct sl_adapter_table sl_adapter_table;
 int sl_adapter_table_init(sl_adapter_table **out);
 /* Adds A under NAME; ownership of the reference A passes to the table. SL_EEXIST on a duplicate. */
 int sl_adapter_table_add(sl_adapter_table *t, const char *name, struct sl_adapter *a);
+/* Adds NAME to be loaded from DIR on first use (validated against M then; M must outlive the table). */
+int sl_adapter_table_add_lazy(sl_adapter_table *t, const char *name, const char *dir, const sl_model *m,
+                              const struct sl_adapter_opts *opts);
 sl_adapter_source sl_adapter_table_source(sl_adapter_table *t);
 int sl_adapter_table_count(const sl_adapter_table *t);
 void sl_adapter_table_free(sl_adapter_table *t); /* drops the table's references */

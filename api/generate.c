@@ -390,6 +390,70 @@ static int parse_prompt(sl__req *q, json_t *body, int add_special, int32_t **ids
     return 1;
 }
 
+/* ---------------------------------------------------------------- submission */
+
+struct sl__sub {
+    json_t *body;                         /* the request; the stop strings point into it */
+    int32_t *ids;                         /* (n_ids) the prompt */
+    size_t n_ids;
+    sl_engine_params ep;                  /* stop and stop_ids are set at submit */
+    const char *stops[SL_ENGINE_MAX_STOP];
+    int32_t stop_id;
+    struct sl_adapter *adapter;           /* a reference once acquired (NULL: base model) */
+    const sl_adapter_source *src;
+    int load_rc;                          /* of src->load, on the thread pool */
+    char err[256];
+};
+
+void sl__sub_free(sl__sub *s) {
+    if (!s) return;
+    json_decref(s->body);
+    free(s->ids);
+    sl_adapter_unref(s->adapter);
+    free(s);
+}
+
+/* Hands q->sub to the engine and starts the reply (SSE now, or JSON when done). */
+static enum MHD_Result submit(sl__req *q) {
+    sl_api *a = q->api;
+    sl__sub *s = q->sub;
+    char err[512];
+    s->ep.stop = s->stops;
+    s->ep.stop_ids = s->stop_id >= 0 ? &s->stop_id : NULL;
+    struct sl_adapter *pass = s->adapter;
+    s->adapter = NULL; /* ownership: passed to the engine, success or not */
+    int rc = sl_engine_submit(a->cfg.engine, s->ids, (int)s->n_ids, pass, &s->ep, q, &q->ereq, err, sizeof err);
+    sl__sub_free(s); /* the engine copied what it needs */
+    q->sub = NULL;
+    switch (rc) {
+    case 0: break;
+    case SL_EBUSY: return sl__reply_error(q, 429, "queue_full", NULL, "the server is busy: %s; retry later", err);
+    case SL_ETOOBIG: return sl__reply_error(q, 400, "context_length_exceeded", NULL, "%s", err);
+    case SL_ECANCELED: return sl__reply_error(q, 503, "shutting_down", NULL, "%s", err);
+    default: return sl__reply_error(q, rc == SL_EINVAL ? 400 : 500, "invalid_value", NULL, "%s", err);
+    }
+    if (q->gen->stream) return sl__reply_sse(q);
+    sl__req_wait(q);
+    return MHD_YES;
+}
+
+/* Thread pool: load the adapter (q and q->sub stay alive: the offload holds the request). */
+static void load_work(void *arg) {
+    sl__req *q = arg;
+    sl__sub *s = q->sub;
+    s->load_rc = s->src->load(s->src->ctx, NULL, q->gen->model, &s->adapter, s->err, sizeof s->err);
+}
+
+static enum MHD_Result after_load(sl__req *q) {
+    sl__sub *s = q->sub;
+    if (s->load_rc == SL_ENOENT)
+        return sl__reply_error(q, 404, "model_not_found", "model", "the model '%s' does not exist", q->gen->model);
+    if (s->load_rc)
+        return sl__reply_error(q, 503, "adapter_unavailable", "model", "the adapter '%s' cannot be loaded: %s",
+                               q->gen->model, s->err[0] ? s->err : sl_strerror(s->load_rc));
+    return submit(q);
+}
+
 static enum MHD_Result generate(sl__req *q, int chat) {
     sl_api *a = q->api;
     enum MHD_Result ret = MHD_NO;
@@ -397,9 +461,9 @@ static enum MHD_Result generate(sl__req *q, int chat) {
     if (!body) return ret;
     int32_t *ids = NULL;
     size_t n_ids = 0;
-    struct sl_adapter *adapter = NULL;
     sl__gen *g = NULL;
-    const char *stops[SL_ENGINE_MAX_STOP];
+    sl__sub *sub = NULL;
+    const char *stops[SL_ENGINE_MAX_STOP] = {0};
     int n_stops = 0;
     int32_t stop_id = -1;
     char err[512];
@@ -535,18 +599,9 @@ static enum MHD_Result generate(sl__req *q, int chat) {
         goto out;
     }
 
-    /* The adapter: ownership of the reference goes to the engine request below. */
-    if (model && strcmp(model, a->cfg.model_id) != 0) {
-        int rc = a->cfg.adapters.acquire ? a->cfg.adapters.acquire(a->cfg.adapters.ctx, NULL, model, &adapter)
-                                         : SL_ENOENT;
-        if (rc) {
-            ret = sl__reply_error(q, 404, "model_not_found", "model", "the model '%s' does not exist", model);
-            goto out;
-        }
-    }
-
     g = calloc(1, sizeof *g);
-    if (!g || !(g->model = strdup(model ? model : a->cfg.model_id))) {
+    sub = calloc(1, sizeof *sub);
+    if (!g || !sub || !(g->model = strdup(model ? model : a->cfg.model_id))) {
         ret = sl__reply_error(q, 500, "internal_error", NULL, "out of memory");
         goto out;
     }
@@ -559,39 +614,51 @@ static enum MHD_Result generate(sl__req *q, int chat) {
     g->n_prompt = (int)n_ids;
     make_id(g->id, sizeof g->id, chat ? "chatcmpl-" : "cmpl-");
 
-    sl_engine_params ep = {
+    /* Everything the submission needs, kept until the adapter is at hand. */
+    sub->body = body; /* ownership: the stop strings point into it */
+    body = NULL;
+    sub->ids = ids;
+    sub->n_ids = n_ids;
+    ids = NULL;
+    memcpy(sub->stops, stops, sizeof stops);
+    sub->stop_id = stop_id;
+    sub->src = &a->cfg.adapters;
+    sub->ep = (sl_engine_params){
         .max_tokens = (int)max_tokens,
         .sample = {.temperature = (float)temperature, .top_k = (int)top_k, .top_p = (float)top_p,
                    .seed = has_seed ? (uint64_t)seed : random_seed()},
         .logprobs = (int)logprobs,
         .ignore_eos = ignore_eos,
         .skip_special = skip_special,
-        .stop_ids = stop_id >= 0 ? &stop_id : NULL,
         .n_stop_ids = stop_id >= 0 ? 1 : 0,
-        .stop = stops,
         .n_stop = n_stops,
     };
-    struct sl_adapter *pass = adapter;
-    adapter = NULL; /* ownership: passed to the engine, success or not */
-    int rc = sl_engine_submit(a->cfg.engine, ids, (int)n_ids, pass, &ep, q, &q->ereq, err, sizeof err);
-    if (rc) {
-        switch (rc) {
-        case SL_EBUSY: ret = sl__reply_error(q, 429, "queue_full", NULL, "the server is busy: %s; retry later", err); break;
-        case SL_ETOOBIG: ret = sl__reply_error(q, 400, "context_length_exceeded", NULL, "%s", err); break;
-        case SL_ECANCELED: ret = sl__reply_error(q, 503, "shutting_down", NULL, "%s", err); break;
-        default: ret = sl__reply_error(q, rc == SL_EINVAL ? 400 : 500, "invalid_value", NULL, "%s", err); break;
-        }
-        goto out;
-    }
-    q->gen = g; /* ownership: the request's, freed with it */
+    q->gen = g; /* ownership: both the request's, freed with it */
+    q->sub = sub;
     g = NULL;
-    if (stream) ret = sl__reply_sse(q);
-    else {
-        sl__req_wait(q);
-        ret = MHD_YES;
+    sub = NULL;
+
+    /* The adapter: a reference the request owns, handed on to the engine at submit. */
+    if (model && strcmp(model, a->cfg.model_id) != 0) {
+        const sl_adapter_source *src = &a->cfg.adapters;
+        int rc = src->acquire ? src->acquire(src->ctx, NULL, model, &q->sub->adapter) : SL_ENOENT;
+        if (rc == SL_EBUSY && src->load) { /* not resident: load off the loop, then go on */
+            if (sl__req_offload(q, load_work, q, after_load) == 0) {
+                ret = MHD_YES;
+                goto out;
+            }
+            rc = SL_ENOMEM;
+        }
+        if (rc) {
+            ret = rc == SL_ENOENT ? sl__reply_error(q, 404, "model_not_found", "model", "the model '%s' does not exist", model)
+                                  : sl__reply_error(q, 503, "adapter_unavailable", "model", "the adapter '%s' cannot be used: %s",
+                                                    model, sl_strerror(rc));
+            goto out;
+        }
     }
+    ret = submit(q);
 out:
-    sl_adapter_unref(adapter);
+    sl__sub_free(sub);
     sl__gen_free(g);
     free(ids);
     json_decref(body);

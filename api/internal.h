@@ -40,6 +40,9 @@ void sl__abuf_free(sl__abuf *b);
 
 /* Generation state of a completion request (api/generate.c); opaque to the server. */
 typedef struct sl__gen sl__gen;
+/* A generation request parsed and waiting to be submitted (e.g. while its adapter loads). */
+typedef struct sl__sub sl__sub;
+void sl__sub_free(sl__sub *s);
 
 struct sl__req {
     sl_api *api;
@@ -70,6 +73,10 @@ struct sl__req {
     size_t sse_off;
     int sse_end;          /* the last event is in sse */
     sl__gen *gen;         /* owned; freed with the request */
+    sl__sub *sub;         /* owned until submitted */
+    sl__handler resume_fn; /* set by sl__req_offload: what the handler does when called again */
+    int holds;            /* freed at 0: MHD, the disconnect watch, offloaded work */
+    int completed;        /* MHD reported the request done */
 };
 
 struct sl_api {
@@ -122,6 +129,10 @@ json_t *sl__body_json(sl__req *q, enum MHD_Result *ret);
 
 /* Waiting for the engine: suspend until output arrives (sl__gen_on_output is then called). */
 void sl__req_wait(sl__req *q);
+/* Runs WORK(ARG) on libuv's thread pool while Q waits suspended; when it is back, the
+ * handler runs THEN(q) instead of the route's handler (not if the client went away).
+ * ARG must stay valid until then; free it with the request (e.g. in q->sub). */
+int sl__req_offload(sl__req *q, void (*work)(void *arg), void *arg, sl__handler then);
 /* Starts an SSE response whose bytes come from q->sse. */
 enum MHD_Result sl__reply_sse(sl__req *q);
 

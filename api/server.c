@@ -216,6 +216,7 @@ static void watch_disconnect(sl__req *q) {
     if (uv_poll_init(q->api->loop, &q->poll, ci->connect_fd) != 0) return;
     q->poll.data = q;
     q->poll_init = 1;
+    q->holds++; /* released when the handle is closed */
     uv_poll_start(&q->poll, UV_DISCONNECT, on_disconnect);
 }
 
@@ -306,10 +307,60 @@ static void req_free(sl__req *q) {
     sl__abuf_free(&q->sse);
     if (q->pending) MHD_destroy_response(q->pending);
     sl__gen_free(q->gen);
+    sl__sub_free(q->sub);
     free(q);
 }
 
-static void on_poll_closed(uv_handle_t *h) { req_free(h->data); }
+/* A request is freed when its last holder lets go: MHD (until completion), the disconnect
+ * watch (until its handle is closed), work on the thread pool (until it is back). */
+static void req_unhold(sl__req *q) {
+    if (--q->holds == 0) req_free(q);
+}
+
+static void on_poll_closed(uv_handle_t *h) { req_unhold(h->data); }
+
+typedef struct offload {
+    uv_work_t w;
+    sl__req *q;
+    void (*work)(void *arg);
+    void *arg;
+    sl__handler then;
+} offload;
+
+static void offload_work(uv_work_t *w) {
+    offload *o = w->data;
+    o->work(o->arg);
+}
+
+static void offload_done(uv_work_t *w, int status) {
+    offload *o = w->data;
+    sl__req *q = o->q;
+    sl_api *a = q->api;
+    if (!q->completed) { /* the handler runs again, now with THEN */
+        q->resume_fn = o->then;
+        resume(q);
+    }
+    free(o);
+    req_unhold(q);
+    run_mhd(a);
+}
+
+int sl__req_offload(sl__req *q, void (*work)(void *arg), void *arg, sl__handler then) {
+    offload *o = calloc(1, sizeof *o);
+    if (!o) return SL_ENOMEM;
+    o->q = q;
+    o->work = work;
+    o->arg = arg;
+    o->then = then;
+    o->w.data = o;
+    if (uv_queue_work(q->api->loop, &o->w, offload_work, offload_done) != 0) {
+        free(o);
+        return SL_ENOMEM;
+    }
+    q->holds++;
+    sl__req_wait(q);
+    return 0;
+}
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
     sl_api *a = cls;
@@ -342,8 +393,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     else a->reqs = q->next;
     if (q->next) q->next->prev = q->prev;
     a->n_active--;
-    if (q->poll_init) uv_close((uv_handle_t *)&q->poll, on_poll_closed); /* frees q when closed */
-    else req_free(q);
+    q->completed = 1;
+    if (q->poll_init) uv_close((uv_handle_t *)&q->poll, on_poll_closed);
+    req_unhold(q); /* MHD's hold */
     /* Shutdown progress is checked from shut_timer, never from here: DONE stops MHD, which
      * must not happen inside MHD_run (we are in its callback). */
 }
@@ -358,6 +410,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!q) return MHD_NO;
         q->api = a;
         q->mhd = c;
+        q->holds = 1; /* MHD's, until on_completed */
         q->t_start = now_s();
         snprintf(q->method, sizeof q->method, "%s", method);
         snprintf(q->path, sizeof q->path, "%s", url);
@@ -410,6 +463,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         struct MHD_Response *r = q->pending;
         q->pending = NULL;
         return queue(q, q->pending_status, r);
+    }
+    if (q->resume_fn) { /* work done off the loop (sl__req_offload): go on */
+        sl__handler fn = q->resume_fn;
+        q->resume_fn = NULL;
+        return fn(q);
     }
     if (q->dispatched) { /* resumed before the answer was ready: wait again */
         sl__req_wait(q);

@@ -175,9 +175,18 @@ static int load_adapters(daemon_t *d) {
             sl_logf(SL_LOG_ERROR, "--adapter '%s': the name is the base model's", spec);
             return -1;
         }
+        int rc;
+        if (d->o.lazy_adapters) {
+            if ((rc = sl_adapter_table_add_lazy(d->adapters, name, eq + 1, d->model, &ao)) != 0) {
+                sl_logf(SL_LOG_ERROR, "adapter %s: %s", name, rc == SL_EEXIST ? "given twice" : sl_strerror(rc));
+                return -1;
+            }
+            sl_logf(SL_LOG_INFO, "adapter %s: from %s, loaded on first use", name, eq + 1);
+            continue;
+        }
         sl_adapter *a = NULL;
         char err[512];
-        int rc = sl_adapter_load_dir(&a, d->model, eq + 1, &ao, err, sizeof err);
+        rc = sl_adapter_load_dir(&a, d->model, eq + 1, &ao, err, sizeof err);
         if (rc) {
             sl_logf(SL_LOG_ERROR, "adapter %s: %s", name, err);
             return -1;

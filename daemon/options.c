@@ -35,6 +35,8 @@ static const sl_opt opts[] = {
      .help = "address to serve HTTP on ([::1]:PORT for IPv6; port 0 picks a free port)"},
     {.name = "adapter", .type = OPT_LIST, .off = F(adapters), .metavar = "NAME=DIR",
      .help = "preload the adapter in DIR under NAME (repeatable)"},
+    {.name = "lazy-adapters", .type = OPT_FLAG, .off = F(lazy_adapters),
+     .help = "load --adapter directories on first use (on a worker thread) instead of at startup"},
     {.name = "model-name", .type = OPT_STR, .def = "", .off = F(model_name), .metavar = "NAME",
      .help = "the base model's id in the API (default: the model directory's name)"},
     {.name = "chat-template", .type = OPT_ENUM, .def = "auto", .choices = "auto|chatml|llama3|llama2|mistral",
@@ -194,7 +196,7 @@ static int read_config(sl_daemon_opts *o, const char *path, char *err, size_t er
         }
         if (key[0] == '-' && key[1] == '-') key += 2;
         const sl_opt *op = find(key, strlen(key));
-        if (!op || op->type == OPT_FLAG || !strcmp(op->name, "config")) {
+        if (!op || !strcmp(op->name, "help") || !strcmp(op->name, "version") || !strcmp(op->name, "config")) {
             rc = sl__errf(err, errlen, SL_EINVAL, "%s: unknown option '%s'", where, key);
             break;
         }
@@ -279,7 +281,9 @@ void sl_options_help(FILE *f, const char *prog) {
         if (op->required) fprintf(f, " (required)");
         else if (op->type == OPT_ENUM) fprintf(f, " [%s] (default: %s)", op->choices, op->def);
         else if (op->type == OPT_LIST) fprintf(f, " (default: none)");
-        else if (op->type == OPT_FLAG) {}
+        else if (op->type == OPT_FLAG) {
+            if (strcmp(op->name, "help") && strcmp(op->name, "version")) fprintf(f, " (default: off)");
+        }
         else if (op->def && *op->def) fprintf(f, " (default: %s)", op->def);
         fputc('\n', f);
     }

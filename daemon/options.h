@@ -35,6 +35,7 @@ typedef struct sl_daemon_opts {
     long retry_after;
     double shutdown_grace;
     long step_delay_ms;
+    int lazy_adapters;
     char *log_format;
     char *log_level;
     int help;
