@@ -1,0 +1,534 @@
+/* bench_engine.c — engine-level benchmarks (issue 8, parts 1-3), in one process and one run.
+ *
+ *   bench_engine --model DIR [--symlora DIR] [--lora DIR] [--adapters N] [--min-time S]
+ *                [--max-steps N] [--profile BATCH:none|symlora|lora] [--profile-steps N]
+ *
+ * Measures, with clock_gettime(CLOCK_MONOTONIC):
+ *   1. this machine's limits: cblas_sgemm peak GFLOP/s (square 2048 and 4096, best of a few)
+ *      and memory read bandwidth (one thread per core, each summing its share of a 1 GiB
+ *      buffer, best of several passes);
+ *   2. decode tokens/s at batch 1, 8, 32, 64, 128 with 128 tokens of context per sequence
+ *      (contexts prefilled first; a step = one sl_forward_run, every sequence decoding one
+ *      token with SL_LOGITS_LAST), achieved GFLOP/s at batch 64, prefill tokens/s of one
+ *      512-token prompt;
+ *   3. batch 64 without adapter, with 64 distinct SymLoRA adapters (--symlora DIR holds
+ *      000, 001, ... as written by gen_model) and with 64 distinct LoRA adapters (--lora), each
+ *      sequence its own adapter (sequences with equal adapters would be adjacent; here all
+ *      differ); the resident bytes of one adapter of each kind (sl_adapter_bytes).
+ * Timing: machine limits are the best of several runs; decode throughput is B / the fastest
+ * step (the "_mean_" keys give B * steps / total time), and the three batch-64 adapter cases
+ * run in interleaved rounds, so load from other processes on a shared machine disturbs the
+ * ratios as little as possible.
+ * A readable table goes to stderr, one JSON object to stdout.
+ *
+ * --profile B:KIND runs only that decode configuration (for perf / callgrind) and prints its
+ * tokens/s. Decode measurements restart from the same prefilled 128-token contexts (n_pos is
+ * reset to 128; positions below are never rewritten), so every configuration sees the same
+ * context lengths. 8 distinct contexts are prefilled and their KV blocks copied to the other
+ * sequences (the work of a decode step does not depend on the cached values). The contexts are prefilled without adapters: the adapter runs differ only
+ * in the values in the KV cache, not in the work done. */
+#include "adapter.h"
+#include "error.h"
+#include "forward.h"
+#include "kvcache.h"
+#include "model.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { CTX = 128, MAX_B = 128, PREFILL_LEN = 512, BLOCK = 16, N_BATCHES = 5, N_DISTINCT = 8 };
+static const int batches[N_BATCHES] = {1, 8, 32, 64, 128};
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void fail(const char *what, int rc, const char *err) {
+    fprintf(stderr, "bench_engine: %s: %s (%s)\n", what, err && *err ? err : "", sl_strerror(rc));
+    exit(1);
+}
+
+static uint64_t rng_state = 0x853c49e6748fea9bull;
+static uint32_t rnd(void) { /* xorshift64* */
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return (uint32_t)((rng_state * 0x2545f4914f6cdd1dull) >> 32);
+}
+
+/* ---- 1. machine limits ---- */
+
+static double sgemm_gflops(int n, int reps) {
+    size_t nn = (size_t)n * (size_t)n;
+    float *a = malloc(nn * sizeof(float)), *b = malloc(nn * sizeof(float)), *c = malloc(nn * sizeof(float));
+    if (!a || !b || !c) { fprintf(stderr, "bench_engine: out of memory (sgemm %d)\n", n); exit(1); }
+    for (size_t i = 0; i < nn; i++) {
+        a[i] = (float)(rnd() % 1000) * 1e-3f - 0.5f;
+        b[i] = (float)(rnd() % 1000) * 1e-3f - 0.5f;
+        c[i] = 0;
+    }
+    double best = 0;
+    for (int r = 0; r <= reps; r++) { /* rep 0 warms up (threads, pages) */
+        double t0 = now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        double dt = now() - t0;
+        double g = 2.0 * (double)n * n * n / dt * 1e-9;
+        if (r > 0 && g > best) best = g;
+    }
+    free(a);
+    free(b);
+    free(c);
+    return best;
+}
+
+typedef struct bw_job {
+    const uint64_t *p;
+    size_t n;
+    uint64_t sum;
+} bw_job;
+
+static void *bw_thread(void *arg) {
+    bw_job *j = arg;
+    const uint64_t *p = j->p;
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+    size_t i = 0;
+    for (; i + 8 <= j->n; i += 8) {
+        s0 += p[i]; s1 += p[i + 1]; s2 += p[i + 2]; s3 += p[i + 3];
+        s4 += p[i + 4]; s5 += p[i + 5]; s6 += p[i + 6]; s7 += p[i + 7];
+    }
+    for (; i < j->n; i++) s0 += p[i];
+    j->sum = s0 + s1 + s2 + s3 + s4 + s5 + s6 + s7;
+    return NULL;
+}
+
+/* Best GB/s over PASSES passes of NT threads each summing 1/NT of a 1 GiB buffer. */
+static double read_bandwidth(int nt, int passes) {
+    size_t bytes = (size_t)1 << 30, n = bytes / sizeof(uint64_t);
+    uint64_t *buf = malloc(bytes);
+    if (!buf) { fprintf(stderr, "bench_engine: out of memory (1 GiB bandwidth buffer)\n"); exit(1); }
+    for (size_t i = 0; i < n; i++) buf[i] = i * 0x9e3779b97f4a7c15ull; /* touch every page, non-zero */
+    bw_job jobs[64];
+    pthread_t th[64];
+    if (nt > 64) nt = 64;
+    double best = 0;
+    volatile uint64_t sink = 0;
+    for (int pass = 0; pass < passes; pass++) {
+        double t0 = now();
+        for (int t = 0; t < nt; t++) {
+            size_t lo = n / (size_t)nt * (size_t)t, hi = t == nt - 1 ? n : n / (size_t)nt * (size_t)(t + 1);
+            jobs[t] = (bw_job){.p = buf + lo, .n = hi - lo};
+            if (pthread_create(&th[t], NULL, bw_thread, &jobs[t])) { fprintf(stderr, "bench_engine: pthread_create\n"); exit(1); }
+        }
+        for (int t = 0; t < nt; t++) {
+            pthread_join(th[t], NULL);
+            sink += jobs[t].sum;
+        }
+        double gbs = (double)bytes / (now() - t0) * 1e-9;
+        if (gbs > best) best = gbs;
+    }
+    (void)sink;
+    free(buf);
+    return best;
+}
+
+/* ---- the engine ---- */
+
+typedef struct bench {
+    sl_model *m;
+    const sl_model_config *c;
+    sl_forward *f;
+    sl_kv_pool *kv;
+    sl_kv_seq seqs[MAX_B];
+    int32_t ctx_tok[MAX_B][CTX];
+    int32_t step_tok[MAX_B];
+    float *logits;  /* (MAX_B, vocab) */
+    double linear_params; /* weights of the seven linears over all layers */
+    double min_time;
+    int max_steps;
+} bench;
+
+static void log_cb(void *ctx, int level, const char *msg) {
+    (void)ctx;
+    fprintf(stderr, "  [model%s] %s\n", level ? " warn" : "", msg);
+}
+
+static void run(bench *b, const sl_batch_seq *bs, int n, const char *what) {
+    char err[512] = "";
+    int rc = sl_forward_run(b->f, b->kv, bs, n, b->logits, err, sizeof err);
+    if (rc) fail(what, rc, err);
+}
+
+/* Prefills the first NSEQ contexts with CTX random tokens each, 512 tokens per step. */
+static double prefill_contexts(bench *b, int nseq) {
+    sl_batch_seq bs[PREFILL_LEN / CTX] = {{0}};
+    int per = PREFILL_LEN / CTX;
+    double t0 = now();
+    for (int s0 = 0; s0 < nseq; s0 += per) {
+        int k = nseq - s0 < per ? nseq - s0 : per;
+        for (int i = 0; i < k; i++)
+            bs[i] = (sl_batch_seq){.kv = &b->seqs[s0 + i], .tokens = b->ctx_tok[s0 + i], .n_tokens = CTX, .logits = SL_LOGITS_LAST};
+        run(b, bs, k, "prefill of the contexts");
+    }
+    return (double)nseq * CTX / (now() - t0);
+}
+
+/* Gives contexts [n_src, n) the KV contents of contexts [0, n_src) (round robin), copied block by
+ * block: the decode work does not depend on the values, and prefilling 128 contexts on a
+ * 2-core machine would take longer than all the measurements together. */
+static void replicate_contexts(bench *b, int n_src, int n) {
+    const sl_model_config *c = b->c;
+    size_t block_bytes = (size_t)c->n_kv_heads * BLOCK * (size_t)c->head_dim * sizeof(float);
+    int nb = (CTX + BLOCK - 1) / BLOCK;
+    for (int s = n_src; s < n; s++) {
+        const sl_kv_seq *src = &b->seqs[s % n_src];
+        for (int l = 0; l < c->n_layers; l++)
+            for (int kv = 0; kv < 2; kv++)
+                for (int k = 0; k < nb; k++)
+                    memcpy(sl__kv_block(b->kv, l, kv, b->seqs[s].blocks[k]), sl__kv_block(b->kv, l, kv, src->blocks[k]), block_bytes);
+        b->seqs[s].n_pos = CTX;
+    }
+}
+
+/* FLOPs of one decode step of batch B whose sequences hold CTX_NOW positions after the step:
+ * 2 per weight of the linears and lm_head, plus attention (QK^T and PV over the context). */
+static double step_flops(const bench *b, int B, int ctx_now) {
+    const sl_model_config *c = b->c;
+    double per_tok = 2.0 * b->linear_params + 2.0 * (double)c->hidden * c->vocab +
+                     (double)c->n_layers * 4.0 * ctx_now * c->head_dim * c->n_heads;
+    return per_tok * B;
+}
+
+typedef struct decode_result {
+    double tok_s;      /* B / fastest step: the estimate least disturbed by other load */
+    double mean_tok_s; /* B * steps / total time */
+    double gflops;     /* FLOPs of the fastest step / its time */
+    double step_ms;    /* fastest step */
+    int steps;
+} decode_result;
+
+/* Keeps the better of two results of the same configuration (fastest step wins). */
+static void keep_best(decode_result *best, decode_result r) {
+    if (best->steps == 0 || r.tok_s > best->tok_s) {
+        double mean = best->steps ? (best->mean_tok_s > r.mean_tok_s ? best->mean_tok_s : r.mean_tok_s) : r.mean_tok_s;
+        *best = r;
+        best->mean_tok_s = mean;
+    }
+}
+
+/* Decode steps for the first B contexts (ADS[i]: adapter of sequence i, or NULL ADS), each
+ * step timed on its own. At least 3 steps and MIN_TIME seconds, at most MAX_STEPS; exactly
+ * FORCE_STEPS if > 0. Contexts start at CTX positions and grow by one per step. */
+static decode_result decode(bench *b, int B, sl_adapter *const *ads, int force_steps) {
+    sl_batch_seq bs[MAX_B] = {{0}};
+    for (int i = 0; i < B; i++) {
+        b->seqs[i].n_pos = CTX;
+        bs[i] = (sl_batch_seq){.kv = &b->seqs[i], .tokens = &b->step_tok[i], .n_tokens = 1,
+                               .adapter = ads ? ads[i] : NULL, .logits = SL_LOGITS_LAST};
+    }
+    run(b, bs, B, "decode warm-up step");
+    for (int i = 0; i < B; i++) b->seqs[i].n_pos = CTX;
+    int steps = 0;
+    double t0 = now(), total = 0, best = 1e30, best_flops = 0;
+    for (;;) {
+        double ts = now();
+        run(b, bs, B, "decode step");
+        double dt = now() - ts;
+        steps++;
+        if (dt < best) { best = dt; best_flops = step_flops(b, B, CTX + steps); }
+        total = now() - t0;
+        if (force_steps > 0 ? steps >= force_steps : (steps >= b->max_steps || (steps >= 3 && total >= b->min_time))) break;
+    }
+    for (int i = 0; i < B; i++) b->seqs[i].n_pos = CTX;
+    size_t n_logits = (size_t)B * (size_t)b->c->vocab, bad = 0;
+    for (size_t i = 0; i < n_logits; i++) bad += !isfinite(b->logits[i]);
+    if (bad) fprintf(stderr, "bench_engine: warning: %zu of %zu logits are not finite (batch %d)\n", bad, n_logits, B);
+    return (decode_result){.tok_s = B / best, .mean_tok_s = (double)B * steps / total, .gflops = best_flops / best * 1e-9,
+                           .step_ms = best * 1e3, .steps = steps};
+}
+
+/* Best of REPS prefills of one PREFILL_LEN-token prompt into a fresh sequence. */
+static double prefill_prompt(bench *b, int reps) {
+    int32_t tok[PREFILL_LEN];
+    for (int i = 0; i < PREFILL_LEN; i++) tok[i] = 3 + (int32_t)(rnd() % (uint32_t)(b->c->vocab - 3));
+    double best = 0;
+    for (int r = 0; r < reps; r++) {
+        sl_kv_seq s = {0};
+        int rc = sl_kv_seq_reserve(b->kv, &s, PREFILL_LEN);
+        if (rc) fail("KV reserve for the 512-token prompt", rc, "");
+        sl_batch_seq bs = {.kv = &s, .tokens = tok, .n_tokens = PREFILL_LEN, .logits = SL_LOGITS_LAST};
+        double t0 = now();
+        run(b, &bs, 1, "prefill of a 512-token prompt");
+        double tps = PREFILL_LEN / (now() - t0);
+        if (tps > best) best = tps;
+        sl_kv_seq_release(b->kv, &s);
+    }
+    return best;
+}
+
+static sl_adapter **load_adapters(bench *b, const char *dir, int n, size_t *bytes, double *load_ms_p50) {
+    sl_adapter **ads = calloc((size_t)n, sizeof *ads);
+    double *ms = calloc((size_t)n, sizeof *ms);
+    if (!ads || !ms) { fprintf(stderr, "bench_engine: out of memory\n"); exit(1); }
+    for (int i = 0; i < n; i++) {
+        char path[4096], err[512] = "";
+        int k = snprintf(path, sizeof path, "%s/%03d", dir, i);
+        if (k < 0 || (size_t)k >= sizeof path) { fprintf(stderr, "bench_engine: path too long\n"); exit(1); }
+        double t0 = now();
+        int rc = sl_adapter_load_dir(&ads[i], b->m, path, NULL, err, sizeof err);
+        ms[i] = (now() - t0) * 1e3;
+        if (rc) fail(path, rc, err);
+    }
+    *bytes = sl_adapter_bytes(ads[0]);
+    for (int i = 1; i < n; i++) /* insertion sort for the median */
+        for (int j = i; j > 0 && ms[j] < ms[j - 1]; j--) { double t = ms[j]; ms[j] = ms[j - 1]; ms[j - 1] = t; }
+    *load_ms_p50 = ms[n / 2];
+    free(ms);
+    return ads;
+}
+
+static void free_adapters(sl_adapter **ads, int n) {
+    if (!ads) return;
+    for (int i = 0; i < n; i++) sl_adapter_unref(ads[i]);
+    free(ads);
+}
+
+static void usage(void) {
+    fprintf(stderr, "usage: bench_engine --model DIR [--symlora DIR] [--lora DIR] [--adapters N (64)]\n"
+                    "                    [--min-time SECONDS (1.5)] [--max-steps N (24)]\n"
+                    "                    [--profile BATCH:none|symlora|lora [--profile-steps N (10)]]\n");
+    exit(2);
+}
+
+/* JSON numbers: finite values only; anything else (not measured) is null. */
+static void jnum(FILE *fp, int *first, const char *key, double v) {
+    fprintf(fp, "%s\n  \"%s\": ", *first ? "{" : ",", key);
+    if (v == v && v < 1e300 && v > -1e300) fprintf(fp, "%.6g", v);
+    else fprintf(fp, "null");
+    *first = 0;
+}
+
+int main(int argc, char **argv) {
+    const char *model_dir = NULL, *sym_dir = NULL, *lora_dir = NULL, *profile = NULL;
+    int n_ad = 64, profile_steps = 10;
+    bench *b = calloc(1, sizeof *b);
+    if (!b) return 1;
+    b->min_time = 1.5;
+    b->max_steps = 24;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) usage();
+        i++;
+        if (!strcmp(a, "--model")) model_dir = v;
+        else if (!strcmp(a, "--symlora")) sym_dir = v;
+        else if (!strcmp(a, "--lora")) lora_dir = v;
+        else if (!strcmp(a, "--adapters")) n_ad = atoi(v);
+        else if (!strcmp(a, "--min-time")) b->min_time = atof(v);
+        else if (!strcmp(a, "--max-steps")) b->max_steps = atoi(v);
+        else if (!strcmp(a, "--profile")) profile = v;
+        else if (!strcmp(a, "--profile-steps")) profile_steps = atoi(v);
+        else usage();
+    }
+    if (!model_dir || n_ad < 1 || n_ad > MAX_B || b->max_steps < 3 || profile_steps < 1) usage();
+    int prof_b = 0;
+    const char *prof_kind = NULL;
+    if (profile) {
+        const char *colon = strchr(profile, ':');
+        prof_b = atoi(profile);
+        prof_kind = colon ? colon + 1 : "none";
+        if (prof_b < 1 || prof_b > MAX_B || (strcmp(prof_kind, "none") && strcmp(prof_kind, "symlora") && strcmp(prof_kind, "lora")))
+            usage();
+        if (strcmp(prof_kind, "none") && prof_b > n_ad) n_ad = prof_b;
+    }
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (ncpu < 1) ncpu = 1;
+
+    /* 1. machine limits, before the model takes memory. */
+    double peak = 0, bw = 0;
+    if (!profile) {
+        fprintf(stderr, "bench_engine: measuring sgemm peak and read bandwidth (%ld threads, OpenBLAS %d threads)\n", ncpu,
+                openblas_get_num_threads());
+        double g1 = sgemm_gflops(2048, 5), g2 = sgemm_gflops(4096, 2);
+        peak = g1 > g2 ? g1 : g2;
+        bw = read_bandwidth((int)ncpu, 6);
+    }
+
+    char err[512] = "";
+    sl_model_opts mo = {.log = log_cb};
+    int rc = sl_model_load(&b->m, model_dir, &mo, err, sizeof err);
+    if (rc) fail("model load", rc, err);
+    b->c = sl_model_get_config(b->m);
+    for (int mod = 0; mod < SL_MOD_COUNT; mod++) {
+        int o, in;
+        sl_model_module_shape(b->m, (sl_module)mod, &o, &in);
+        b->linear_params += (double)o * in * b->c->n_layers;
+    }
+    double model_bytes = (double)sl_model_weight_bytes(b->m);
+
+    int max_ctx = CTX + b->max_steps + 8;
+    if (profile_steps + CTX + 8 > max_ctx) max_ctx = profile_steps + CTX + 8;
+    if (max_ctx < PREFILL_LEN) max_ctx = PREFILL_LEN;
+    if ((rc = sl_forward_init(&b->f, b->m, PREFILL_LEN, MAX_B, MAX_B, max_ctx, err, sizeof err))) fail("forward init", rc, err);
+    /* Each decode context holds CTX positions plus the steps measured on it. */
+    int seq_ctx = CTX + (b->max_steps > profile_steps ? b->max_steps : profile_steps) + 8;
+    int n_blocks = MAX_B * ((seq_ctx + BLOCK - 1) / BLOCK) + PREFILL_LEN / BLOCK + 8;
+    if ((rc = sl_kv_pool_init(&b->kv, b->m, n_blocks, BLOCK, err, sizeof err))) fail("KV pool init", rc, err);
+    b->logits = malloc((size_t)MAX_B * (size_t)b->c->vocab * sizeof(float));
+    if (!b->logits) { fprintf(stderr, "bench_engine: out of memory\n"); return 1; }
+    for (int s = 0; s < MAX_B; s++) {
+        if ((rc = sl_kv_seq_reserve(b->kv, &b->seqs[s], seq_ctx))) fail("KV reserve", rc, "");
+        for (int i = 0; i < CTX; i++) b->ctx_tok[s][i] = 3 + (int32_t)(rnd() % (uint32_t)(b->c->vocab - 3));
+        b->step_tok[s] = 3 + (int32_t)(rnd() % (uint32_t)(b->c->vocab - 3));
+    }
+    fprintf(stderr, "bench_engine: model %s: %.1f MiB of weights, %.1f M linear params, KV pool %.1f MiB\n", model_dir,
+            model_bytes / 1048576.0, b->linear_params * 1e-6, sl_kv_pool_bytes(b->kv) / 1048576.0);
+
+    if (profile) {
+        sl_adapter **ads = NULL;
+        size_t bytes = 0;
+        double ms = 0;
+        const char *dir = !strcmp(prof_kind, "symlora") ? sym_dir : !strcmp(prof_kind, "lora") ? lora_dir : NULL;
+        if (strcmp(prof_kind, "none") && !dir) usage();
+        if (dir) ads = load_adapters(b, dir, prof_b, &bytes, &ms);
+        int distinct = prof_b < N_DISTINCT ? prof_b : N_DISTINCT;
+        prefill_contexts(b, distinct);
+        replicate_contexts(b, distinct, prof_b);
+        decode_result r = decode(b, prof_b, ads, profile_steps);
+        fprintf(stderr, "profile: batch %d, %s: %.1f tok/s (mean %.1f), fastest step %.1f ms, %.1f GFLOP/s (%d steps)\n", prof_b,
+                prof_kind, r.tok_s, r.mean_tok_s, r.step_ms, r.gflops, r.steps);
+        free_adapters(ads, prof_b);
+        goto out;
+    }
+
+    /* 2. decode and prefill. */
+    fprintf(stderr, "bench_engine: prefilling %d contexts of %d tokens (copied to all %d sequences)\n", N_DISTINCT, CTX, MAX_B);
+    double ctx_prefill_tps = prefill_contexts(b, N_DISTINCT);
+    replicate_contexts(b, N_DISTINCT, MAX_B);
+    decode_result dec[N_BATCHES];
+    for (int i = 0; i < N_BATCHES; i++) {
+        dec[i] = decode(b, batches[i], NULL, 0);
+        fprintf(stderr, "  decode batch %3d: %8.1f tok/s (mean %8.1f)  %7.1f ms/step  %6.1f GFLOP/s  (%d steps)\n", batches[i],
+                dec[i].tok_s, dec[i].mean_tok_s, dec[i].step_ms, dec[i].gflops, dec[i].steps);
+    }
+    double prefill_tps = prefill_prompt(b, 3);
+    fprintf(stderr, "  prefill 512-token prompt: %.1f tok/s\n", prefill_tps);
+
+    /* 3. 64 tenants in one batch. */
+    int B = n_ad;
+    double none_tps = 0, sym_tps = NAN, lora_tps = NAN, sym_bytes = NAN, lora_bytes = NAN, sym_ms = NAN, lora_ms = NAN;
+    sl_adapter **sym = NULL, **lora = NULL;
+    if (sym_dir) {
+        size_t by;
+        fprintf(stderr, "bench_engine: loading %d SymLoRA adapters from %s\n", n_ad, sym_dir);
+        sym = load_adapters(b, sym_dir, n_ad, &by, &sym_ms);
+        sym_bytes = (double)by;
+    }
+    if (lora_dir) {
+        size_t by;
+        fprintf(stderr, "bench_engine: loading %d LoRA adapters from %s\n", n_ad, lora_dir);
+        lora = load_adapters(b, lora_dir, n_ad, &by, &lora_ms);
+        lora_bytes = (double)by;
+    }
+    /* Interleaved rounds, fastest step of each kind: load from elsewhere hits all three alike. */
+    decode_result rn = {0}, rs = {0}, rl = {0};
+    for (int rep = 0; rep < 3; rep++) {
+        keep_best(&rn, decode(b, B, NULL, 3));
+        if (sym) keep_best(&rs, decode(b, B, sym, 3));
+        if (lora) keep_best(&rl, decode(b, B, lora, 3));
+    }
+    none_tps = rn.tok_s;
+    if (sym) sym_tps = rs.tok_s;
+    if (lora) lora_tps = rl.tok_s;
+    fprintf(stderr, "  batch %d: none %.1f tok/s (mean %.1f), SymLoRA %.1f (mean %.1f), LoRA %.1f (mean %.1f)\n", B, rn.tok_s,
+            rn.mean_tok_s, rs.tok_s, rs.mean_tok_s, rl.tok_s, rl.mean_tok_s);
+    free_adapters(sym, n_ad);
+    free_adapters(lora, n_ad);
+
+    /* Report. */
+    double b1 = dec[0].tok_s, b64 = NAN, b64g = NAN, b32 = NAN;
+    for (int i = 0; i < N_BATCHES; i++) {
+        if (batches[i] == 64) { b64 = dec[i].tok_s; b64g = dec[i].gflops; }
+        if (batches[i] == 32) b32 = dec[i].tok_s;
+    }
+    double r_gemm = b64g / peak, r_bw = b1 * model_bytes / (bw * 1e9), r_sym = sym_tps / none_tps, r_lora = lora_tps / none_tps,
+           r_sl = sym_tps / lora_tps, r_bytes = sym_bytes / lora_bytes;
+    fprintf(stderr,
+            "\n  %-44s %12s\n"
+            "  %-44s %12.1f\n  %-44s %12.2f\n  %-44s %12.1f\n"
+            "  %-44s %12.1f\n  %-44s %12.1f\n  %-44s %12.1f\n  %-44s %12.1f\n  %-44s %12.1f\n"
+            "  %-44s %12.1f\n  %-44s %12.1f\n  %-44s %12.1f\n"
+            "  %-44s %12.1f\n  %-44s %12.1f\n  %-44s %12.1f\n"
+            "  %-44s %12.0f\n  %-44s %12.0f\n  %-44s %12.1f\n  %-44s %12.1f\n",
+            "engine", "value",
+            "sgemm peak GFLOP/s", peak, "read bandwidth GB/s", bw, "model bytes (MiB)", model_bytes / 1048576.0,
+            "decode b1 tok/s", b1, "decode b8 tok/s", dec[1].tok_s, "decode b32 tok/s", b32, "decode b64 tok/s", b64,
+            "decode b128 tok/s", dec[4].tok_s,
+            "decode b64 GFLOP/s", b64g, "prefill 512-token prompt tok/s", prefill_tps, "prefill 4x128 contexts tok/s", ctx_prefill_tps,
+            "batch 64, no adapter tok/s", none_tps, "batch 64, 64 SymLoRA r16 tok/s", sym_tps, "batch 64, 64 LoRA r16 tok/s", lora_tps,
+            "SymLoRA adapter resident bytes", sym_bytes, "LoRA adapter resident bytes", lora_bytes,
+            "SymLoRA adapter load p50 ms", sym_ms, "LoRA adapter load p50 ms", lora_ms);
+    fprintf(stderr,
+            "\n  %-52s %8s %10s\n"
+            "  %-52s %8.3f %10s\n  %-52s %8.3f %10s\n  %-52s %8.3f %10s\n  %-52s %8.3f %10s\n  %-52s %8.3f %10s\n",
+            "target", "ratio", "goal",
+            "decode_b64_gflops / sgemm_peak_gflops", r_gemm, ">= 0.5",
+            "decode_b1_tok_s * model_bytes / read_bandwidth", r_bw, ">= 0.6",
+            "b64_symlora64_tok_s / b64_none_tok_s", r_sym, ">= 0.8",
+            "b64_symlora64_tok_s / b64_lora64_tok_s", r_sl, "> 1",
+            "symlora_adapter_bytes / lora_adapter_bytes", r_bytes, "(info)");
+
+    int first = 1;
+    FILE *o = stdout;
+    jnum(o, &first, "sgemm_peak_gflops", peak);
+    jnum(o, &first, "read_bandwidth_gbs", bw);
+    jnum(o, &first, "model_bytes", model_bytes);
+    jnum(o, &first, "decode_b1_tok_s", b1);
+    for (int i = 1; i < N_BATCHES; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "decode_b%d_tok_s", batches[i]);
+        jnum(o, &first, key, dec[i].tok_s);
+    }
+    for (int i = 0; i < N_BATCHES; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "decode_b%d_mean_tok_s", batches[i]);
+        jnum(o, &first, key, dec[i].mean_tok_s);
+    }
+    jnum(o, &first, "decode_b64_gflops", b64g);
+    jnum(o, &first, "prefill_tok_s", prefill_tps);
+    jnum(o, &first, "prefill_ctx_4x128_tok_s", ctx_prefill_tps);
+    jnum(o, &first, "b64_none_tok_s", none_tps);
+    jnum(o, &first, "b64_symlora64_tok_s", sym_tps);
+    jnum(o, &first, "b64_lora64_tok_s", lora_tps);
+    jnum(o, &first, "symlora_adapter_bytes", sym_bytes);
+    jnum(o, &first, "lora_adapter_bytes", lora_bytes);
+    jnum(o, &first, "symlora_load_p50_ms", sym_ms);
+    jnum(o, &first, "lora_load_p50_ms", lora_ms);
+    jnum(o, &first, "ratio_b64_gflops_over_peak", r_gemm);
+    jnum(o, &first, "ratio_b1_bandwidth_use", r_bw);
+    jnum(o, &first, "ratio_symlora64_over_none", r_sym);
+    jnum(o, &first, "ratio_lora64_over_none", r_lora);
+    jnum(o, &first, "ratio_symlora64_over_lora64", r_sl);
+    jnum(o, &first, "ratio_symlora_over_lora_bytes", r_bytes);
+    jnum(o, &first, "decode_context_tokens", CTX);
+    jnum(o, &first, "batch_adapters", B);
+    jnum(o, &first, "cpus", (double)ncpu);
+    jnum(o, &first, "openblas_threads", openblas_get_num_threads());
+    fprintf(o, "\n}\n");
+
+out:
+    for (int s = 0; s < MAX_B; s++) sl_kv_seq_release(b->kv, &b->seqs[s]);
+    free(b->logits);
+    sl_kv_pool_free(b->kv);
+    sl_forward_free(b->f);
+    sl_model_free(b->m);
+    free(b);
+    return 0;
+}
