@@ -498,6 +498,8 @@ static int parse_model(sl_tokenizer *t, json_t *m, char *err, size_t errlen) {
     if (merges && !json_is_array(merges) && !json_is_null(merges))
         return sl__errf(err, errlen, SL_EFORMAT, "model BPE: \"merges\" must be an array");
     if ((rc = sl__pairmap_init(&b->merges, nm))) return rc;
+    int32_t *pairs = malloc((nm ? nm : 1) * 2 * sizeof *pairs);
+    if (!pairs) return SL_ENOMEM;
     char *buf = NULL;
     size_t bufcap = 0;
     for (size_t r = 0; r < nm; r++) {
@@ -510,6 +512,7 @@ static int parse_model(sl_tokenizer *t, json_t *m, char *err, size_t errlen) {
             split = strchr(line, ' ');
             if (!split || strchr(split + 1, ' ')) {
                 free(buf);
+                free(pairs);
                 return sl__errf(err, errlen, SL_EFORMAT, "model BPE: merge %zu \"%.64s\" is not two tokens", r + 1, line);
             }
             a = line;
@@ -524,11 +527,13 @@ static int parse_model(sl_tokenizer *t, json_t *m, char *err, size_t errlen) {
             cl = json_string_length(json_array_get(e, 1));
         } else {
             free(buf);
+                free(pairs);
             return sl__errf(err, errlen, SL_EFORMAT, "model BPE: merge %zu is not a pair of strings", r + 1);
         }
         int32_t ia = sl__strmap_get(&b->vocab, a, al), ic = sl__strmap_get(&b->vocab, c, cl);
         if (ia < 0 || ic < 0) {
             free(buf);
+                free(pairs);
             return sl__errf(err, errlen, SL_EFORMAT, "model BPE: merge %zu names unknown token \"%.*s\"", r + 1,
                             (int)(ia < 0 ? (al > 64 ? 64 : al) : (cl > 64 ? 64 : cl)), ia < 0 ? a : c);
         }
@@ -537,7 +542,11 @@ static int parse_model(sl_tokenizer *t, json_t *m, char *err, size_t errlen) {
         if (al + cl + 1 > bufcap) {
             bufcap = (al + cl + 1) * 2;
             char *nb = realloc(buf, bufcap);
-            if (!nb) { free(buf); return SL_ENOMEM; }
+            if (!nb) {
+                free(buf);
+                free(pairs);
+                return SL_ENOMEM;
+            }
             buf = nb;
         }
         memcpy(buf, a, al);
@@ -547,12 +556,21 @@ static int parse_model(sl_tokenizer *t, json_t *m, char *err, size_t errlen) {
             rc = sl__errf(err, errlen, SL_EFORMAT, "model BPE: merge %zu result \"%.*s\" is not in the vocabulary",
                           r + 1, (int)((al + cl - skip) > 64 ? 64 : al + cl - skip), buf);
             free(buf);
+                free(pairs);
             return rc;
         }
-        if ((rc = sl__pairmap_put(&b->merges, ia, ic, (int32_t)r, inew)) < 0) { free(buf); return rc; }
+        if ((rc = sl__pairmap_put(&b->merges, ia, ic, (int32_t)r, inew)) < 0) {
+            free(buf);
+            free(pairs);
+            return rc;
+        }
+        pairs[2 * r] = ia;
+        pairs[2 * r + 1] = ic;
     }
     free(buf);
-    return 0;
+    rc = sl__bpe_build_cross(b, t->id_to_tok, t->n_model_ids, pairs, nm);
+    free(pairs);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ added tokens */

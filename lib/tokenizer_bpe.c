@@ -204,6 +204,9 @@ void sl__bpe_scratch_free(sl__bpe_scratch *s) {
 void sl__bpe_free(sl__bpe *m) {
     sl__strmap_free(&m->vocab);
     sl__pairmap_free(&m->merges);
+    sl__pairmap_free(&m->cross);
+    free(m->first_cp);
+    free(m->last_cp);
     free(m->unk_token);
     free(m->prefix);
     free(m->suffix);
@@ -287,6 +290,59 @@ static int32_t char_id(const sl__bpe *m, const char *c, size_t l, int first, int
     return sl__strmap_get(&m->vocab, tmp, k);
 }
 
+static int bpe_can_cross(const sl__bpe *m, int32_t left, int32_t right) {
+    int32_t r, x;
+    if (left >= m->n_cp || right >= m->n_cp) return 1;
+    return sl__pairmap_get(&m->cross, m->last_cp[left], m->first_cp[right], &r, &x);
+}
+
+/* The library's merge loop over symbols [a, b): the lowest (rank, position) merge first,
+ * with a heap; stale entries are skipped when popped. */
+static int merge_range(const sl__bpe *m, sl__bpe_scratch *sc, size_t a, size_t b) {
+    struct sl__sym *s = sc->sym;
+    if (b - a < 2) return 0;
+    s[a].prev = -1;
+    s[b - 1].next = -1;
+    size_t need = (b - a) * 2;
+    if (sc->heap_cap < need) {
+        struct sl__merge *h = realloc(sc->heap, need * sizeof *h);
+        if (!h) return SL_ENOMEM;
+        sc->heap = h;
+        sc->heap_cap = need;
+    }
+    size_t hn = 0;
+    for (size_t i = a; i + 1 < b; i++) {
+        int32_t rank, nid;
+        if (sl__pairmap_get(&m->merges, s[i].id, s[i + 1].id, &rank, &nid))
+            heap_push(sc->heap, &hn, (struct sl__merge){rank, (int32_t)i, nid});
+    }
+    while (hn) {
+        struct sl__merge top = heap_pop(sc->heap, &hn);
+        struct sl__sym *cur = &s[top.pos];
+        if (!cur->alive || cur->next < 0) continue;
+        int32_t nx = cur->next;
+        int32_t rank, nid;
+        if (!sl__pairmap_get(&m->merges, cur->id, s[nx].id, &rank, &nid) || nid != top.new_id)
+            continue; /* stale entry */
+        cur->id = top.new_id;
+        cur->next = s[nx].next;
+        s[nx].alive = 0;
+        if (cur->next >= 0) s[cur->next].prev = top.pos;
+        /* each merge pushes at most two entries: grow when a long run of merges needs it */
+        if (hn + 2 > sc->heap_cap) {
+            struct sl__merge *h = realloc(sc->heap, sc->heap_cap * 2 * sizeof *h);
+            if (!h) return SL_ENOMEM;
+            sc->heap = h;
+            sc->heap_cap *= 2;
+        }
+        if (cur->prev >= 0 && sl__pairmap_get(&m->merges, s[cur->prev].id, cur->id, &rank, &nid))
+            heap_push(sc->heap, &hn, (struct sl__merge){rank, cur->prev, nid});
+        if (cur->next >= 0 && sl__pairmap_get(&m->merges, cur->id, s[cur->next].id, &rank, &nid))
+            heap_push(sc->heap, &hn, (struct sl__merge){rank, top.pos, nid});
+    }
+    return 0;
+}
+
 int sl__bpe_tokenize(const sl__bpe *m, sl__bpe_scratch *sc, const char *w, size_t n,
                      int32_t **ids, size_t *n_ids, size_t *cap_ids, char *err, size_t errlen) {
     int rc;
@@ -347,51 +403,61 @@ int sl__bpe_tokenize(const sl__bpe *m, sl__bpe_scratch *sc, const char *w, size_
     }
     if (unk >= 0 && (rc = sym_push(sc, &ns, unk))) goto out;
     if (ns == 0) { rc = 0; goto out; }
-    sc->sym[ns - 1].next = -1;
 
-    /* 2. merges by (rank, position) with a heap */
-    if (sc->heap_cap < ns) {
-        struct sl__merge *h = realloc(sc->heap, ns * 2 * sizeof *h);
-        if (!h) { rc = SL_ENOMEM; goto out; }
-        sc->heap = h;
-        sc->heap_cap = ns * 2;
-    }
-    size_t hn = 0;
+    /* 2. merges, one independent segment at a time (see merge_range) */
     struct sl__sym *s = sc->sym;
-    for (size_t i = 0; i + 1 < ns; i++) {
-        int32_t rank, nid;
-        if (sl__pairmap_get(&m->merges, s[i].id, s[i + 1].id, &rank, &nid))
-            heap_push(sc->heap, &hn, (struct sl__merge){rank, (int32_t)i, nid});
-    }
-    while (hn) {
-        struct sl__merge top = heap_pop(sc->heap, &hn);
-        struct sl__sym *cur = &s[top.pos];
-        if (!cur->alive || cur->next < 0) continue;
-        int32_t nx = cur->next;
-        int32_t rank, nid;
-        if (!sl__pairmap_get(&m->merges, cur->id, s[nx].id, &rank, &nid) || nid != top.new_id)
-            continue; /* stale entry */
-        cur->id = top.new_id;
-        cur->next = s[nx].next;
-        s[nx].alive = 0;
-        if (cur->next >= 0) s[cur->next].prev = top.pos;
-        /* Each merge adds at most two entries; the heap was sized 2*ns but pushes can
-         * exceed that over a long run of merges, so grow when needed. */
-        if (hn + 2 > sc->heap_cap) {
-            struct sl__merge *h = realloc(sc->heap, sc->heap_cap * 2 * sizeof *h);
-            if (!h) { rc = SL_ENOMEM; goto out; }
-            sc->heap = h;
-            sc->heap_cap *= 2;
+    size_t seg = 0;
+    for (size_t i = 0; ns > 32 && i + 1 < ns; i++) {
+        /* A merge across the boundary i|i+1 needs a merge whose left side ends with the
+         * last char of s[i] and whose right side starts with the first char of s[i+1]; when
+         * no merge has that pair, both sides evolve independently and the result is the same
+         * as merging the whole word. This keeps the heap small on long words (a text without
+         * pre-tokenizer, as SentencePiece-style tokenizers have, is one word). */
+        if (m->cross.slots && !bpe_can_cross(m, s[i].id, s[i + 1].id)) {
+            if ((rc = merge_range(m, sc, seg, i + 1))) goto out;
+            seg = i + 1;
         }
-        if (cur->prev >= 0 && sl__pairmap_get(&m->merges, s[cur->prev].id, cur->id, &rank, &nid))
-            heap_push(sc->heap, &hn, (struct sl__merge){rank, cur->prev, nid});
-        if (cur->next >= 0 && sl__pairmap_get(&m->merges, cur->id, s[cur->next].id, &rank, &nid))
-            heap_push(sc->heap, &hn, (struct sl__merge){rank, top.pos, nid});
     }
+    if ((rc = merge_range(m, sc, seg, ns))) goto out;
     rc = 0;
     for (size_t i = 0; i < ns && !rc; i++)
         if (s[i].alive) rc = ids_push(ids, n_ids, cap_ids, s[i].id);
 out:
     free(tmp);
+    return rc;
+}
+
+static int32_t first_cp_of(const char *s) {
+    int32_t cp = 0;
+    if (*s) sl__utf8_next(s, strlen(s), &cp);
+    return cp;
+}
+
+static int32_t last_cp_of(const char *s) {
+    size_t n = strlen(s), q;
+    int32_t cp = 0;
+    if (!n) return 0;
+    q = n - 1;
+    while (q > 0 && ((unsigned char)s[q] & 0xC0) == 0x80) q--;
+    sl__utf8_next(s + q, n - q, &cp);
+    return cp;
+}
+
+int sl__bpe_build_cross(sl__bpe *m, char *const *id_to_tok, int32_t n_ids, const int32_t *pairs,
+                        size_t n_pairs) {
+    m->n_cp = n_ids;
+    m->first_cp = malloc((n_ids ? (size_t)n_ids : 1) * sizeof *m->first_cp);
+    m->last_cp = malloc((n_ids ? (size_t)n_ids : 1) * sizeof *m->last_cp);
+    if (!m->first_cp || !m->last_cp) return SL_ENOMEM;
+    for (int32_t i = 0; i < n_ids; i++) {
+        m->first_cp[i] = id_to_tok[i] ? first_cp_of(id_to_tok[i]) : -1;
+        m->last_cp[i] = id_to_tok[i] ? last_cp_of(id_to_tok[i]) : -1;
+    }
+    int rc = sl__pairmap_init(&m->cross, n_pairs);
+    for (size_t k = 0; !rc && k < n_pairs; k++) {
+        int32_t a = pairs[2 * k], b = pairs[2 * k + 1];
+        rc = sl__pairmap_put(&m->cross, m->last_cp[a], m->first_cp[b], 0, 0);
+        if (rc > 0) rc = 0;
+    }
     return rc;
 }

@@ -183,7 +183,15 @@ typedef struct sl__bpe {
     size_t prefix_len, suffix_len;
     int fuse_unk, byte_fallback, ignore_merges;
     int32_t byte_ids[256];     /* ids of <0xNN>, -1 if absent */
+    /* (last char of left, first char of right) of every merge: where no pair matches, a
+     * word can be cut into independent segments (see tokenizer_bpe.c) */
+    sl__pairmap cross;
+    int32_t *first_cp, *last_cp; /* (n_cp) per model id */
+    int32_t n_cp;
 } sl__bpe;
+/* Builds the cross table from the model's merges (pairs: 2*n_pairs ids). */
+int sl__bpe_build_cross(sl__bpe *m, char *const *id_to_tok, int32_t n_ids, const int32_t *pairs,
+                        size_t n_pairs);
 /* Scratch of the merge loop, reused across words of one encode call. */
 typedef struct sl__bpe_scratch {
     struct sl__sym *sym;
