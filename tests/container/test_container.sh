@@ -13,7 +13,8 @@
 # uploaded adapter, stored in the volume, serves a completion (skipped while the daemon has no
 # upload route); the daemon process is not root (/proc of the
 # container's PID 1 and `podman top`); `podman stop` (SIGTERM) ends it with exit status 0.
-# Prints timings per phase and "# N passed, N failed" last. Needs root (or sudo) for apt-get,
+# Prints timings per phase and "# N passed, N failed" last. Build layers stay cached in podman's
+# storage between runs (`podman image prune` reclaims the superseded ones). Needs root (or sudo) for apt-get,
 # debootstrap and rootful podman. Env: SL_PORT (host port, default: a free one).
 set -u
 cd "$(dirname "$0")/../.." || exit 2
@@ -105,9 +106,10 @@ else
         $SUDO sh -c "rm -rf '$ROOTFS'/var/lib/apt/lists/* '$ROOTFS'/var/cache/apt/*.bin \
             '$ROOTFS'/var/cache/apt/archives/*.deb '$ROOTFS'/var/log/*.log"
         t0=$(now)
-        if $SUDO tar -C "$ROOTFS" -c . | $PODMAN import - "$BASE" >/dev/null; then
+        if $SUDO tar -C "$ROOTFS" -c . | $PODMAN import - "$BASE" > "$WORK/import.log" 2>&1; then
             timing "import" "$(took "$t0")"
         else
+            cat "$WORK/import.log"
             fail "import base image"; finish
         fi
         $SUDO rm -rf "$ROOTFS"
