@@ -13,7 +13,7 @@ def daemon():
     # Small steps so that prefill is chunked and decode and prefill share steps; a short pause
     # per step so that the 32 requests really overlap.
     return Daemon(args=["--max-batch-tokens", "48", "--prefill-chunk", "16", "--max-running", "32",
-                        "--step-delay-ms", "1"])
+                        "--step-delay-ms", "2"])
 
 
 def stream_tokens(d, body):
