@@ -470,6 +470,7 @@ static int parse_model(sl_tokenizer *t, json_t *m, char *err, size_t errlen) {
     t->n_model_ids = (int32_t)(max_id + 1);
     if (!(t->vocab_arena = malloc(total ? total : 1))) return SL_ENOMEM;
     if (!(t->id_to_tok = calloc(t->n_model_ids ? (size_t)t->n_model_ids : 1, sizeof *t->id_to_tok))) return SL_ENOMEM;
+    if (!(t->tok_len = calloc(t->n_model_ids ? (size_t)t->n_model_ids : 1, sizeof *t->tok_len))) return SL_ENOMEM;
     if ((rc = sl__strmap_init(&b->vocab, nv))) return rc;
     char *w = t->vocab_arena;
     json_object_foreach(vocab, key, val) {
@@ -478,6 +479,7 @@ static int parse_model(sl_tokenizer *t, json_t *m, char *err, size_t errlen) {
         int32_t id = (int32_t)json_integer_value(val);
         if ((rc = sl__strmap_put(&b->vocab, w, l, id)) < 0) return rc;
         t->id_to_tok[id] = w;
+        t->tok_len[id] = (uint32_t)l;
         w += l + 1;
     }
     if (b->byte_fallback) {
@@ -660,6 +662,7 @@ void sl_tokenizer_free(sl_tokenizer *t) {
     if (!t) return;
     sl__bpe_free(&t->bpe);
     free(t->id_to_tok);
+    free(t->tok_len);
     free(t->vocab_arena);
     for (size_t i = 0; i < t->n_added; i++) {
         free(t->added[i].content);
@@ -775,7 +778,7 @@ static const char *tok_str(const sl_tokenizer *t, int32_t id, size_t *len) {
         *len = ad->norm_content ? ad->norm_len : ad->len;
         return ad->norm_content ? ad->norm_content : ad->content;
     }
-    if (id < t->n_model_ids && t->id_to_tok[id]) { *len = strlen(t->id_to_tok[id]); return t->id_to_tok[id]; }
+    if (id < t->n_model_ids && t->id_to_tok[id]) { *len = t->tok_len[id]; return t->id_to_tok[id]; }
     return NULL;
 }
 
@@ -811,7 +814,69 @@ typedef struct enc {
     int seg_first; /* the current raw segment starts at offset 0 of the input */
     char *err;
     size_t errlen;
+    /* Word cache for this call (the library keeps one too): natural text repeats its
+     * pre-tokens, so most pieces of a long input skip the merge loop. Keys live in blocks
+     * that never move; values index cache_ent, whose ids are in cache_ids. */
+    sl__strmap cache;
+    struct cache_blk *blocks;
+    struct { uint32_t off, len; } *cache_ent;
+    size_t n_ent;
+    int32_t *cache_ids;
+    size_t n_cids, cap_cids;
 } enc;
+
+#define CACHE_MAX_WORD 64
+#define CACHE_MAX_ENTRIES 65536
+#define CACHE_BLOCK 65536
+
+struct cache_blk {
+    struct cache_blk *next;
+    size_t used;
+    char data[CACHE_BLOCK];
+};
+
+static void enc_cache_free(enc *e) {
+    sl__strmap_free(&e->cache);
+    while (e->blocks) {
+        struct cache_blk *b = e->blocks;
+        e->blocks = b->next;
+        free(b);
+    }
+    free(e->cache_ent);
+    free(e->cache_ids);
+}
+
+/* Remembers that the piece w tokenizes to ids[from..e->n). Failure to cache is harmless. */
+static void enc_cache_put(enc *e, const char *w, size_t n, size_t from) {
+    size_t k = e->n - from;
+    if (e->n_ent >= CACHE_MAX_ENTRIES) return;
+    if (!e->cache.slots && sl__strmap_init(&e->cache, 1024)) return;
+    if (!e->cache_ent && !(e->cache_ent = malloc(CACHE_MAX_ENTRIES * sizeof *e->cache_ent))) return;
+    if (!e->blocks || e->blocks->used + n > CACHE_BLOCK) {
+        struct cache_blk *b = malloc(sizeof *b);
+        if (!b) return;
+        b->next = e->blocks;
+        b->used = 0;
+        e->blocks = b;
+    }
+    if (e->n_cids + k > e->cap_cids) {
+        size_t c = e->cap_cids ? e->cap_cids * 2 : 4096;
+        while (c < e->n_cids + k) c *= 2;
+        int32_t *v = realloc(e->cache_ids, c * sizeof *v);
+        if (!v) return;
+        e->cache_ids = v;
+        e->cap_cids = c;
+    }
+    char *key = e->blocks->data + e->blocks->used;
+    memcpy(key, w, n);
+    if (sl__strmap_put(&e->cache, key, n, (int32_t)e->n_ent) != 0) return;
+    e->blocks->used += n;
+    memcpy(e->cache_ids + e->n_cids, e->ids + from, k * sizeof *e->ids);
+    e->cache_ent[e->n_ent].off = (uint32_t)e->n_cids;
+    e->cache_ent[e->n_ent].len = (uint32_t)k;
+    e->n_ent++;
+    e->n_cids += k;
+}
 
 static int enc_push(enc *e, int32_t id) {
     if (e->n == e->cap) {
@@ -836,9 +901,20 @@ static int enc_text(enc *e, const char *s, size_t n, int first) {
     if (e->t->pretok && (rc = sl__pretok_apply(e->t->pretok, &e->sc, &e->ps, e->err, e->errlen))) return rc;
     for (size_t i = 0; i < e->ps.n; i++) {
         sl__piece pc = e->ps.v[i];
-        if ((rc = sl__bpe_tokenize(&e->t->bpe, &e->bs, e->ps.arena.p + pc.off, pc.len, &e->ids, &e->n,
-                                   &e->cap, e->err, e->errlen)))
+        const char *w = e->ps.arena.p + pc.off;
+        int cacheable = pc.len <= CACHE_MAX_WORD;
+        if (cacheable && e->n_ent) {
+            int32_t hit = sl__strmap_get(&e->cache, w, pc.len);
+            if (hit >= 0) {
+                for (uint32_t k = 0; k < e->cache_ent[hit].len; k++)
+                    if ((rc = enc_push(e, e->cache_ids[e->cache_ent[hit].off + k]))) return rc;
+                continue;
+            }
+        }
+        size_t from = e->n;
+        if ((rc = sl__bpe_tokenize(&e->t->bpe, &e->bs, w, pc.len, &e->ids, &e->n, &e->cap, e->err, e->errlen)))
             return rc;
+        if (cacheable) enc_cache_put(e, w, pc.len, from);
     }
     return 0;
 }
@@ -966,6 +1042,7 @@ out:
     sl__pieces_free(&e.ps);
     sl__scratch_free(&e.sc);
     sl__bpe_scratch_free(&e.bs);
+    enc_cache_free(&e);
     return rc;
 }
 

@@ -20,6 +20,7 @@ typedef struct stage {
     size_t start_left; /* Strip in text mode: leading chars still to examine */
     int passthrough;  /* ByteFallback in text mode: text can no longer be one byte token */
     sl__buf hold;     /* held-back input */
+    sl__buf tmp;      /* output scratch of push, reused across tokens */
 } stage;
 
 struct sl__decstream {
@@ -53,7 +54,10 @@ int sl__decstream_init(sl__decstream **out, const sl_tokenizer *tok) {
 
 void sl__decstream_free(sl__decstream *d) {
     if (!d) return;
-    for (size_t i = 0; i < d->n; i++) sl__buf_free(&d->st[i].hold);
+    for (size_t i = 0; i < d->n; i++) {
+        sl__buf_free(&d->st[i].hold);
+        sl__buf_free(&d->st[i].tmp);
+    }
     free(d->st);
     sl__buf_free(&d->tmp);
     free(d);
@@ -198,7 +202,8 @@ static int push(sl__decstream *d, size_t k, const char *s, size_t n, sl__buf *ou
     if (k == d->n) return sl__buf_put(out, s, n);
     stage *st = &d->st[k];
     const sl__dec *dc = st->d;
-    sl__buf o = {0};
+    sl__buf o = st->tmp; /* this stage's scratch: push never re-enters the same stage */
+    o.len = 0;
     int rc = 0;
     if (!st->text_in) {
         size_t idx = st->count++;
@@ -240,7 +245,7 @@ static int push(sl__decstream *d, size_t k, const char *s, size_t n, sl__buf *ou
             break;
         }
         }
-        sl__buf_free(&o);
+        st->tmp = o;
         return rc;
     }
     /* text mode: s continues one text */
@@ -295,7 +300,7 @@ static int push(sl__decstream *d, size_t k, const char *s, size_t n, sl__buf *ou
         rc = sl__buf_put(&st->hold, s, n);
         break;
     }
-    sl__buf_free(&o);
+    st->tmp = o;
     return rc;
 }
 

@@ -250,7 +250,8 @@ typedef struct sl__trie {
 
 struct sl_tokenizer {
     sl__bpe bpe;
-    char **id_to_tok;          /* (vocab_size) model tokens, NULL where none */
+    char **id_to_tok;          /* (n_model_ids) model tokens, NULL where none */
+    uint32_t *tok_len;         /* (n_model_ids) their lengths */
     int32_t n_model_ids;       /* highest model id + 1 */
     sl__added *added;
     size_t n_added;
