@@ -871,7 +871,7 @@ static void enc_cache_put(enc *e, const char *w, size_t n, size_t from) {
     memcpy(key, w, n);
     if (sl__strmap_put(&e->cache, key, n, (int32_t)e->n_ent) != 0) return;
     e->blocks->used += n;
-    memcpy(e->cache_ids + e->n_cids, e->ids + from, k * sizeof *e->ids);
+    if (k) memcpy(e->cache_ids + e->n_cids, e->ids + from, k * sizeof *e->ids);
     e->cache_ent[e->n_ent].off = (uint32_t)e->n_cids;
     e->cache_ent[e->n_ent].len = (uint32_t)k;
     e->n_ent++;

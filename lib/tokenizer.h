@@ -48,7 +48,7 @@ int sl_detok_init(sl_detok **out, const sl_tokenizer *tok, int skip_special);
  * possibly empty; *delta_len its length. */
 int sl_detok_feed(sl_detok *d, int32_t id, const char **delta, size_t *delta_len);
 /* Text held back at the end (e.g. an incomplete UTF-8 sequence), emitted as the library
- * would at the end of a full decode. */
+ * would at the end of a full decode. After a flush the detok starts a new text. */
 int sl_detok_flush(sl_detok *d, const char **delta, size_t *delta_len);
 void sl_detok_free(sl_detok *d);
 

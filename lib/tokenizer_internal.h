@@ -75,10 +75,10 @@ enum sl__pat_kind { SL__PAT_REGEX, SL__PAT_STRING, SL__PAT_CHARFN };
 typedef struct sl__pattern {
     enum sl__pat_kind kind;
     sl__regex re;               /* SL__PAT_REGEX */
-    char *str;                  /* SL__PAT_STRING (owned), also the char of SL__PAT_CHARFN */
+    char *str;                  /* SL__PAT_STRING (owned) */
     size_t str_len;
-    int (*charfn)(int32_t cp);  /* SL__PAT_CHARFN; NULL with str set: match that char */
-    int32_t ch;
+    int (*charfn)(int32_t cp);  /* SL__PAT_CHARFN: a class of characters, each one a match */
+    int32_t ch;                 /* SL__PAT_CHARFN with charfn NULL: this one character */
 } sl__pattern;
 void sl__pattern_free(sl__pattern *p);
 

@@ -11,7 +11,7 @@
 /* ------------------------------------------------------------------ buffers */
 
 int sl__buf_reserve(sl__buf *b, size_t extra) {
-    if (extra > SIZE_MAX - b->len) return SL_ENOMEM;
+    if (extra >= SIZE_MAX - b->len) return SL_ENOMEM;
     size_t need = b->len + extra + 1; /* +1 keeps room for a NUL terminator */
     if (need <= b->cap) return 0;
     size_t cap = b->cap ? b->cap : 64;
