@@ -16,11 +16,13 @@ endif
 CLIENTDIR  ?= $(PREFIX)/lib/symlora/clients
 INSTALL    ?= install
 
-# The command-line client, when clients/ has one: clients/symlora (a Python script using only
-# the standard library) and the modules beside it. The script is installed next to its modules
-# and linked into BINDIR, so its sibling imports keep working (Python resolves the link).
-CLIENT_CLI := $(wildcard clients/symlora)
-CLIENT_PY  := $(wildcard clients/*.py)
+# The command-line client, when clients/ has one (Python, standard library only): the script
+# clients/symlora (or clients/symlora.py), the modules beside it (clients/*.py) and packages
+# (clients/*/__init__.py) go to CLIENTDIR, and BINDIR/symlora links to the script, so its sibling
+# imports keep working (Python resolves the link to find them).
+CLIENT_CLI  := $(firstword $(foreach f,clients/symlora clients/symlora.py,$(shell test -f $(f) && echo $(f))))
+CLIENT_PY   := $(filter-out $(CLIENT_CLI),$(wildcard clients/*.py))
+CLIENT_PKGS := $(patsubst %/__init__.py,%,$(wildcard clients/*/__init__.py))
 
 .PHONY: install uninstall
 install: $(BUILD)/symlorad
@@ -34,9 +36,11 @@ install: $(BUILD)/symlorad
 	$(INSTALL) -m 644 systemd/symlorad.conf.example $(DESTDIR)$(SYSCONFDIR)/symlora/symlorad.conf.example
 ifneq ($(CLIENT_CLI),)
 	$(INSTALL) -d $(DESTDIR)$(CLIENTDIR)
-	$(INSTALL) -m 755 clients/symlora $(DESTDIR)$(CLIENTDIR)/symlora
+	$(INSTALL) -m 755 $(CLIENT_CLI) $(DESTDIR)$(CLIENTDIR)/
 	$(if $(CLIENT_PY),$(INSTALL) -m 644 $(CLIENT_PY) $(DESTDIR)$(CLIENTDIR)/)
-	ln -sf $(CLIENTDIR)/symlora $(DESTDIR)$(BINDIR)/symlora
+	$(foreach d,$(CLIENT_PKGS),(cd $(dir $(d)) && find $(notdir $(d)) -name __pycache__ -prune -o -type f -name '*.py' \
+	    -exec $(INSTALL) -D -m 644 {} $(abspath $(DESTDIR)$(CLIENTDIR))/{} \;);)
+	ln -sf $(CLIENTDIR)/$(notdir $(CLIENT_CLI)) $(DESTDIR)$(BINDIR)/symlora
 endif
 
 uninstall:

@@ -164,6 +164,16 @@ def test_install():
             if oct(os.stat(unit).st_mode & 0o777) != "0o644":
                 problems.append(f"unit mode {oct(os.stat(unit).st_mode & 0o777)}")
         check(name + f" → bin, {unitdir}, /etc/symlora", not problems, "; ".join(problems))
+        cli = next((c for c in ("clients/symlora", "clients/symlora.py") if os.path.isfile(c)), None)
+        if cli:
+            target = f"{prefix}/lib/symlora/clients/{os.path.basename(cli)}"
+            link = dest + prefix + "/bin/symlora"
+            good = os.path.islink(link) and os.readlink(link) == target
+            r = subprocess.run([sys.executable, dest + target, "--help"], capture_output=True, text=True,
+                               timeout=30) if good else None
+            check(f"make install PREFIX={prefix}: the symlora client runs from {prefix}/lib/symlora/clients",
+                  good and r.returncode == 0,
+                  f"link {os.readlink(link) if os.path.islink(link) else None}" + (f", --help: {r.stderr[-300:]}" if r else ""))
         if not problems and prefix == "/usr":
             verify("systemd-analyze verify on the installed unit", unit_copy(unit, binp))
         r = subprocess.run(["make", "--no-print-directory", "-s", "uninstall", f"PREFIX={prefix}", f"DESTDIR={dest}"],
