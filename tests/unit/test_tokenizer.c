@@ -1382,6 +1382,15 @@ TEST(broken_tokenizer_files) {
     free(ids);
     CHECK(t && sl_tokenizer_encode(t, "abc", 3, 0, &ids, &n, err, sizeof err) == SL_EFORMAT && strstr(err, "<unk>"));
     sl_tokenizer_free(t);
+    /* a pattern with catastrophic backtracking stops at PCRE2's match limit: an error, fast */
+    CHECK(sl_tokenizer_load(&t, "tests/fixtures/tokenizers/broken/catastrophic_regex.json", err, sizeof err) == 0);
+    char evil[80];
+    memset(evil, 'a', 70);
+    evil[70] = '!';
+    double t0 = now_s();
+    CHECK(t && sl_tokenizer_encode(t, evil, 71, 0, &ids, &n, err, sizeof err) == SL_ETOOBIG && strstr(err, "regex"));
+    CHECKF(now_s() - t0 < 10.0, "catastrophic regex took %.1fs", now_s() - t0);
+    sl_tokenizer_free(t);
     /* load_buffer takes arbitrary bytes */
     CHECK(sl_tokenizer_load_buffer(&t, "{\"model\":", 9, err, sizeof err) == SL_EFORMAT && t == NULL);
     CHECK(sl_tokenizer_load_buffer(&t, "\0\0\0", 3, err, sizeof err) == SL_EFORMAT && t == NULL);
