@@ -603,6 +603,10 @@ static int parse_added(sl_tokenizer *t, json_t *arr, char *err, size_t errlen) {
         /* the library keeps the model's id when the content is already in the vocabulary */
         int32_t mid = sl__strmap_get(&t->bpe.vocab, a->content, a->len);
         a->id = mid >= 0 ? mid : (int32_t)json_integer_value(id);
+        /* ids index dense tables, as the vocabulary's */
+        if ((uint64_t)a->id > 4 * ((uint64_t)t->n_model_ids + n) + (1u << 20))
+            return sl__errf(err, errlen, SL_EFORMAT, "added_tokens[%zu]: id %d is far past the vocabulary", i,
+                            (int)a->id);
         if ((rc = sl__strmap_put(&t->added_map, a->content, a->len, (int32_t)t->n_added)) < 0) return rc;
         t->n_added++;
     }
@@ -657,6 +661,8 @@ static int build_added(sl_tokenizer *t, char *err, size_t errlen) {
 }
 
 /* ------------------------------------------------------------------ load / free */
+
+static const char *tok_str(const sl_tokenizer *t, int32_t id, size_t *len);
 
 void sl_tokenizer_free(sl_tokenizer *t) {
     if (!t) return;
@@ -721,6 +727,14 @@ int sl_tokenizer_load_buffer(sl_tokenizer **out, const char *json, size_t len, c
     if (j && !json_is_null(j) && (rc = parse_post(t, j, 0, err, errlen))) goto fail;
     if ((rc = parse_added(t, json_object_get(root, "added_tokens"), err, errlen))) goto fail;
     if ((rc = build_added(t, err, errlen))) goto fail;
+    for (size_t i = 0; i < t->post.n_prefix + t->post.n_suffix; i++) {
+        int32_t id = i < t->post.n_prefix ? t->post.prefix[i] : t->post.suffix[i - t->post.n_prefix];
+        size_t l;
+        if (!tok_str(t, id, &l)) {
+            rc = sl__errf(err, errlen, SL_EFORMAT, "post_processor: special id %d is not in the vocabulary", (int)id);
+            goto fail;
+        }
+    }
     t->bos_id = t->post.n_prefix ? t->post.prefix[0] : -1;
     json_decref(root);
     *out = t;

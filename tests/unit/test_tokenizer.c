@@ -1350,6 +1350,8 @@ TEST(broken_tokenizer_files) {
         {"bad_template.json", SL_EFORMAT, "<bos>"},
         {"bad_metaspace.json", SL_EFORMAT, "replacement"},
         {"added_token_no_id.json", SL_EFORMAT, "added_tokens[1]"},
+        {"added_token_far_id.json", SL_EFORMAT, "added_tokens[1]: id 1500000000"},
+        {"template_id_out_of_vocab.json", SL_EFORMAT, "special id 77"},
         {"component_without_type.json", SL_EFORMAT, "decoder"},
         {"deep_nesting.json", SL_EFORMAT, "nested"},
         {"truncated.json", SL_EFORMAT, "tokenizer.json"},
