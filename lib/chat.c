@@ -134,7 +134,11 @@ typedef struct sbuf {
 } sbuf;
 
 static void sb_put(sbuf *b, const char *s, size_t n) {
-    if (b->oom) return;
+    /* The size guard also tells GCC -O3 that n is sane (else a -Wstringop-overflow false positive). */
+    if (b->oom || n > ((size_t)1 << 30) || b->len > ((size_t)1 << 30)) {
+        b->oom = 1;
+        return;
+    }
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
         while (cap < b->len + n + 1) cap *= 2;
