@@ -14,10 +14,19 @@
  * EPOLLRDHUP (uv_poll, UV_DISCONNECT): a disconnect cancels the sequence at once, which
  * frees its KV blocks at the engine's next step.
  *
- * Adapters are looked up by name through sl_adapter_source, an interface, so the preloaded
- * table here and the versioned, refcounted registry of the adapter store are interchangeable:
- * acquire() hands back a new reference to the version current at that moment, which the
- * request then owns (and passes on to the engine) for its whole life. */
+ * Adapters are looked up by name through sl_adapter_source, an interface over the versioned,
+ * refcounted registry of the adapter store: acquire() hands back a new reference to the
+ * version current at that moment, which the request then owns (and passes on to the engine)
+ * for its whole life, so a replacement never disturbs it.
+ *
+ * Tenants: with API keys every route but /health and /metrics needs `Authorization: Bearer
+ * KEY` (401 otherwise). /metrics stays open, as vLLM's does with --api-key, so scrapers need
+ * no secret: it carries aggregate counters only, never a tenant's or an adapter's name. A
+ * request acts for its key's tenant and sees only that tenant's adapters (and the pinned
+ * ones); another tenant's adapter is a 404 exactly like a missing one. An admin key may also
+ * address TENANT/NAME: in /v1/adapters/TENANT/NAME (the path is percent-decoded before it is
+ * routed, so TENANT%2FNAME is the same) and as "model": "TENANT/NAME". Without keys every
+ * request acts for the tenant "default". */
 #ifndef SL_API_H
 #define SL_API_H
 
@@ -49,17 +58,21 @@ typedef struct sl_adapter_source {
     void *ctx;
 } sl_adapter_source;
 
-/* The preloaded adapters of --adapter NAME=DIR: a fixed table, one version each. */
-typedef struct sl_adapter_table sl_adapter_table;
-int sl_adapter_table_init(sl_adapter_table **out);
-/* Adds A under NAME; ownership of the reference A passes to the table. SL_EEXIST on a duplicate. */
-int sl_adapter_table_add(sl_adapter_table *t, const char *name, struct sl_adapter *a);
-/* Adds NAME to be loaded from DIR on first use (validated against M then; M must outlive the table). */
-int sl_adapter_table_add_lazy(sl_adapter_table *t, const char *name, const char *dir, const sl_model *m,
-                              const struct sl_adapter_opts *opts);
-sl_adapter_source sl_adapter_table_source(sl_adapter_table *t);
-int sl_adapter_table_count(const sl_adapter_table *t);
-void sl_adapter_table_free(sl_adapter_table *t); /* drops the table's references */
+/* The registry of the adapter store (lib/registry.h) as a source: tenants' uploaded adapters
+ * (loaded on first use, within the cache budget) and the pinned ones of --adapter NAME=DIR. */
+struct sl_registry;
+struct sl_store;
+sl_adapter_source sl_adapter_registry_source(struct sl_registry *r);
+
+/* API keys (--api-keys FILE, api/keys.c): lines `SHA256HEX TENANT ROLE`, ROLE tenant|admin.
+ * Refused when group/world can read or write the file (mode & 077). */
+typedef struct sl_api_keys sl_api_keys;
+int sl_api_keys_load(sl_api_keys **out, const char *path, char *err, size_t errlen);
+void sl_api_keys_free(sl_api_keys *k);
+int sl_api_keys_count(const sl_api_keys *k);
+/* The entry of the key KEY (LEN bytes): 0 with *tenant (valid while K lives) and *admin set,
+ * or SL_ENOENT. The SHA-256 of KEY is compared with every entry in constant time. */
+int sl_api_keys_check(const sl_api_keys *k, const char *key, size_t len, const char **tenant, int *admin);
 
 /* One finished HTTP request, for the access log. */
 typedef struct sl_api_access {
@@ -84,6 +97,14 @@ typedef struct sl_api_config {
     sl_engine *engine;
     const sl_chat *chat;
     sl_adapter_source adapters;
+    /* The adapter store and its registry (the REST adapter API); both NULL: no such routes. */
+    struct sl_store *store;
+    struct sl_registry *registry;
+    size_t max_adapter_bytes;     /* largest PUT /v1/adapters body; larger ones get 413 */
+    int max_adapter_rank;         /* uploads of a higher rank are rejected */
+    const char *import_dir;       /* load_lora_adapter reads only below it; NULL/"": disabled */
+    /* API keys; ownership passes to the API. NULL: authentication off, tenant "default". */
+    sl_api_keys *keys;
     /* level: 0 debug, 1 info, 2 warn, 3 error. Both may be NULL. */
     void (*log)(void *ctx, int level, const char *msg);
     void (*access)(void *ctx, const sl_api_access *a);
@@ -98,6 +119,9 @@ int sl_api_init(sl_api **out, uv_loop_t *loop, const sl_api_config *cfg, char *e
 const char *sl_api_address(const sl_api *a);
 /* Thread-safe: new engine output is ready (the engine's wake callback). */
 void sl_api_notify(sl_api *a);
+/* Replaces the API keys (SIGHUP); takes K, frees the old set. Loop thread. NULL is refused
+ * (a reload cannot switch authentication off): returns SL_EINVAL and keeps the old keys. */
+int sl_api_set_keys(sl_api *a, sl_api_keys *k);
 /* Graceful stop: stop accepting connections, answer new requests on open connections with
  * 503, let running requests finish for GRACE_S seconds, then cancel them; DONE(ARG) is called
  * on the loop when no request is left (or a few seconds after the cancel at the latest). */

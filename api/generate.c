@@ -401,6 +401,8 @@ struct sl__sub {
     int32_t stop_id;
     struct sl_adapter *adapter;           /* a reference once acquired (NULL: base model) */
     const sl_adapter_source *src;
+    char tenant[SL__NAME_MAX + 1];        /* the adapter "model" names, resolved */
+    char name[SL__NAME_MAX + 1];
     int load_rc;                          /* of src->load, on the thread pool */
     char err[256];
 };
@@ -441,7 +443,7 @@ static enum MHD_Result submit(sl__req *q) {
 static void load_work(void *arg) {
     sl__req *q = arg;
     sl__sub *s = q->sub;
-    s->load_rc = s->src->load(s->src->ctx, NULL, q->gen->model, &s->adapter, s->err, sizeof s->err);
+    s->load_rc = s->src->load(s->src->ctx, s->tenant, s->name, &s->adapter, s->err, sizeof s->err);
 }
 
 static enum MHD_Result after_load(sl__req *q) {
@@ -641,7 +643,10 @@ static enum MHD_Result generate(sl__req *q, int chat) {
     /* The adapter: a reference the request owns, handed on to the engine at submit. */
     if (model && strcmp(model, a->cfg.model_id) != 0) {
         const sl_adapter_source *src = &a->cfg.adapters;
-        int rc = src->acquire ? src->acquire(src->ctx, NULL, model, &q->sub->adapter) : SL_ENOENT;
+        /* "name", or "tenant/name" for an admin; another tenant's is not found, as a missing one. */
+        int rc = sl__resolve_adapter(q, model, q->sub->tenant, q->sub->name) != 0 ? SL_ENOENT
+                 : src->acquire ? src->acquire(src->ctx, q->sub->tenant, q->sub->name, &q->sub->adapter)
+                                : SL_ENOENT;
         if (rc == SL_EBUSY && src->load) { /* not resident: load off the loop, then go on */
             if (sl__req_offload(q, load_work, q, after_load) == 0) {
                 ret = MHD_YES;

@@ -14,15 +14,24 @@
 
 #include "api.h"
 
+#define SL__NAME_MAX 64 /* SL_STORE_NAME_MAX */
+
 typedef struct sl__req sl__req;
 typedef enum MHD_Result (*sl__handler)(sl__req *q);
 
 /* One row of the route table. */
 typedef struct sl__route {
     const char *method; /* "GET", "POST", ... */
-    const char *path;   /* exact path */
-    sl__handler handler;
+    const char *path;   /* exact path; with prefix, what the path starts with (the rest: q->param) */
+    sl__handler handler; /* runs once the whole body is in */
     int body;           /* 1: the handler wants the request body (JSON) */
+    int prefix;
+    int open;           /* 1: no API key needed (/health, /metrics) */
+    /* Streaming bodies (uploads): BEGIN runs when the headers are in (after auth; it may
+     * answer at once, e.g. 413 from Content-Length), DATA for every piece of the body (it sets
+     * *size to what it consumed), instead of the body being buffered in q->body. */
+    sl__handler begin;
+    enum MHD_Result (*data)(sl__req *q, const char *data, size_t *size);
     const char *name;   /* label in metrics */
 } sl__route;
 
@@ -43,6 +52,9 @@ typedef struct sl__gen sl__gen;
 /* A generation request parsed and waiting to be submitted (e.g. while its adapter loads). */
 typedef struct sl__sub sl__sub;
 void sl__sub_free(sl__sub *s);
+/* An adapter upload in progress (api/upload.c). */
+typedef struct sl__upload sl__upload;
+void sl__upload_free(sl__upload *u);
 
 struct sl__req {
     sl_api *api;
@@ -52,6 +64,10 @@ struct sl__req {
     char path[128];
     double t_start;
     sl__req *next, *prev; /* the server's list of requests in progress */
+    char tenant[SL__NAME_MAX + 1]; /* who the request acts for ("default" without keys) */
+    int admin;
+    char param[256];      /* prefix routes: the rest of the (decoded) path */
+    int param_long;       /* ... which did not fit in param */
 
     sl__abuf body;         /* request body (bounded by max_body_bytes) */
     int too_big;
@@ -74,6 +90,9 @@ struct sl__req {
     int sse_end;          /* the last event is in sse */
     sl__gen *gen;         /* owned; freed with the request */
     sl__sub *sub;         /* owned until submitted */
+    sl__upload *up;       /* owned; PUT /v1/adapters/{name} */
+    void *op;             /* a route's own state across offloaded work; freed with op_free */
+    void (*op_free)(void *op);
     sl__handler resume_fn; /* set by sl__req_offload: what the handler does when called again */
     int holds;            /* freed at 0: MHD, the disconnect watch, offloaded work */
     int completed;        /* MHD reported the request done */
@@ -107,6 +126,8 @@ struct sl_api {
     int n_counts;
     uint64_t client_gone;
     uint64_t rejected_busy;
+    uint64_t auth_failures;
+    sl_api_keys *keys;    /* owned; NULL: authentication off */
 };
 
 void sl__log(sl_api *a, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -133,6 +154,16 @@ void sl__req_wait(sl__req *q);
  * handler runs THEN(q) instead of the route's handler (not if the client went away).
  * ARG must stay valid until then; free it with the request (e.g. in q->sub). */
 int sl__req_offload(sl__req *q, void (*work)(void *arg), void *arg, sl__handler then);
+/* The general form: WORK(ARG) on the thread pool, then DONE(Q, ARG) on the loop (also when the
+ * request has completed meanwhile: check q->completed). The request is held until DONE
+ * returns; DONE decides whether to resume (sl__req_resume, sl__req_then). */
+int sl__req_queue(sl__req *q, void (*work)(void *arg), void (*done)(sl__req *q, void *arg), void *arg);
+/* Resumes a suspended request; with THEN the handler runs THEN(q) when MHD calls it next
+ * (with no body data left). */
+void sl__req_resume(sl__req *q);
+void sl__req_then(sl__req *q, sl__handler then);
+/* Tells MHD to look at its connections again (after a resume outside its callbacks). */
+void sl__run_mhd(sl_api *a);
 /* Starts an SSE response whose bytes come from q->sse. */
 enum MHD_Result sl__reply_sse(sl__req *q);
 
@@ -145,6 +176,32 @@ void sl__gen_free(sl__gen *g);
 /* For the access log. */
 void sl__gen_summary(const sl__gen *g, const char **model, int *prompt_tokens, int *completion_tokens,
                      const char **finish);
+
+/* api/adapters.c: the adapter REST API. REF is what the client wrote ("name", or
+ * "tenant/name" for an admin); fills TENANT and NAME. 0 ok; SL_EINVAL: not a valid name
+ * (the caller answers 400, or 404 for a "model"); SL_ENOENT: another tenant's, for a
+ * non-admin (answer exactly as for a missing adapter). */
+int sl__resolve_adapter(const sl__req *q, const char *ref, char tenant[SL__NAME_MAX + 1], char name[SL__NAME_MAX + 1]);
+enum MHD_Result sl__handle_adapters_list(sl__req *q);
+enum MHD_Result sl__handle_adapter_get(sl__req *q);
+enum MHD_Result sl__handle_adapter_delete(sl__req *q);
+enum MHD_Result sl__handle_load_lora(sl__req *q);
+enum MHD_Result sl__handle_unload_lora(sl__req *q);
+/* The JSON of an adapter as the API shows it (upload reply, GET). */
+struct sl_store_entry;
+json_t *sl__adapter_json(const struct sl_store_entry *e, int pinned, int resident, size_t resident_bytes);
+/* api/upload.c: PUT /v1/adapters/{name} */
+enum MHD_Result sl__upload_begin(sl__req *q);
+enum MHD_Result sl__upload_data(sl__req *q, const char *data, size_t *size);
+enum MHD_Result sl__upload_end(sl__req *q);
+/* Thread pool: the end of every upload (PUT and load_lora_adapter). Flushes TXN (ownership
+ * passes: it is committed or aborted), validates it against the base model, commits it as
+ * the next version of TENANT/NAME and publishes it. On failure *status/code/err say what to
+ * answer (422 for an adapter that does not fit, 507 for a full disk). */
+struct sl_store_txn;
+int sl__upload_commit(sl_api *a, struct sl_store_txn *txn, const char *tenant, const char *name,
+                      struct sl_store_entry *e, int *created, size_t *resident_bytes, int *status, char *code,
+                      size_t codelen, char *err, size_t errlen);
 
 /* api/routes.c */
 enum MHD_Result sl__handle_health(sl__req *q);

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "registry.h"
 #include "tokenizer.h"
 
 const sl__route sl__routes[] = {
@@ -12,8 +13,17 @@ const sl__route sl__routes[] = {
     {.method = "GET", .path = "/v1/models", .handler = sl__handle_models, .name = "models"},
     {.method = "POST", .path = "/tokenize", .handler = sl__handle_tokenize, .body = 1, .name = "tokenize"},
     {.method = "POST", .path = "/detokenize", .handler = sl__handle_detokenize, .body = 1, .name = "detokenize"},
-    {.method = "GET", .path = "/health", .handler = sl__handle_health, .name = "health"},
-    {.method = "GET", .path = "/metrics", .handler = sl__handle_metrics, .name = "metrics"},
+    {.method = "GET", .path = "/v1/adapters", .handler = sl__handle_adapters_list, .name = "adapters_list"},
+    {.method = "GET", .path = "/v1/adapters/", .prefix = 1, .handler = sl__handle_adapter_get, .name = "adapter_get"},
+    {.method = "PUT", .path = "/v1/adapters/", .prefix = 1, .begin = sl__upload_begin, .data = sl__upload_data,
+     .handler = sl__upload_end, .name = "adapter_put"},
+    {.method = "DELETE", .path = "/v1/adapters/", .prefix = 1, .handler = sl__handle_adapter_delete, .name = "adapter_delete"},
+    {.method = "POST", .path = "/v1/load_lora_adapter", .handler = sl__handle_load_lora, .body = 1, .name = "load_lora_adapter"},
+    {.method = "POST", .path = "/v1/unload_lora_adapter", .handler = sl__handle_unload_lora, .body = 1,
+     .name = "unload_lora_adapter"},
+    /* Open without a key: liveness probes and scrapers (see api.h on what /metrics holds). */
+    {.method = "GET", .path = "/health", .handler = sl__handle_health, .open = 1, .name = "health"},
+    {.method = "GET", .path = "/metrics", .handler = sl__handle_metrics, .open = 1, .name = "metrics"},
 };
 const int sl__n_routes = (int)(sizeof sl__routes / sizeof sl__routes[0]);
 
@@ -41,19 +51,21 @@ typedef struct list_ctx {
     json_t *data;
     const char *base;
     int max_len;
+    int64_t started;
 } list_ctx;
 
 static void list_one(void *arg, const char *name, int64_t created) {
     list_ctx *c = arg;
-    json_array_append_new(c->data, model_obj(name, created, name, c->base, c->max_len));
+    json_array_append_new(c->data, model_obj(name, created ? created : c->started, name, c->base, c->max_len));
 }
 
 enum MHD_Result sl__handle_models(sl__req *q) {
     sl_api *a = q->api;
     int max_len = sl_engine_max_ctx(a->cfg.engine);
-    list_ctx c = {.data = json_array(), .base = a->cfg.model_id, .max_len = max_len};
+    list_ctx c = {.data = json_array(), .base = a->cfg.model_id, .max_len = max_len, .started = (int64_t)a->started};
     json_array_append_new(c.data, model_obj(a->cfg.model_id, (int64_t)a->started, sl_model_dir(a->cfg.model), NULL, max_len));
-    if (a->cfg.adapters.list) a->cfg.adapters.list(a->cfg.adapters.ctx, NULL, list_one, &c);
+    /* The caller's own adapters, then the pinned ones (as vLLM: parent = the base model). */
+    if (a->cfg.adapters.list) a->cfg.adapters.list(a->cfg.adapters.ctx, q->tenant, list_one, &c);
     json_t *j = json_object();
     json_object_set_new(j, "object", json_string("list"));
     json_object_set_new(j, "data", c.data);
@@ -214,6 +226,33 @@ enum MHD_Result sl__handle_metrics(sl__req *q) {
     hist(&b, "symlora_time_per_output_token_seconds", "Time between consecutive tokens of a sequence.", &st.tpot,
          sl_engine_hist_bounds);
     hist(&b, "symlora_batch_sequences", "Sequences per engine step.", &st.batch_seqs, sl_engine_batch_bounds);
+    if (a->cfg.registry) {
+        sl_registry_stats rs;
+        sl_registry_get_stats(a->cfg.registry, &rs);
+        gauge(&b, "symlora_adapters_resident", "Adapters loaded in memory (pinned ones included).", "gauge", (double)rs.resident);
+        gauge(&b, "symlora_adapter_resident_bytes", "Bytes of adapter tensors in memory.", "gauge", (double)rs.resident_bytes);
+        gauge(&b, "symlora_adapter_cache_budget_bytes", "The adapter cache budget (--adapter-cache-bytes; 0: unlimited).",
+              "gauge", (double)rs.budget_bytes);
+        gauge(&b, "symlora_adapter_cache_hits_total", "Adapter lookups served from memory.", "counter", (double)rs.hits);
+        gauge(&b, "symlora_adapter_cache_misses_total", "Adapter lookups that had to load from the store.", "counter",
+              (double)rs.misses);
+        gauge(&b, "symlora_adapter_evictions_total", "Adapters evicted to stay within the cache budget.", "counter",
+              (double)rs.evictions);
+        gauge(&b, "symlora_adapter_load_failures_total", "Adapter loads that failed (unreadable or corrupt versions).",
+              "counter", (double)rs.load_failures);
+        const char *ln = "symlora_adapter_load_seconds";
+        sl__abuf_printf(&b, "# HELP %s Time to load an adapter from the store (read, sha256, validate).\n# TYPE %s histogram\n",
+                        ln, ln);
+        uint64_t cum = 0;
+        for (int i = 0; i < SL_REGISTRY_LOAD_BUCKETS; i++) {
+            cum += rs.load_hist[i];
+            if (i == SL_REGISTRY_LOAD_BUCKETS - 1) sl__abuf_printf(&b, "%s_bucket{le=\"+Inf\"} %llu\n", ln, (unsigned long long)cum);
+            else sl__abuf_printf(&b, "%s_bucket{le=\"%g\"} %llu\n", ln, sl_registry_load_bucket_ms[i] / 1000.0, (unsigned long long)cum);
+        }
+        sl__abuf_printf(&b, "%s_sum %.6f\n%s_count %llu\n", ln, rs.load_ms_sum / 1000.0, ln, (unsigned long long)rs.loads);
+    }
+    gauge(&b, "symlora_auth_failures_total", "Requests refused with 401 (no key, wrong key).", "counter",
+          (double)a->auth_failures);
     enum MHD_Result ret = sl__reply(q, 200, "text/plain; version=0.0.4; charset=utf-8", b.p ? b.p : "", b.len);
     sl__abuf_free(&b);
     return ret;

@@ -176,6 +176,8 @@ json_t *sl__body_json(sl__req *q, enum MHD_Result *ret) {
 
 static void run_mhd(sl_api *a);
 
+void sl__run_mhd(sl_api *a) { run_mhd(a); }
+
 static void on_mhd_timer(uv_timer_t *t) { run_mhd(t->data); }
 
 static void on_mhd_poll(uv_poll_t *p, int status, int events) { run_mhd(p->data); }
@@ -190,11 +192,19 @@ static void run_mhd(sl_api *a) {
 
 /* ---------------------------------------------------------------- waiting for the engine */
 
-static void resume(sl__req *q) {
+void sl__req_resume(sl__req *q) {
     if (q->suspended) {
         q->suspended = 0;
         MHD_resume_connection(q->mhd);
     }
+}
+
+static void resume(sl__req *q) { sl__req_resume(q); }
+
+void sl__req_then(sl__req *q, sl__handler then) {
+    if (q->completed) return;
+    q->resume_fn = then;
+    sl__req_resume(q);
 }
 
 static void on_disconnect(uv_poll_t *p, int status, int events) {
@@ -308,6 +318,8 @@ static void req_free(sl__req *q) {
     if (q->pending) MHD_destroy_response(q->pending);
     sl__gen_free(q->gen);
     sl__sub_free(q->sub);
+    sl__upload_free(q->up);
+    if (q->op_free) q->op_free(q->op);
     free(q);
 }
 
@@ -323,6 +335,7 @@ typedef struct offload {
     uv_work_t w;
     sl__req *q;
     void (*work)(void *arg);
+    void (*done)(sl__req *q, void *arg);
     void *arg;
     sl__handler then;
 } offload;
@@ -336,13 +349,27 @@ static void offload_done(uv_work_t *w, int status) {
     offload *o = w->data;
     sl__req *q = o->q;
     sl_api *a = q->api;
-    if (!q->completed) { /* the handler runs again, now with THEN */
-        q->resume_fn = o->then;
-        resume(q);
-    }
+    if (o->done) o->done(q, o->arg);
+    else sl__req_then(q, o->then); /* the handler runs again, now with THEN */
     free(o);
     req_unhold(q);
     run_mhd(a);
+}
+
+int sl__req_queue(sl__req *q, void (*work)(void *arg), void (*done)(sl__req *q, void *arg), void *arg) {
+    offload *o = calloc(1, sizeof *o);
+    if (!o) return SL_ENOMEM;
+    o->q = q;
+    o->work = work;
+    o->done = done;
+    o->arg = arg;
+    o->w.data = o;
+    if (uv_queue_work(q->api->loop, &o->w, offload_work, offload_done) != 0) {
+        free(o);
+        return SL_ENOMEM;
+    }
+    q->holds++;
+    return 0;
 }
 
 int sl__req_offload(sl__req *q, void (*work)(void *arg), void *arg, sl__handler then) {
@@ -360,6 +387,44 @@ int sl__req_offload(sl__req *q, void (*work)(void *arg), void *arg, sl__handler 
     q->holds++;
     sl__req_wait(q);
     return 0;
+}
+
+/* ---------------------------------------------------------------- authentication */
+
+/* 0: Q acts for a tenant (set in q). Otherwise the 401 is queued and *ret is the result. */
+static int authenticate(sl__req *q, struct MHD_Connection *c, enum MHD_Result *ret) {
+    sl_api *a = q->api;
+    if (!a->keys) {
+        snprintf(q->tenant, sizeof q->tenant, "default");
+        return 0;
+    }
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *why = "missing API key: send 'Authorization: Bearer KEY'";
+    if (h) {
+        while (*h == ' ' || *h == '\t') h++;
+        if (!strncasecmp(h, "Bearer", 6) && (h[6] == ' ' || h[6] == '\t')) {
+            const char *k = h + 7;
+            while (*k == ' ' || *k == '\t') k++;
+            size_t n = strlen(k);
+            while (n && (k[n - 1] == ' ' || k[n - 1] == '\t')) n--;
+            const char *tenant;
+            int admin;
+            if (n && sl_api_keys_check(a->keys, k, n, &tenant, &admin) == 0) {
+                snprintf(q->tenant, sizeof q->tenant, "%s", tenant);
+                q->admin = admin;
+                return 0;
+            }
+            why = "invalid API key";
+        } else {
+            why = "the Authorization header must be 'Bearer KEY'";
+        }
+    }
+    a->auth_failures++;
+    /* Ownership: queue() takes the response; the key is never logged or echoed. */
+    struct MHD_Response *r = sl__response_json(sl__error_json(401, "invalid_api_key", NULL, why));
+    if (r) MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    *ret = queue(q, 401, r);
+    return -1;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
@@ -421,15 +486,30 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *con_cls = q;
         int path_known = 0;
         for (int i = 0; i < sl__n_routes; i++) {
-            if (strcmp(sl__routes[i].path, url) != 0) continue;
+            const sl__route *rt = &sl__routes[i];
+            size_t pl = strlen(rt->path);
+            if (rt->prefix ? strncmp(rt->path, url, pl) != 0 || !url[pl] : strcmp(rt->path, url) != 0) continue;
             path_known = 1;
-            if (!strcmp(sl__routes[i].method, method)) q->route = &sl__routes[i];
+            if (strcmp(rt->method, method) != 0) continue;
+            q->route = rt;
+            if (rt->prefix) {
+                size_t n = strlen(url + pl);
+                q->param_long = n >= sizeof q->param;
+                snprintf(q->param, sizeof q->param, "%s", q->param_long ? "" : url + pl);
+            }
         }
         if (!q->route) {
-            if (path_known) return sl__reply_error(q, 405, "method_not_allowed", NULL, "%s is not allowed on %s", method, url);
-            return sl__reply_error(q, 404, "not_found", NULL, "no route %s %s", method, url);
+            if (path_known) return sl__reply_error(q, 405, "method_not_allowed", NULL, "%s is not allowed on %s", method, q->path);
+            return sl__reply_error(q, 404, "not_found", NULL, "no route %s %s", method, q->path);
         }
         if (a->shutting_down) return sl__reply_error(q, 503, "shutting_down", NULL, "the server is shutting down");
+        if (!q->route->open) {
+            enum MHD_Result ret;
+            if (authenticate(q, c, &ret) != 0) return ret;
+        } else {
+            snprintf(q->tenant, sizeof q->tenant, "default");
+        }
+        if (q->route->begin) return q->route->begin(q); /* streaming body: its own limits */
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl) {
             char *end;
@@ -441,6 +521,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         return MHD_YES;
     }
+    if (*upload_data_size && q->route && q->route->data && !q->status) return q->route->data(q, upload_data, upload_data_size);
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
@@ -549,12 +630,14 @@ int sl_api_init(sl_api **out, uv_loop_t *loop, const sl_api_config *cfg, char *e
     sl_api *a = calloc(1, sizeof *a);
     if (!a) return sl__errf(err, errlen, SL_ENOMEM, "out of memory");
     a->cfg = *cfg;
+    a->keys = cfg->keys; /* ownership: ours from here on, even on failure */
+    a->cfg.keys = NULL;
     a->loop = loop;
     a->listen_fd = -1;
     a->started = time(NULL);
     int rc = open_listener(a, cfg->listen, err, errlen);
     if (rc) {
-        free(a);
+        sl_api_free(a);
         return rc;
     }
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
@@ -567,7 +650,7 @@ int sl_api_init(sl_api **out, uv_loop_t *loop, const sl_api_config *cfg, char *e
                               MHD_OPTION_END);
     if (!a->mhd) {
         close(a->listen_fd);
-        free(a);
+        sl_api_free(a);
         return sl__errf(err, errlen, SL_EIO, "cannot start the HTTP server on %s", cfg->listen);
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(a->mhd, MHD_DAEMON_INFO_EPOLL_FD);
@@ -649,4 +732,15 @@ void sl_api_close(sl_api *a) {
     }
 }
 
-void sl_api_free(sl_api *a) { free(a); }
+int sl_api_set_keys(sl_api *a, sl_api_keys *k) {
+    if (!k) return SL_EINVAL;
+    sl_api_keys_free(a->keys);
+    a->keys = k;
+    return 0;
+}
+
+void sl_api_free(sl_api *a) {
+    if (!a) return;
+    sl_api_keys_free(a->keys);
+    free(a);
+}

@@ -18,7 +18,9 @@
 #include "log.h"
 #include "model.h"
 #include "options.h"
+#include "registry.h"
 #include "sd_notify.h"
+#include "store.h"
 #include "tokenizer.h"
 
 #define SL_VERSION "0.1.0"
@@ -29,10 +31,15 @@ typedef struct daemon {
     sl_model *model;
     sl_tokenizer *tok;
     sl_chat chat;
-    sl_adapter_table *adapters;
+    sl_store *store;
+    sl_registry *registry;
     sl_engine *engine;
     sl_api *api;
     uv_signal_t sig_term, sig_int, sig_hup;
+    uv_timer_t rescan;    /* --store-rescan-ms */
+    uv_work_t rescan_work;
+    int rescan_busy, rescan_changed, rescan_rc, rescan_init;
+    char rescan_err[256];
     int stopping;
     uv_mutex_t wake_mu; /* guards wake_live: the engine thread may wake us until the API closes */
     int wake_live;
@@ -108,6 +115,7 @@ static void shutdown_done(void *arg) {
     daemon_t *d = arg;
     sl_logf(SL_LOG_INFO, "shutdown: no request left, stopping");
     close_api(d);
+    if (d->rescan_init) uv_close((uv_handle_t *)&d->rescan, on_closed);
     uv_close((uv_handle_t *)&d->sig_term, on_closed);
     uv_close((uv_handle_t *)&d->sig_int, on_closed);
     uv_close((uv_handle_t *)&d->sig_hup, on_closed);
@@ -134,6 +142,48 @@ static void on_signal(uv_signal_t *s, int signum) {
     sl_api_shutdown(d->api, d->o.shutdown_grace, shutdown_done, d);
 }
 
+/* ---------------------------------------------------------------- store rescan, key reload */
+
+/* Another replica sharing --store (issue 7) commits and deletes behind our back: every
+ * --store-rescan-ms the store's index is re-read and the registry drops resident versions
+ * that are no longer current, on the thread pool (it reads every meta.json). A local upload
+ * is visible at once without this. We use a timer only: uv_fs_event (inotify) is not
+ * recursive on Linux, and the versions appear two directory levels below the store. */
+static void rescan_work(uv_work_t *w) {
+    daemon_t *d = w->data;
+    d->rescan_changed = 0;
+    d->rescan_rc = sl_store_rescan(d->store, &d->rescan_changed, d->rescan_err, sizeof d->rescan_err);
+    if (!d->rescan_rc && d->rescan_changed) sl_registry_sync(d->registry);
+}
+
+static void rescan_done(uv_work_t *w, int status) {
+    daemon_t *d = w->data;
+    d->rescan_busy = 0;
+    if (d->rescan_rc) sl_logf(SL_LOG_WARN, "store rescan: %s", d->rescan_err);
+    else if (d->rescan_changed) sl_logf(SL_LOG_INFO, "store rescan: the store changed on disk; index reloaded");
+}
+
+static void on_rescan(uv_timer_t *t) {
+    daemon_t *d = t->data;
+    if (d->rescan_busy || d->stopping) return;
+    d->rescan_work.data = d;
+    if (uv_queue_work(d->loop, &d->rescan_work, rescan_work, rescan_done) == 0) d->rescan_busy = 1;
+}
+
+/* SIGHUP: the keys file is read again; a broken file keeps the keys in force. */
+static void reload_keys(void *arg) {
+    daemon_t *d = arg;
+    sl_api_keys *k = NULL;
+    char err[512];
+    if (sl_api_keys_load(&k, d->o.api_keys, err, sizeof err) != 0) {
+        sl_logf(SL_LOG_ERROR, "%s; keeping the keys loaded before", err);
+        return;
+    }
+    int n = sl_api_keys_count(k);
+    sl_api_set_keys(d->api, k); /* ownership: the API's */
+    sl_logf(SL_LOG_INFO, "API keys reloaded from %s: %d key(s)", d->o.api_keys, n);
+}
+
 /* ---------------------------------------------------------------- startup */
 
 static int mkdir_p(const char *path) {
@@ -153,9 +203,18 @@ static int mkdir_p(const char *path) {
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
 }
 
+/* The store (cleaned and indexed), the registry over it, and the pinned --adapter NAME=DIR. */
 static int load_adapters(daemon_t *d) {
-    if (sl_adapter_table_init(&d->adapters) != 0) return -1;
+    char err[1024];
+    if (sl_store_open(&d->store, d->o.store, err, sizeof err) != 0) {
+        sl_logf(SL_LOG_ERROR, "%s", err);
+        return -1;
+    }
     sl_adapter_opts ao = {.max_rank = (int)d->o.max_adapter_rank};
+    if (sl_registry_init(&d->registry, d->model, d->store, (size_t)d->o.adapter_cache_bytes, &ao, err, sizeof err) != 0) {
+        sl_logf(SL_LOG_ERROR, "%s", err);
+        return -1;
+    }
     for (int i = 0; i < d->o.adapters.n; i++) {
         const char *spec = d->o.adapters.v[i];
         const char *eq = strchr(spec, '=');
@@ -175,32 +234,31 @@ static int load_adapters(daemon_t *d) {
             sl_logf(SL_LOG_ERROR, "--adapter '%s': the name is the base model's", spec);
             return -1;
         }
-        int rc;
-        if (d->o.lazy_adapters) {
-            if ((rc = sl_adapter_table_add_lazy(d->adapters, name, eq + 1, d->model, &ao)) != 0) {
-                sl_logf(SL_LOG_ERROR, "adapter %s: %s", name, rc == SL_EEXIST ? "given twice" : sl_strerror(rc));
-                return -1;
-            }
-            sl_logf(SL_LOG_INFO, "adapter %s: from %s, loaded on first use", name, eq + 1);
-            continue;
-        }
         sl_adapter *a = NULL;
-        char err[512];
-        rc = sl_adapter_load_dir(&a, d->model, eq + 1, &ao, err, sizeof err);
-        if (rc) {
+        if (sl_adapter_load_dir(&a, d->model, eq + 1, &ao, err, sizeof err) != 0) {
             sl_logf(SL_LOG_ERROR, "adapter %s: %s", name, err);
             return -1;
         }
-        sl_logf(SL_LOG_INFO, "adapter %s: %s r=%d, %zu bytes, from %s", name,
+        sl_logf(SL_LOG_INFO, "adapter %s: %s r=%d, %zu bytes, from %s (pinned)", name,
                 sl_adapter_get_kind(a) == SL_ADAPTER_SYMLORA ? "SymLoRA" : "LoRA", sl_adapter_rank(a),
                 sl_adapter_bytes(a), eq + 1);
-        /* Ownership: the table takes our reference. */
-        if ((rc = sl_adapter_table_add(d->adapters, name, a)) != 0) {
-            sl_logf(SL_LOG_ERROR, "adapter %s: %s", name, rc == SL_EEXIST ? "given twice" : sl_strerror(rc));
+        /* Ownership: the registry takes our reference, also on failure. */
+        if (sl_registry_add_pinned(d->registry, name, a, err, sizeof err) != 0) {
+            sl_logf(SL_LOG_ERROR, "--adapter %s: %s", spec, err);
             return -1;
         }
     }
+    sl_store_entry *all = NULL;
+    size_t n = 0;
+    if (sl_store_list(d->store, NULL, &all, &n) == 0)
+        sl_logf(SL_LOG_INFO, "store %s: %zu adapter(s); cache budget %ld bytes", d->o.store, n, d->o.adapter_cache_bytes);
+    free(all);
     return 0;
+}
+
+/* Is HOST:PORT a loopback address? (Only a warning hangs on it.) */
+static int loopback(const char *listen) {
+    return !strncmp(listen, "127.", 4) || !strncmp(listen, "[::1]", 5) || !strncmp(listen, "localhost:", 10);
 }
 
 int main(int argc, char **argv) {
@@ -268,6 +326,18 @@ int main(int argc, char **argv) {
         sl_logf(SL_LOG_INFO, "chat template: %s (%s)", sl_chat_format_name(d.chat.fmt),
                 d.chat.forced ? "forced" : "recognised");
     if (load_adapters(&d) != 0) goto out;
+    sl_api_keys *keys = NULL;
+    if (d.o.api_keys && *d.o.api_keys) {
+        if (sl_api_keys_load(&keys, d.o.api_keys, err, sizeof err) != 0) {
+            sl_logf(SL_LOG_ERROR, "%s", err);
+            goto out;
+        }
+        sl_logf(SL_LOG_INFO, "API keys: %d key(s) from %s; every route but /health and /metrics needs one",
+                sl_api_keys_count(keys), d.o.api_keys);
+    } else if (!loopback(d.o.listen)) {
+        sl_logf(SL_LOG_WARN, "--listen %s without --api-keys: anyone who can reach it may upload and use adapters",
+                d.o.listen);
+    }
 
     sl_engine_opts eo = {
         .max_batch_tokens = (int)d.o.max_batch_tokens,
@@ -304,7 +374,13 @@ int main(int argc, char **argv) {
         .tok = d.tok,
         .engine = d.engine,
         .chat = &d.chat,
-        .adapters = sl_adapter_table_source(d.adapters),
+        .adapters = sl_adapter_registry_source(d.registry),
+        .store = d.store,
+        .registry = d.registry,
+        .max_adapter_bytes = (size_t)d.o.max_adapter_bytes,
+        .max_adapter_rank = (int)d.o.max_adapter_rank,
+        .import_dir = d.o.import_dir,
+        .keys = keys, /* ownership: the API's from here on */
         .log = api_log,
         .access = api_access,
     };
@@ -322,8 +398,15 @@ int main(int argc, char **argv) {
     uv_signal_start(&d.sig_term, on_signal, SIGTERM);
     uv_signal_start(&d.sig_int, on_signal, SIGINT);
     uv_signal_start(&d.sig_hup, on_signal, SIGHUP);
-    sl_logf(SL_LOG_INFO, "listening on http://%s (model %s, %d adapter(s))", sl_api_address(d.api), d.model_id,
-            sl_adapter_table_count(d.adapters));
+    if (keys) sl_daemon_on_reload(reload_keys, &d);
+    if (d.o.store_rescan_ms > 0) {
+        uv_timer_init(d.loop, &d.rescan);
+        d.rescan.data = &d;
+        d.rescan_init = 1;
+        uv_timer_start(&d.rescan, on_rescan, (uint64_t)d.o.store_rescan_ms, (uint64_t)d.o.store_rescan_ms);
+    }
+    sl_logf(SL_LOG_INFO, "listening on http://%s (model %s, auth %s)", sl_api_address(d.api), d.model_id,
+            keys ? "on" : "off");
     notify("READY=1");
 
     uv_run(d.loop, UV_RUN_DEFAULT); /* until shutdown_done closed every handle */
@@ -338,7 +421,8 @@ out:
     }
     sl_engine_free(d.engine); /* after the API: no consumer is left */
     sl_api_free(d.api);
-    sl_adapter_table_free(d.adapters);
+    sl_registry_free(d.registry); /* after the engine: no request holds an adapter */
+    sl_store_free(d.store);
     sl_tokenizer_free(d.tok);
     sl_model_free(d.model);
     sl_options_free(&d.o);

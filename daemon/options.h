@@ -35,7 +35,11 @@ typedef struct sl_daemon_opts {
     long retry_after;
     double shutdown_grace;
     long step_delay_ms;
-    int lazy_adapters;
+    long adapter_cache_bytes;
+    long max_adapter_bytes;
+    char *import_dir;
+    char *api_keys;
+    long store_rescan_ms;
     char *log_format;
     char *log_level;
     int help;

@@ -20,6 +20,7 @@ typedef struct reg_entry {
     int pinned, loading;
     sl_adapter *resident; /* the registry's reference, or NULL */
     uint64_t last_used;
+    uint64_t gen;         /* bumped by publish/forget/sync: a load that started before is stale */
 } reg_entry;
 
 struct sl_registry {
@@ -91,6 +92,7 @@ static void drop_resident(sl_registry *r, reg_entry *e) {
 }
 
 static void remove_entry(sl_registry *r, reg_entry *e) {
+    e->gen++;
     if (e->loading) { /* the loader finds it gone by its flag; keep the memory until then */
         e->version = 0;
         e->sha256[0] = 0;
@@ -217,6 +219,7 @@ int sl_registry_acquire(sl_registry *r, const char *tenant, const char *name, sl
         return rc;
     }
     e->loading = 1;
+    uint64_t gen = e->gen;
     r->st.misses++;
     pthread_mutex_unlock(&r->mu);
 
@@ -241,11 +244,17 @@ int sl_registry_acquire(sl_registry *r, const char *tenant, const char *name, sl
         int b = 0;
         while (ms > sl_registry_load_bucket_ms[b]) b++;
         r->st.load_hist[b]++;
-        e->version = need.version;
-        memcpy(e->sha256, need.sha256, sizeof e->sha256);
-        set_resident(r, e, a);
         *out = sl_adapter_ref(a);
         *version = need.version;
+        if (e->gen == gen) {
+            e->version = need.version;
+            memcpy(e->sha256, need.sha256, sizeof e->sha256);
+            set_resident(r, e, a);
+        } else {
+            /* Published, forgotten or synced meanwhile: the caller (which asked before that)
+             * gets what it loaded, but it must not replace the newer state. */
+            sl_adapter_unref(a);
+        }
     }
     pthread_cond_broadcast(&r->loaded);
     pthread_mutex_unlock(&r->mu);
@@ -262,6 +271,7 @@ void sl_registry_publish(sl_registry *r, const sl_store_entry *se, sl_adapter *v
         return;
     }
     drop_resident(r, e);
+    e->gen++;
     e->version = se->version;
     memcpy(e->sha256, se->sha256, sizeof e->sha256);
     if (validated) set_resident(r, e, validated);
@@ -286,7 +296,10 @@ void sl_registry_sync(sl_registry *r) {
             remove_entry(r, e); /* swaps the last entry into i */
             continue;
         }
-        if (se.version != e->version || strcmp(se.sha256, e->sha256)) drop_resident(r, e);
+        if (se.version != e->version || strcmp(se.sha256, e->sha256)) {
+            drop_resident(r, e);
+            e->gen++;
+        }
         i++;
     }
     pthread_mutex_unlock(&r->mu);
@@ -329,6 +342,36 @@ int sl_registry_list(sl_registry *r, const char *tenant, sl_registry_info **out,
     free(se);
     *out = info;
     return 0;
+}
+
+int sl_registry_info_get(sl_registry *r, const char *tenant, const char *name, sl_registry_info *out) {
+    memset(out, 0, sizeof *out);
+    sl_store_entry se;
+    int in_store = r->store && sl_store_name_valid(tenant) && sl_store_get(r->store, tenant, name, &se) == 0;
+    pthread_mutex_lock(&r->mu);
+    int rc = 0;
+    if (in_store) {
+        out->e = se;
+        reg_entry *e = find(r, tenant, name);
+        if (e && e->resident && e->version == se.version && !strcmp(e->sha256, se.sha256)) {
+            out->resident = 1;
+            out->resident_bytes = sl_adapter_bytes(e->resident);
+        }
+    } else {
+        reg_entry *p = find(r, "", name);
+        if (p && p->pinned) {
+            snprintf(out->e.name, sizeof out->e.name, "%s", p->name);
+            snprintf(out->e.peft_type, sizeof out->e.peft_type, "%s",
+                     sl_adapter_get_kind(p->resident) == SL_ADAPTER_SYMLORA ? "SYMLORA" : "LORA");
+            out->e.r = sl_adapter_rank(p->resident);
+            out->pinned = out->resident = 1;
+            out->resident_bytes = sl_adapter_bytes(p->resident);
+        } else {
+            rc = SL_ENOENT;
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+    return rc;
 }
 
 void sl_registry_get_stats(sl_registry *r, sl_registry_stats *out) {

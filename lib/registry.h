@@ -69,6 +69,9 @@ void sl_registry_sync(sl_registry *r);
 
 /* TENANT's adapters (NULL: all) with residency; *out malloc'ed, caller frees. Pinned ones too. */
 int sl_registry_list(sl_registry *r, const char *tenant, sl_registry_info **out, size_t *n);
+/* One adapter as TENANT sees it: its own NAME, else a pinned NAME (SL_ENOENT: neither).
+ * Never loads; reads the store's index only (safe on an event loop). */
+int sl_registry_info_get(sl_registry *r, const char *tenant, const char *name, sl_registry_info *out);
 void sl_registry_get_stats(sl_registry *r, sl_registry_stats *out);
 
 #endif

@@ -20,6 +20,11 @@
 
 struct sl_store {
     char *dir;
+    /* Two locks, taken in this order: commit_mu serialises the changes that touch the disk
+     * (commit, delete, rescan) and may be held across fsyncs; mu guards only the in-memory
+     * index and is never held during I/O, so sl_store_get/list (called on the event loop
+     * by the registry) never wait for a disk. */
+    pthread_mutex_t commit_mu;
     pthread_mutex_t mu;
     sl_store_entry *idx; /* current version of every (tenant, name) */
     size_t n, cap;
@@ -210,6 +215,7 @@ int sl_store_open(sl_store **out, const char *dir, char *err, size_t errlen) {
     sl_store *s = calloc(1, sizeof *s);
     if (!s || !(s->dir = strdup(dir))) { free(s); return SL_ENOMEM; }
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->commit_mu, NULL);
     char path[4096];
     /* Leftovers of uploads and deletions that never completed. */
     pathf(path, sizeof path, "%s/.tmp", dir);
@@ -232,6 +238,7 @@ int sl_store_open(sl_store **out, const char *dir, char *err, size_t errlen) {
 void sl_store_free(sl_store *s) {
     if (!s) return;
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->commit_mu);
     free(s->idx);
     free(s->dir);
     free(s);
@@ -331,11 +338,13 @@ int sl_store_commit(sl_store *s, sl_store_txn *t, const char *tenant, const char
     char tdir[4096], ndir[4200], vdir[4300], path[4200];
     pathf(tdir, sizeof tdir, "%s/%s", s->dir, tenant);
     pathf(ndir, sizeof ndir, "%s/%s", tdir, name);
+    pthread_mutex_lock(&s->commit_mu); /* held across the disk work; mu only for the index */
     pthread_mutex_lock(&s->mu);
     sl_store_entry *cur = find(s, tenant, name);
     uint32_t prev = cur ? cur->version : 0;
+    pthread_mutex_unlock(&s->mu);
     e->version = prev + 1;
-    *created = cur == NULL;
+    *created = prev == 0;
 
     /* meta.json completes the version; written and fsync'ed before the rename. */
     json_t *meta = json_pack("{s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:s, s:i, s:s}", "tenant", tenant, "name", name,
@@ -360,20 +369,24 @@ int sl_store_commit(sl_store *s, sl_store_txn *t, const char *tenant, const char
     if (!rc && rename(t->dir, vdir) != 0) rc = sl__errf(err, errlen, errno_code(errno), "store: rename: %s", strerror(errno));
     if (!rc && fsync_path(ndir) != 0) rc = sl__errf(err, errlen, errno_code(errno), "store: fsync %s: %s", ndir, strerror(errno));
     if (rc) {
-        pthread_mutex_unlock(&s->mu);
+        pthread_mutex_unlock(&s->commit_mu);
         sl_store_abort(t); /* removes the upload directory if the rename did not happen */
         return rc;
     }
+    pthread_mutex_lock(&s->mu);
+    cur = find(s, tenant, name);
     if (cur) *cur = *e;
-    else if ((rc = index_put(&s->idx, &s->n, &s->cap, e))) { pthread_mutex_unlock(&s->mu); free(t); return rc; }
+    else rc = index_put(&s->idx, &s->n, &s->cap, e);
     pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->commit_mu);
+    free(t);
+    if (rc) return rc; /* durable on disk; the next rescan or restart indexes it */
     /* The new version is durable; the previous one goes (a crash here leaves it, and the
      * next start removes it because a newer version exists). */
     if (prev) {
         pathf(vdir, sizeof vdir, "%s/v%u", ndir, prev);
         rm_rf(vdir);
     }
-    free(t);
     return 0;
 }
 
@@ -402,16 +415,23 @@ int sl_store_delete(sl_store *s, const char *tenant, const char *name, char *err
     char ndir[4200], trash[4200], tdir[4096];
     pathf(tdir, sizeof tdir, "%s/%s", s->dir, tenant);
     pathf(ndir, sizeof ndir, "%s/%s", tdir, name);
+    pthread_mutex_lock(&s->commit_mu);
     pthread_mutex_lock(&s->mu);
-    sl_store_entry *e = find(s, tenant, name);
-    if (!e) { pthread_mutex_unlock(&s->mu); return SL_ENOENT; }
-    pathf(trash, sizeof trash, "%s/.trash/del-XXXXXX", s->dir);
-    int rc = 0;
-    if (!mkdtemp(trash) || rename(ndir, trash) != 0 || fsync_path(tdir) != 0)
-        rc = sl__errf(err, errlen, errno_code(errno), "store: deleting %s/%s: %s", tenant, name, strerror(errno));
-    if (!rc) *e = s->idx[--s->n];
+    int found = find(s, tenant, name) != NULL;
     pthread_mutex_unlock(&s->mu);
-    rm_rf(trash);
+    if (!found) { pthread_mutex_unlock(&s->commit_mu); return SL_ENOENT; }
+    pathf(trash, sizeof trash, "%s/.trash/del-XXXXXX", s->dir);
+    int rc = 0, made = mkdtemp(trash) != NULL;
+    if (!made || rename(ndir, trash) != 0 || fsync_path(tdir) != 0)
+        rc = sl__errf(err, errlen, errno_code(errno), "store: deleting %s/%s: %s", tenant, name, strerror(errno));
+    if (!rc) {
+        pthread_mutex_lock(&s->mu);
+        sl_store_entry *e = find(s, tenant, name);
+        if (e) *e = s->idx[--s->n];
+        pthread_mutex_unlock(&s->mu);
+    }
+    pthread_mutex_unlock(&s->commit_mu);
+    if (made) rm_rf(trash);
     return rc;
 }
 
@@ -468,8 +488,13 @@ io:
 int sl_store_rescan(sl_store *s, int *changed, char *err, size_t errlen) {
     sl_store_entry *idx = NULL;
     size_t n = 0;
+    /* commit_mu: a commit of this process between the scan and the swap would be lost. */
+    pthread_mutex_lock(&s->commit_mu);
     int rc = scan(s, 0, &idx, &n);
-    if (rc) return sl__errf(err, errlen, rc, "store %s: rescan failed", s->dir);
+    if (rc) {
+        pthread_mutex_unlock(&s->commit_mu);
+        return sl__errf(err, errlen, rc, "store %s: rescan failed", s->dir);
+    }
     pthread_mutex_lock(&s->mu);
     int diff = n != s->n;
     for (size_t i = 0; !diff && i < n; i++) {
@@ -480,6 +505,7 @@ int sl_store_rescan(sl_store *s, int *changed, char *err, size_t errlen) {
     s->idx = idx;
     s->n = s->cap = n;
     pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->commit_mu);
     if (changed) *changed = diff;
     return 0;
 }

@@ -184,32 +184,6 @@ def eos_stops_with_finish_stop():
         assert d.stop() == 0
 
 
-@test
-def lazy_adapters_load_on_first_use(d):
-    """--lazy-adapters: the first request of an adapter waits for its load on the thread pool."""
-    import tempfile
-    bad = tempfile.mkdtemp()
-    with open(os.path.join(bad, "adapter_config.json"), "w") as f:
-        f.write('{"peft_type": "SYMLORA", "r": 4}')
-    adapters = dict(fixture_adapters(), broken=bad)
-    lazy = Daemon(adapters=adapters, args=["--lazy-adapters"])
-    try:
-        prompt = EXP["llama-tiny"]["prompts"][2]
-        names = sorted(fixture_adapters())
-        want = {n: d.complete_ids(n, prompt, 6)[0] for n in names}  # the shared, eagerly loaded daemon
-        from harness import run_parallel
-        got = run_parallel(lambda n: lazy.complete_ids(n, prompt, 6)[0], [(n,) for n in names * 3])
-        assert got == [want[n] for n in names * 3], (got, want)
-        st, j, _ = lazy.post("/v1/completions", {"model": "broken", "prompt": "x", "max_tokens": 2})
-        assert st == 503 and j["error"]["code"] == "adapter_unavailable", (st, j)
-        st, j, _ = lazy.post("/v1/completions", {"model": "broken", "prompt": "x", "max_tokens": 2})
-        assert st == 503, (st, j)
-        assert lazy.get("/health")[0] == 200
-        assert lazy.stop() == 0
-    finally:
-        lazy.cleanup()
-
-
 if __name__ == "__main__":
     os.chdir(os.path.dirname(os.path.abspath(__file__)))
     main()

@@ -1,0 +1,491 @@
+/* upload.c — PUT /v1/adapters/{name}: a multipart/form-data body (parts `config` and
+ * `weights`, as `curl -F config=@adapter_config.json -F weights=@adapter_model.safetensors`
+ * sends them) parsed by libmicrohttpd's own PostProcessor and streamed into a store upload
+ * transaction (lib/store.h), then validated against the base model, committed durably and
+ * published to the registry before the 201/200 goes out. The body is never held whole in
+ * memory: at most UP_HIGH_WATER bytes per upload wait for the disk.
+ *
+ * Where the disk work runs. Everything that touches the disk runs on libuv's thread pool, one
+ * job at a time per upload (so the parts reach the files in order): creating the transaction,
+ * every write, the fsyncs, the validation, the commit, an abort. The loop thread only copies
+ * the PostProcessor's output into staging chunks. We measured the alternative, write(2) of
+ * each piece straight from the MHD callback on the loop thread (tests/blackbox/
+ * test_adapters.py: upload_does_not_stall_streams records the numbers; figures of one run on
+ * the CI-sized VM, ext4): a 16 KiB write into the page cache takes ~10-30 us, but under
+ * dirty-page writeback throttling (balance_dirty_pages, which a 100+ MB upload reliably
+ * triggers) single writes stalled for 10-100+ ms, and every stream on the server stalls with
+ * them, since one loop serves all connections. Queued, a token stream running during a
+ * 256 MB upload keeps its inter-token gaps; the cost is a thread-pool round trip per batch of
+ * pieces (pieces arriving while a job runs are batched into the next job), which is noise
+ * next to the network. When the disk falls behind, the staging buffer reaches UP_HIGH_WATER
+ * and the connection is suspended (MHD stops reading it: TCP backpressure to the client)
+ * until the job in flight is done.
+ *
+ * Limits: --max-adapter-bytes bounds the whole body. With a Content-Length above it the 413
+ * goes out before anything is read. A chunked body is stopped as soon as it passes the limit:
+ * nothing more is written, the transaction is aborted at once. MHD 0.9 cannot queue a reply
+ * while a body is still arriving, so the 413 itself is sent when the client has finished;
+ * a client that sends more than UP_DISCARD_MAX beyond the limit is disconnected. The same
+ * holds for every other error found mid-body (an unknown or repeated part).
+ *
+ * Every failure answers 4xx/5xx with a message naming what is wrong, aborts the transaction
+ * (its directory under STORE/.tmp is gone before the reply is sent) and leaves the previous
+ * version current. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "adapter.h"
+#include "error.h"
+#include "internal.h"
+#include "registry.h"
+#include "store.h"
+
+#define UP_CHUNK (256 * 1024)             /* staging chunk size */
+#define UP_HIGH_WATER (1024 * 1024)       /* staged bytes that suspend the connection */
+#define UP_CONFIG_MAX (1024 * 1024)       /* adapter_config.json larger than this is refused */
+#define UP_DISCARD_MAX (16 * 1024 * 1024) /* bytes read and dropped after a failure, then hang up */
+#define UP_PP_BUFFER 65536                /* MHD PostProcessor buffer (it parses part headers in it) */
+
+static const char *const part_name[2] = {"config", "weights"};
+
+typedef struct up_chunk {
+    struct up_chunk *next;
+    int part;        /* SL_STORE_CONFIG or SL_STORE_WEIGHTS */
+    size_t len, cap;
+    char data[];     /* (cap) */
+} up_chunk;
+
+struct sl__upload {
+    sl_api *api;
+    char tenant[SL__NAME_MAX + 1], name[SL__NAME_MAX + 1];
+    struct MHD_PostProcessor *pp;
+    /* Owned. While a job runs only the job touches it; the loop only between jobs. */
+    sl_store_txn *txn;
+    up_chunk *staged, *tail; /* received, not yet handed to a job (loop thread) */
+    size_t staged_bytes;
+    int job;                 /* a job is on the thread pool */
+    int waiting;             /* suspended because staged_bytes reached UP_HIGH_WATER */
+    int body_done;           /* the final handler call came: the body is in */
+    uint64_t received;       /* body bytes */
+    uint64_t part_bytes[2];
+    int seen[2];
+    int cur_part;            /* part the last piece belonged to (-1: none yet) */
+    uint64_t cur_next;       /* its next offset: a piece at another offset starts a new part */
+    /* The first failure wins; answered once the body is in. */
+    int fail_status;
+    char fail_code[32];
+    char fail_msg[640];
+    /* The finish job's result. */
+    int finished;
+    sl_store_entry entry;
+    int created;
+    size_t resident_bytes;
+};
+
+enum { JOB_WRITE, JOB_FINISH, JOB_ABORT };
+
+typedef struct up_job {
+    int kind;
+    sl__upload *up;          /* NULL: a detached abort (the request is gone) */
+    sl_store_txn *txn;       /* detached abort: the transaction to remove */
+    up_chunk *chunks;        /* JOB_WRITE, JOB_FINISH: owned by the job */
+    sl_api *api;             /* read-only: cfg.store, registry, model and limits never change */
+    sl_store *store;
+    /* Results. */
+    int rc, status;
+    char code[32];
+    char err[640];
+    sl_store_entry entry;
+    int created;
+    size_t resident_bytes;
+} up_job;
+
+static void fail(sl__upload *up, int status, const char *code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void fail(sl__upload *up, int status, const char *code, const char *fmt, ...) {
+    if (up->fail_status) return;
+    up->fail_status = status;
+    snprintf(up->fail_code, sizeof up->fail_code, "%s", code);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(up->fail_msg, sizeof up->fail_msg, fmt, ap);
+    va_end(ap);
+}
+
+static void free_chunks(up_chunk *c) {
+    while (c) {
+        up_chunk *n = c->next;
+        free(c);
+        c = n;
+    }
+}
+
+static int stage(sl__upload *up, int part, const char *data, size_t n) {
+    while (n) {
+        up_chunk *t = up->tail;
+        if (!t || t->part != part || t->len == t->cap) {
+            t = malloc(sizeof *t + UP_CHUNK);
+            if (!t) return SL_ENOMEM;
+            t->next = NULL;
+            t->part = part;
+            t->len = 0;
+            t->cap = UP_CHUNK;
+            if (up->tail) up->tail->next = t;
+            else up->staged = t;
+            up->tail = t;
+        }
+        size_t k = t->cap - t->len < n ? t->cap - t->len : n;
+        memcpy(t->data + t->len, data, k);
+        t->len += k;
+        data += k;
+        n -= k;
+        up->staged_bytes += k;
+    }
+    return 0;
+}
+
+/* The PostProcessor's callback: one piece of one form part. */
+static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
+                               const char *content_type, const char *transfer_encoding, const char *data, uint64_t off,
+                               size_t size) {
+    sl__upload *up = cls;
+    if (up->fail_status) return MHD_NO;
+    int part = !strcmp(key, "config") ? SL_STORE_CONFIG : !strcmp(key, "weights") ? SL_STORE_WEIGHTS : -1;
+    if (part < 0) {
+        fail(up, 400, "unknown_part", "unexpected form part '%.64s': send exactly the parts 'config' (adapter_config.json) "
+             "and 'weights' (adapter_model.safetensors)", key);
+        return MHD_NO;
+    }
+    if (part != up->cur_part || off != up->cur_next) { /* a new part begins */
+        if (up->seen[part]) {
+            fail(up, 400, "duplicate_part", "the form part '%s' is given twice", part_name[part]);
+            return MHD_NO;
+        }
+        up->seen[part] = 1;
+        up->cur_part = part;
+    }
+    if (transfer_encoding && strcasecmp(transfer_encoding, "binary") && strcasecmp(transfer_encoding, "8bit") &&
+        strcasecmp(transfer_encoding, "7bit")) {
+        fail(up, 400, "unsupported_encoding", "the form part '%s' uses Content-Transfer-Encoding %.32s; send it as binary",
+             part_name[part], transfer_encoding);
+        return MHD_NO;
+    }
+    up->cur_next = off + size;
+    up->part_bytes[part] += size;
+    if (part == SL_STORE_CONFIG && up->part_bytes[part] > UP_CONFIG_MAX) {
+        fail(up, 413, "config_too_large", "the form part 'config' is larger than %d bytes; it should be adapter_config.json",
+             UP_CONFIG_MAX);
+        return MHD_NO;
+    }
+    if (size && stage(up, part, data, size) != 0) {
+        fail(up, 500, "internal_error", "out of memory");
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+/* ---------------------------------------------------------------- jobs (thread pool) */
+
+static void target_list(const sl_adapter *a, char *out, size_t n) {
+    size_t p = 0;
+    out[0] = 0;
+    unsigned mask = sl_adapter_module_mask(a);
+    for (int m = 0; m < SL_MOD_COUNT; m++)
+        if (mask & (1u << m))
+            p += (size_t)snprintf(out + p, p < n ? n - p : 0, "%s%s", p ? "," : "", sl_module_name((sl_module)m));
+}
+
+
+static void set_code(int rc, int *status, char *code, size_t codelen) {
+    *status = rc == SL_ENOSPC ? 507 : 500;
+    snprintf(code, codelen, "%s", rc == SL_ENOSPC ? "insufficient_storage" : "store_error");
+}
+
+int sl__upload_commit(sl_api *a, sl_store_txn *t, const char *tenant, const char *name, sl_store_entry *e,
+                      int *created, size_t *resident_bytes, int *status, char *code, size_t codelen, char *err,
+                      size_t errlen) {
+    sl_adapter *ad = NULL;
+    int rc = sl_store_txn_finish(t, err, errlen);
+    if (rc) {
+        set_code(rc, status, code, codelen);
+        sl_store_abort(t);
+        return rc;
+    }
+    char msg[600];
+    sl_adapter_opts opts = {.max_rank = a->cfg.max_adapter_rank};
+    rc = sl_adapter_load_dir(&ad, a->cfg.model, sl_store_txn_dir(t), &opts, msg, sizeof msg);
+    if (rc) {
+        int ours = rc == SL_ENOMEM || rc == SL_EIO;
+        *status = ours ? 500 : 422;
+        snprintf(code, codelen, "%s", ours ? "internal_error" : "invalid_adapter");
+        snprintf(err, errlen, "the adapter was not accepted: %s", msg);
+        sl_store_abort(t);
+        return rc;
+    }
+    memset(e, 0, sizeof *e);
+    snprintf(e->peft_type, sizeof e->peft_type, "%s", sl_adapter_get_kind(ad) == SL_ADAPTER_SYMLORA ? "SYMLORA" : "LORA");
+    e->r = sl_adapter_rank(ad);
+    target_list(ad, e->target_modules, sizeof e->target_modules);
+    *resident_bytes = sl_adapter_bytes(ad);
+    rc = sl_store_commit(a->cfg.store, t, tenant, name, e, created, err, errlen); /* consumes T */
+    if (rc) {
+        set_code(rc, status, code, codelen);
+        sl_adapter_unref(ad);
+        return rc;
+    }
+    /* Current from now on; ownership of AD passes to the registry (resident at once, so the
+     * first request needs no load: the hot swap costs no disk read). */
+    sl_registry_publish(a->cfg.registry, e, ad);
+    return 0;
+}
+
+static int write_chunks(up_job *j) {
+    sl__upload *up = j->up;
+    int rc = 0;
+    if (!up->txn && (rc = sl_store_begin(j->store, &up->txn, j->err, sizeof j->err)) != 0) return rc;
+    for (up_chunk *c = j->chunks; c && !rc; c = c->next)
+        rc = sl_store_txn_write(up->txn, (enum sl_store_part)c->part, c->data, c->len, j->err, sizeof j->err);
+    free_chunks(j->chunks);
+    j->chunks = NULL;
+    return rc;
+}
+
+static void job_work(void *arg) {
+    up_job *j = arg;
+    sl__upload *up = j->up;
+    if (j->kind == JOB_ABORT) {
+        sl_store_abort(up ? up->txn : j->txn);
+        if (up) up->txn = NULL;
+        return;
+    }
+    int rc = write_chunks(j);
+    if (rc) set_code(rc, &j->status, j->code, sizeof j->code);
+    if (j->kind == JOB_FINISH && !rc) {
+        if (!up->txn && (rc = sl_store_begin(j->store, &up->txn, j->err, sizeof j->err)) != 0) {
+            set_code(rc, &j->status, j->code, sizeof j->code);
+        } else {
+            sl_store_txn *t = up->txn;
+            up->txn = NULL; /* ownership: consumed, committed or aborted */
+            rc = sl__upload_commit(j->api, t, up->tenant, up->name, &j->entry, &j->created, &j->resident_bytes,
+                                   &j->status, j->code, sizeof j->code, j->err, sizeof j->err);
+        }
+    }
+    if (rc && up->txn) { /* nothing of a failed upload stays behind */
+        sl_store_abort(up->txn);
+        up->txn = NULL;
+    }
+    j->rc = rc;
+}
+
+static int pump(sl__req *q);
+static enum MHD_Result reply(sl__req *q);
+
+static void job_done(sl__req *q, void *arg) {
+    up_job *j = arg;
+    sl__upload *up = q->up;
+    up->job = 0;
+    if (j->rc) fail(up, j->status ? j->status : 500, j->code[0] ? j->code : "store_error", "%s", j->err);
+    if (j->kind == JOB_FINISH && !j->rc) {
+        up->finished = 1;
+        up->entry = j->entry;
+        up->created = j->created;
+        up->resident_bytes = j->resident_bytes;
+        sl__log(q->api, 1, "adapter %s/%s: version %u stored (%s r=%d, %llu bytes, sha256 %.16s...)", up->tenant, up->name,
+                up->entry.version, up->entry.peft_type, up->entry.r, (unsigned long long)up->entry.bytes, up->entry.sha256);
+    }
+    free_chunks(j->chunks);
+    free(j);
+    if (q->completed) return; /* the client went away: sl__upload_free aborts what is left */
+    if (pump(q)) sl__req_then(q, reply);
+}
+
+static int start_job(sl__req *q, int kind) {
+    sl__upload *up = q->up;
+    sl_api *a = q->api;
+    up_job *j = calloc(1, sizeof *j);
+    if (!j) return SL_ENOMEM;
+    j->kind = kind;
+    j->up = up;
+    j->api = a;
+    j->store = a->cfg.store;
+    if (kind != JOB_ABORT) {
+        j->chunks = up->staged; /* ownership: the job's */
+        up->staged = up->tail = NULL;
+        up->staged_bytes = 0;
+    }
+    if (sl__req_queue(q, job_work, job_done, j) != 0) {
+        if (kind != JOB_ABORT) { /* give the chunks back */
+            up->staged = j->chunks;
+            for (up->tail = up->staged; up->tail && up->tail->next;) up->tail = up->tail->next;
+            for (up_chunk *c = up->staged; c; c = c->next) up->staged_bytes += c->len;
+        }
+        free(j);
+        return SL_ENOMEM;
+    }
+    up->job = 1;
+    return 0;
+}
+
+/* Moves the upload on after any event (loop thread). Returns 1 when the reply can be sent
+ * (the body is in and nothing runs), 0 when something is in progress. */
+static int pump(sl__req *q) {
+    sl__upload *up = q->up;
+    if (up->job) return 0;
+    if (up->fail_status) {
+        free_chunks(up->staged);
+        up->staged = up->tail = NULL;
+        up->staged_bytes = 0;
+        if (up->txn) {
+            if (start_job(q, JOB_ABORT) == 0) return 0;
+            /* Could not queue: it is removed at the next start. */
+        }
+        if (!up->body_done) {
+            if (up->waiting) { /* read on (and drop) the rest of the body */
+                up->waiting = 0;
+                sl__req_resume(q);
+            }
+            return 0;
+        }
+        return 1;
+    }
+    if (!up->body_done) {
+        if (up->staged && start_job(q, JOB_WRITE) != 0) {
+            fail(up, 500, "internal_error", "out of memory");
+            return pump(q);
+        }
+        if (up->waiting && up->staged_bytes < UP_HIGH_WATER) {
+            up->waiting = 0;
+            sl__req_resume(q);
+        }
+        return 0;
+    }
+    if (!up->finished) {
+        if (start_job(q, JOB_FINISH) != 0) {
+            fail(up, 500, "internal_error", "out of memory");
+            return pump(q);
+        }
+        return 0;
+    }
+    return 1;
+}
+
+static enum MHD_Result reply(sl__req *q) {
+    sl__upload *up = q->up;
+    if (up->fail_status) return sl__reply_error(q, up->fail_status, up->fail_code, NULL, "%s", up->fail_msg);
+    return sl__reply_json(q, up->created ? 201 : 200, sl__adapter_json(&up->entry, 0, 1, up->resident_bytes));
+}
+
+/* ---------------------------------------------------------------- the route's three stages */
+
+enum MHD_Result sl__upload_begin(sl__req *q) {
+    sl_api *a = q->api;
+    if (!a->cfg.store || !a->cfg.registry)
+        return sl__reply_error(q, 503, "no_store", NULL, "this server has no adapter store");
+    char tenant[SL__NAME_MAX + 1], name[SL__NAME_MAX + 1];
+    int rc = sl__resolve_adapter(q, q->param, tenant, name);
+    if (rc == SL_ENOENT)
+        return sl__reply_error(q, 404, "adapter_not_found", NULL, "the adapter '%s' does not exist", q->param);
+    if (rc) return sl__reply_error(q, 400, "invalid_name", NULL, "adapter names must match ^[a-z0-9][a-z0-9._-]{0,63}$");
+    struct MHD_Connection *c = q->mhd;
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        char *end;
+        unsigned long long v = strtoull(cl, &end, 10);
+        if (*end || v > a->cfg.max_adapter_bytes)
+            return sl__reply_error(q, 413, "upload_too_large", NULL,
+                                   "the upload is %s bytes, more than the server's limit of %zu (--max-adapter-bytes)", cl,
+                                   a->cfg.max_adapter_bytes);
+    }
+    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (!ct || strncasecmp(ct, "multipart/form-data", 19) != 0)
+        return sl__reply_error(q, 415, "unsupported_media_type", NULL,
+                               "send a multipart/form-data body with the parts 'config' and 'weights': "
+                               "curl -T- is not it; use curl -F config=@adapter_config.json -F weights=@adapter_model.safetensors");
+    sl__upload *up = calloc(1, sizeof *up);
+    if (!up) return sl__reply_error(q, 500, "internal_error", NULL, "out of memory");
+    up->api = a;
+    up->cur_part = -1;
+    snprintf(up->tenant, sizeof up->tenant, "%s", tenant);
+    snprintf(up->name, sizeof up->name, "%s", name);
+    q->up = up; /* ownership: the request's, freed with it */
+    up->pp = MHD_create_post_processor(c, UP_PP_BUFFER, on_part, up);
+    if (!up->pp)
+        return sl__reply_error(q, 400, "invalid_multipart", NULL, "the multipart/form-data Content-Type has no boundary");
+    return MHD_YES;
+}
+
+enum MHD_Result sl__upload_data(sl__req *q, const char *data, size_t *size) {
+    sl__upload *up = q->up;
+    size_t n = *size;
+    *size = 0;
+    if (!up) return MHD_YES;
+    up->received += n;
+    if (up->fail_status) { /* dropped: the reply waits for the end of the body */
+        return up->received > q->api->cfg.max_adapter_bytes + UP_DISCARD_MAX ? MHD_NO : MHD_YES;
+    }
+    if (up->received > q->api->cfg.max_adapter_bytes) {
+        fail(up, 413, "upload_too_large", "the upload is larger than the server's limit of %zu bytes (--max-adapter-bytes)",
+             q->api->cfg.max_adapter_bytes);
+    } else if (MHD_post_process(up->pp, data, n) != MHD_YES) {
+        fail(up, 400, "invalid_multipart", "the multipart/form-data body is malformed");
+    }
+    pump(q);
+    if (!up->fail_status && up->job && up->staged_bytes >= UP_HIGH_WATER && !up->waiting) {
+        up->waiting = 1; /* the disk is behind: stop reading until the job in flight is done */
+        sl__req_wait(q);
+    }
+    return MHD_YES;
+}
+
+enum MHD_Result sl__upload_end(sl__req *q) {
+    sl__upload *up = q->up;
+    if (!up) return sl__reply_error(q, 500, "internal_error", NULL, "upload state lost");
+    up->body_done = 1;
+    if (up->pp) {
+        enum MHD_Result ok = MHD_destroy_post_processor(up->pp);
+        up->pp = NULL;
+        if (ok != MHD_YES)
+            fail(up, 400, "invalid_multipart", "the multipart/form-data body is incomplete (no closing boundary)");
+    }
+    if (!up->seen[SL_STORE_CONFIG] || !up->seen[SL_STORE_WEIGHTS])
+        fail(up, 400, "missing_part",
+             "the form part '%s' is missing: send both, e.g. curl -X PUT -F config=@adapter_config.json "
+             "-F weights=@adapter_model.safetensors",
+             up->seen[SL_STORE_CONFIG] ? "weights" : "config");
+    if (pump(q)) return reply(q);
+    sl__req_wait(q);
+    return MHD_YES;
+}
+
+/* ---------------------------------------------------------------- cleanup */
+
+typedef struct detached {
+    uv_work_t w;
+    up_job j;
+} detached;
+
+static void detached_work(uv_work_t *w) { job_work(&((detached *)w->data)->j); }
+static void detached_done(uv_work_t *w, int status) { free(w->data); }
+
+void sl__upload_free(sl__upload *up) {
+    if (!up) return;
+    if (up->pp) MHD_destroy_post_processor(up->pp);
+    free_chunks(up->staged);
+    if (up->txn) {
+        /* The client left mid-upload: remove its files on the pool, not here on the loop.
+         * Ownership of the transaction passes to the job. */
+        detached *d = calloc(1, sizeof *d);
+        if (d) {
+            d->j.kind = JOB_ABORT;
+            d->j.txn = up->txn;
+            d->w.data = d;
+            if (uv_queue_work(up->api->loop, &d->w, detached_work, detached_done) != 0) {
+                free(d);
+                d = NULL;
+            }
+        }
+        /* If that failed, STORE/.tmp is cleaned at the next start. */
+    }
+    free(up);
+}
