@@ -96,9 +96,10 @@ for line in open(env["TOK_OUT"]):
             tok = obj
 if tok:
     for k, v in tok.items():
-        if isinstance(v, (int, float)):
-            res[k] = v
-            commands[k] = "make bench -> " + env["TOK_CMD"]
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            key = k if k.startswith("tokenizer_") else "tokenizer_" + k
+            res[key] = v
+            commands[key] = "make bench -> " + env["TOK_CMD"]
 res.setdefault("tokenizer_encode_mb_s", None)
 
 # Parts 5-6 of issue 8: not measured until the daemon exists (null, never a made-up number).
