@@ -561,6 +561,30 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return q->route->handler(q);
 }
 
+/* ---------------------------------------------------------------- URL decoding */
+
+static int hexdigit(int c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* MHD's percent-decoding (of the path and the query), except that %00 stays as it is: MHD's
+ * own would end the string there, so /v1/adapters/x%00y would silently address "x". Left
+ * undecoded, it is an invalid name (400). */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s) {
+    char *w = s;
+    for (const char *r = s; *r;) {
+        int hi, lo;
+        if (r[0] == '%' && (hi = hexdigit(r[1])) >= 0 && (lo = hexdigit(r[2])) >= 0 && (hi | lo)) {
+            *w++ = (char)(hi << 4 | lo);
+            r += 3;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = 0;
+    return (size_t)(w - s);
+}
+
 /* ---------------------------------------------------------------- listen socket */
 
 static int open_listener(sl_api *a, const char *spec, char *err, size_t errlen) {
@@ -647,6 +671,7 @@ int sl_api_init(sl_api **out, uv_loop_t *loop, const sl_api_config *cfg, char *e
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)(cfg->max_connections > 0 ? cfg->max_connections : 1024),
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->connection_timeout_s > 0 ? cfg->connection_timeout_s : 0),
                               MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, a,
+                              MHD_OPTION_UNESCAPE_CALLBACK, unescape, a,
                               MHD_OPTION_END);
     if (!a->mhd) {
         close(a->listen_fd);

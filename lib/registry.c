@@ -184,6 +184,9 @@ static int lookup_locked(sl_registry *r, const char *tenant, const char *name, s
             e->last_used = ++r->tick;
             *version = e->version;
             r->st.hits++;
+            /* Over budget after a burst of loads whose adapters were all in flight: shrink back
+             * now that some may have finished (evictions happen on lookups, never elsewhere). */
+            if (r->st.budget_bytes && r->st.resident_bytes > r->st.budget_bytes) make_room(r, 0);
             return 0;
         }
         if (!e && !(e = add(r, tenant, name))) return SL_ENOMEM;
