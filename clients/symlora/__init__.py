@@ -1,0 +1,10 @@
+"""symlora — a Python client for symlorad (standard library only).
+
+The library is symlora.client (Client, APIError, ...); the `symlora` command is symlora.cli.
+"""
+from .client import (DEFAULT_URL, AdapterDirError, APIError, Client, ConnectionFailed, Error, Pushed, chunk_text,
+                     sse_data)
+
+__all__ = ["Client", "Error", "APIError", "ConnectionFailed", "AdapterDirError", "Pushed", "chunk_text", "sse_data",
+           "DEFAULT_URL"]
+__version__ = "0.1.0"
