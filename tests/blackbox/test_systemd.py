@@ -8,6 +8,8 @@ be checked for real:
   - `make install` with DESTDIR and PREFIX=/usr/local and /usr: paths and ExecStart;
   - systemd/symlorad.conf.example names every option of `symlorad --help` and the daemon
     accepts it (all options uncommented);
+  - the unit's privileged copy of /etc/symlora/api-keys for the dynamic user, run on stand-in
+    directories, and the daemon as an unprivileged user reading it (start and reload);
   - symlorad under a real NOTIFY_SOCKET (a unix datagram socket bound here, as systemd does,
     both a path and an abstract name): READY=1 arrives from the daemon's own PID once /health
     answers, SIGHUP (ExecReload) gives RELOADING=1 then READY=1 and keeps it serving, SIGTERM
@@ -108,7 +110,7 @@ def test_unit():
             kv.setdefault(m.group(1), []).append(m.group(2))
     want = {
         "Type": "notify", "ExecStart": "/usr/local/bin/symlorad --config /etc/symlora/symlorad.conf",
-        "ExecReload": "/bin/kill -HUP $MAINPID", "DynamicUser": "yes", "StateDirectory": "symlora",
+        "DynamicUser": "yes", "StateDirectory": "symlora", "RuntimeDirectory": "symlora",
         "ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes", "PrivateDevices": "yes",
         "NoNewPrivileges": "yes", "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6",
         "MemoryDenyWriteExecute": "yes", "SystemCallFilter": "@system-service", "LockPersonality": "yes",
@@ -120,6 +122,8 @@ def test_unit():
     for k in ("TimeoutStopSec", "LimitNOFILE"):
         if k not in kv:
             bad.append(f"{k} missing")
+    if (kv.get("ExecReload") or [""])[-1] != "/bin/kill -HUP $MAINPID":
+        bad.append(f"the last ExecReload must be '/bin/kill -HUP $MAINPID' (has {kv.get('ExecReload')})")
     check("unit has the required directives", not bad, "; ".join(bad))
 
     verify("systemd-analyze verify symlorad.service",
@@ -352,6 +356,12 @@ def test_config():
             line = f"listen = 127.0.0.1:{port}"
         elif key == "adapter":
             line = "adapter = ex=" + os.path.abspath("tests/fixtures/adapters/llama-tiny/symlora-qo-r8")
+        elif key == "api-keys":
+            keys = os.path.join(tmpdir(), "api-keys")
+            write_keys(keys, [("k1", "acme", "tenant")])
+            line = f"api-keys = {keys}"
+        elif key == "import-dir":
+            line = f"import-dir = {tmpdir()}"
         elif key is not None and line.split("=", 1)[1].strip() == "":
             continue  # an empty example value (model-name =) means "default": leave it out
         lines.append(line)
@@ -365,6 +375,107 @@ def test_config():
     finally:
         rc = stop(p)
     check("… and exits 0 on SIGTERM", rc == 0, f"exit {rc}")
+
+
+def write_keys(path, entries, mode=0o600):
+    import hashlib
+    with open(path, "w") as f:
+        for key, tenant, role in entries:
+            f.write(f"{hashlib.sha256(key.encode()).hexdigest()} {tenant} {role}\n")
+    os.chmod(path, mode)
+
+
+def unit_keys_command(directive):
+    """The unit's privileged keys-copy command (the first DIRECTIVE= line starting with '+'), as
+    the argv systemd would run: '$$' and '%%' unescaped, quoting parsed."""
+    import shlex
+    for line in open(UNIT).read().splitlines():
+        if line.startswith(directive + "=+"):
+            return shlex.split(line[len(directive) + 2:].replace("$$", "$").replace("%%", "%"))
+    return None
+
+
+def test_keys_copy():
+    """DynamicUser and the keys file: the unit's ExecStartPre=+ / ExecReload=+ copy, run here
+    as root on stand-in directories, then the daemon as an unprivileged user (as the dynamic
+    user would be) reading the copy; a reload = copy + SIGHUP switches keys."""
+    name = "keys copy of the unit (ExecStartPre=+, ExecReload=+) for an unprivileged daemon"
+    if os.geteuid() != 0:
+        skip(name, "needs root (chown, setuid)")
+        return
+    start_cmd, reload_cmd = unit_keys_command("ExecStartPre"), unit_keys_command("ExecReload")
+    if not start_cmd or not reload_cmd:
+        fail(name, "no ExecStartPre=+ / ExecReload=+ keys copy in the unit")
+        return
+    uid = gid = 65534
+    pid = os.fork()  # can that user read the model (a checkout under /root could hide it)?
+    if pid == 0:
+        os.setgroups([])
+        os.setgid(gid)
+        os.setuid(uid)
+        os._exit(0 if os.access(os.path.join(MODEL, "model.safetensors"), os.R_OK) else 1)
+    if os.waitpid(pid, 0)[1] != 0:
+        skip(name, f"{MODEL} is not readable by an unprivileged user")
+        return
+    base = tmpdir()
+    os.chmod(base, 0o755)
+    etc, run, store = (os.path.join(base, d) for d in ("etc", "run", "store"))
+    for d in (etc, run, store):
+        os.mkdir(d, 0o700)
+    os.chown(run, uid, gid)
+    os.chown(store, uid, gid)
+
+    def localize(argv):
+        return [a.replace("/etc/symlora/", etc + "/").replace("/run/symlora", run) for a in argv]
+
+    write_keys(os.path.join(etc, "api-keys"), [("key-one", "acme", "tenant")])
+    r = subprocess.run(localize(start_cmd), capture_output=True, text=True, timeout=30)
+    copy = os.path.join(run, "api-keys")
+    st = os.stat(copy) if os.path.exists(copy) else None
+    check("ExecStartPre=+ copies /etc/symlora/api-keys to /run/symlora, 0400, owned by the service user",
+          r.returncode == 0 and st and st.st_uid == uid and st.st_mode & 0o777 == 0o400,
+          f"rc {r.returncode} {r.stderr.strip()}; {copy}: {st and (st.st_uid, oct(st.st_mode & 0o777))}")
+    if not st:
+        return
+
+    def drop():
+        os.setgroups([])
+        os.setgid(gid)
+        os.setuid(uid)
+
+    port = free_port()
+    p = start(["--model", MODEL, "--store", store, "--listen", f"127.0.0.1:{port}", "--api-keys", copy],
+              preexec=drop)
+    try:
+        if not wait_health(port, p):
+            fail(name, "the unprivileged daemon did not come up: " + logtail(p))
+            return
+
+        def status(key):
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            try:
+                c.request("GET", "/v1/models", headers={"Authorization": f"Bearer {key}"} if key else {})
+                return c.getresponse().status
+            finally:
+                c.close()
+
+        got = (status(None), status("key-one"), status("key-two"))
+        check("the daemon as an unprivileged user reads the copy: no key 401, the key 200",
+              got == (401, 200, 401), f"got {got}")
+        write_keys(os.path.join(etc, "api-keys"), [("key-two", "acme", "tenant")])
+        r = subprocess.run(localize(reload_cmd), capture_output=True, text=True, timeout=30)
+        p.send_signal(signal.SIGHUP)
+        got = None
+        for _ in range(50):  # the reload is asynchronous: wait until it has happened
+            time.sleep(0.1)
+            got = (status("key-one"), status("key-two"))
+            if got == (401, 200):
+                break
+        check("reload (ExecReload=+ copy, then SIGHUP) switches to the edited keys",
+              r.returncode == 0 and got == (401, 200), f"rc {r.returncode} {r.stderr.strip()}, got {got}")
+    finally:
+        rc = stop(p)
+    check("… and the unprivileged daemon exits 0 on SIGTERM", rc == 0, f"exit {rc}; " + logtail(p))
 
 
 PR_SET_NO_NEW_PRIVS = 38
@@ -488,6 +599,7 @@ def main():
             test_notify("path")
             test_notify("abstract")
             test_config()
+            test_keys_copy()
             test_mdwe()
             test_syscalls()
     finally:
