@@ -8,10 +8,12 @@
 # The model directory (a Hugging Face checkpoint) is mounted read-only at /model; the adapter
 # store is a volume at /var/lib/symlora/store. The daemon listens on 0.0.0.0:8080 inside the
 # container (a container's loopback is unreachable from outside it).
-# Authentication: symlorad's --api-keys (tenant keys, issue 6) is not implemented yet, so this
-# image serves without auth; publish the port on loopback only (-p 127.0.0.1:8080:8080) or
-# behind a proxy that authenticates, until keys exist. Then mount the keys file and append
-# `--api-keys /etc/symlora/api-keys`. (docs/deploy.md)
+# Authentication: give it API keys whenever the port is published beyond this host. The keys
+# file (lines `SHA256HEX TENANT ROLE`) must be mode 0400/0600 and readable by uid 10001:
+#   install -m 0400 -o 10001 -g 10001 api-keys /srv/symlora/api-keys
+#   docker run … -v /srv/symlora/api-keys:/etc/symlora/api-keys:ro symlorad --api-keys /etc/symlora/api-keys
+# (`docker kill -s HUP` reloads it.) Without --api-keys, auth is off and the daemon only warns
+# that 0.0.0.0 is reachable: then publish on loopback only (-p 127.0.0.1:8080:8080). (docs/deploy.md)
 # On a machine without a registry, tests/container/test_container.sh builds this with podman
 # on a locally made debian:bookworm-slim (../shared/CONTAINER-TESTING.md).
 

@@ -8,10 +8,11 @@
 # `podman build --pull=never --format docker --network host`.
 #
 # Checks: the image builds; the runtime stage runs as a numeric non-root user and holds no
-# compiler; the container answers /health and its own HEALTHCHECK passes; /v1/models and a
+# compiler; the container answers /health and its own HEALTHCHECK passes; a mounted API keys
+# file is in force (401 without the key); /v1/models and a
 # completion (token-id prompt) works on the base model and on a preloaded, mounted adapter; an
-# uploaded adapter, stored in the volume, serves a completion (skipped while the daemon has no
-# upload route); the daemon process is not root (/proc of the
+# uploaded adapter, stored in the volume, serves a completion and is still there after the
+# container is stopped and started again; the daemon process is not root (/proc of the
 # container's PID 1 and `podman top`); `podman stop` (SIGTERM) ends it with exit status 0.
 # Prints timings per phase and "# N passed, N failed" last. Build layers stay cached in podman's
 # storage between runs (`podman image prune` reclaims the superseded ones). Needs root (or sudo) for apt-get,
@@ -168,12 +169,18 @@ if [ "$PORT" != 8080 ]; then
 fi
 t0=$(now)
 # The image's ENTRYPOINT fixes --model /model --store … --listen 0.0.0.0:8080; arguments are
-# appended: a fixture adapter mounted and preloaded, and the port when 8080 is taken here.
+# appended: API keys as docs/deploy.md says (0400, uid 10001, mounted read-only), a fixture
+# adapter mounted and preloaded, and the port when 8080 is taken here.
+KEY=sk-container-test-$$
+printf '%s ctest tenant\n' "$(printf %s "$KEY" | sha256sum | cut -d' ' -f1)" > "$WORK/api-keys"
+$SUDO chown 10001:10001 "$WORK/api-keys" && $SUDO chmod 0400 "$WORK/api-keys"
 if [ "$PORT" != 8080 ]; then listen="--listen 0.0.0.0:$PORT"; else listen=""; fi
 # shellcheck disable=SC2086
 if ! $PODMAN run -d --name "$NAME" --network host \
-        -v "$ROOT/$MODEL:/model:ro" -v "$ROOT/$ADAPTER:/adapters/preloaded:ro" "$@" "$IMAGE" \
-        --model-name llama-tiny --adapter fixture=/adapters/preloaded $listen > "$WORK/run.log" 2>&1; then
+        -v "$ROOT/$MODEL:/model:ro" -v "$ROOT/$ADAPTER:/adapters/preloaded:ro" \
+        -v "$WORK/api-keys:/etc/symlora/api-keys:ro" "$@" "$IMAGE" \
+        --model-name llama-tiny --adapter fixture=/adapters/preloaded --api-keys /etc/symlora/api-keys \
+        $listen > "$WORK/run.log" 2>&1; then
     cat "$WORK/run.log"
     fail "podman run"; finish
 fi
@@ -193,7 +200,10 @@ fi
 
 check "podman healthcheck run (the image's HEALTHCHECK)" $PODMAN healthcheck run "$NAME"
 
-models=$(curl -fsS "$URL/v1/models")
+code=$(curl -sS -o /dev/null -w '%{http_code}' "$URL/v1/models")
+check "no API key → 401 (the mounted keys file is in force)" [ "$code" = 401 ]
+AUTH="Authorization: Bearer $KEY"
+models=$(curl -fsS -H "$AUTH" "$URL/v1/models")
 BASE_ID=$(printf '%s' "$models" | python3 -c '
 import json, sys
 d = json.load(sys.stdin)["data"]
@@ -202,7 +212,7 @@ if [ -n "$BASE_ID" ]; then ok "GET /v1/models names the base model ($BASE_ID)"; 
 
 # prints the completion's token count (return_tokens_as_token_ids is not needed: usage says it)
 complete() { # $1 model
-    curl -sS -o "$WORK/completion.json" -w '%{http_code}' -H 'Content-Type: application/json' \
+    curl -sS -o "$WORK/completion.json" -w '%{http_code}' -H "$AUTH" -H 'Content-Type: application/json' \
         -d "{\"model\": \"$1\", \"prompt\": [0, 735], \"max_tokens\": 4, \"temperature\": 0}" \
         "$URL/v1/completions"
 }
@@ -229,12 +239,14 @@ else
     fail "POST /v1/completions with a preloaded adapter" "HTTP $code $(head -c 300 "$WORK/completion.json")"
 fi
 
-# An adapter uploaded into the store volume (issue 6: PUT /v1/adapters/{name}).
-code=$(curl -sS -o "$WORK/upload.json" -w '%{http_code}' -X PUT \
+# An adapter uploaded into the store volume (PUT /v1/adapters/{name}, multipart as curl -F).
+uploaded=0
+code=$(curl -sS -o "$WORK/upload.json" -w '%{http_code}' -X PUT -H "$AUTH" \
     -F "config=@$ADAPTER/adapter_config.json" -F "weights=@$ADAPTER/adapter_model.safetensors" \
     "$URL/v1/adapters/ctest")
 case "$code" in
     200|201)
+        uploaded=1
         ok "PUT /v1/adapters/ctest (HTTP $code, stored in the volume)"
         code=$(complete ctest)
         if [ "$code" = 200 ] && check_completion; then
@@ -242,8 +254,6 @@ case "$code" in
         else
             fail "POST /v1/completions with the uploaded adapter" "HTTP $code $(head -c 300 "$WORK/completion.json")"
         fi ;;
-    404|405|501)
-        skip "adapter upload" "the daemon has no upload route yet (HTTP $code)" ;;
     *)
         fail "PUT /v1/adapters/ctest" "HTTP $code $(head -c 300 "$WORK/upload.json")" ;;
 esac
@@ -274,4 +284,23 @@ if [ "$rc" = 0 ]; then ok "podman stop (SIGTERM) → exit status 0"; else
     fail "podman stop (SIGTERM) → exit status 0" "exit $rc"
 fi
 timing "stop" "$(took "$t0")"
+
+# 8. The store is a volume: the uploaded adapter survives a stop and start of the container.
+if [ "$uploaded" = 1 ]; then
+    $PODMAN start "$NAME" >/dev/null 2>&1
+    up=0
+    for _ in $(seq 1 300); do
+        if curl -fsS -o /dev/null "$URL/health" 2>/dev/null; then up=1; break; fi
+        sleep 0.2
+    done
+    code=$(curl -sS -o /dev/null -w '%{http_code}' -H "$AUTH" "$URL/v1/adapters/ctest")
+    ccode=$(complete ctest)
+    if [ "$up" = 1 ] && [ "$code" = 200 ] && [ "$ccode" = 200 ] && check_completion; then
+        ok "after stop and start, the uploaded adapter is in the store volume and serves"
+    else
+        fail "after stop and start, the uploaded adapter is in the store volume and serves" \
+            "up $up, GET $code, completion $ccode"
+    fi
+    $PODMAN stop -t 30 "$NAME" >/dev/null 2>&1
+fi
 finish
