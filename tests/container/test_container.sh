@@ -59,7 +59,7 @@ PODMAN="$SUDO podman"
 # hard limit; chroot isolation for RUN steps.
 WORK=$(mktemp -d /tmp/symlora-container.XXXXXX)
 cleanup() {
-    $PODMAN rm -f -v "$NAME" >/dev/null 2>&1
+    $PODMAN rm -f -v "$NAME" "$NAME-k8s" >/dev/null 2>&1
     $SUDO rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
@@ -150,6 +150,29 @@ if $PODMAN run --rm --network none --entrypoint sh "$IMAGE" -c \
     fail "every shared library of symlorad is in the image"
 else
     ok "every shared library of symlorad is in the image"
+fi
+
+# deploy/k8s's init container, as the kubelet would run it: the Secret file arrives 0440
+# root:10001 (defaultMode 0400 + fsGroup); `install -m 0400` in the image, as 10001, must make a
+# 0400 copy owned by 10001 in the emptyDir (a directory of group 10001 here), which symlorad accepts.
+mkdir -p "$WORK/k8s-secret" "$WORK/k8s-emptydir"
+printf '%s acme tenant\n' "$(printf %s k8s-key | sha256sum | cut -d' ' -f1)" > "$WORK/k8s-secret/api-keys"
+$SUDO chown 0:10001 "$WORK/k8s-secret/api-keys" && $SUDO chmod 0440 "$WORK/k8s-secret/api-keys"
+$SUDO chown 0:10001 "$WORK/k8s-emptydir" && $SUDO chmod 2770 "$WORK/k8s-emptydir"
+$SUDO chmod 0755 "$WORK" "$WORK/k8s-secret"
+init_cmd=$(python3 -c 'import yaml' 2>/dev/null && python3 -c '
+import yaml; d = yaml.safe_load(open("deploy/k8s/deployment.yaml"))
+print(" ".join(d["spec"]["template"]["spec"]["initContainers"][0]["command"]))')
+[ -n "$init_cmd" ] || init_cmd="install -m 0400 /etc/symlora/keys/api-keys /run/symlora/keys/api-keys"
+# shellcheck disable=SC2086
+if $PODMAN run --rm --network none --read-only --user 10001:10001 \
+        -v "$WORK/k8s-secret:/etc/symlora/keys:ro" -v "$WORK/k8s-emptydir:/run/symlora/keys" \
+        --entrypoint "${init_cmd%% *}" "$IMAGE" ${init_cmd#* } > "$WORK/init.log" 2>&1 \
+   && [ "$(stat -c '%a %u' "$WORK/k8s-emptydir/api-keys" 2>/dev/null)" = "400 10001" ]; then
+    ok "the k8s init container's command copies the Secret to a 0400 file of uid 10001"
+else
+    fail "the k8s init container's command copies the Secret to a 0400 file of uid 10001" \
+        "$(cat "$WORK/init.log") $(stat -c '%a %u' "$WORK/k8s-emptydir/api-keys" 2>&1)"
 fi
 
 # 5. Run it. Host networking (as the recipe); the container keeps its 0.0.0.0:8080 unless that
@@ -302,5 +325,26 @@ if [ "$uploaded" = 1 ]; then
             "up $up, GET $code, completion $ccode"
     fi
     $PODMAN stop -t 30 "$NAME" >/dev/null 2>&1
+fi
+
+# 9. The daemon accepts the init container's copy (deploy/k8s: --api-keys /run/symlora/keys/…).
+if [ -f "$WORK/k8s-emptydir/api-keys" ]; then
+    PORT2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    $PODMAN run -d --name "$NAME-k8s" --network host --read-only -v "$ROOT/$MODEL:/model:ro" \
+        -v "$WORK/k8s-emptydir:/run/symlora/keys:ro" "$IMAGE" \
+        --listen "127.0.0.1:$PORT2" --api-keys /run/symlora/keys/api-keys > "$WORK/run2.log" 2>&1
+    for _ in $(seq 1 300); do
+        curl -fsS -o /dev/null "http://127.0.0.1:$PORT2/health" 2>/dev/null && break
+        [ "$($PODMAN inspect --format '{{.State.Running}}' "$NAME-k8s" 2>/dev/null)" = true ] || break
+        sleep 0.2
+    done
+    code=$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer k8s-key" "http://127.0.0.1:$PORT2/v1/models")
+    if [ "$code" = 200 ]; then
+        ok "symlorad (read-only root file system) accepts the init container's copy of the keys"
+    else
+        $PODMAN logs "$NAME-k8s" 2>&1 | tail -n 5
+        fail "symlorad accepts the init container's copy of the keys" "HTTP $code"
+    fi
+    $PODMAN rm -f -v "$NAME-k8s" >/dev/null 2>&1
 fi
 finish
