@@ -20,7 +20,6 @@ import json
 import os
 import select
 import socket
-import ssl
 import stat
 import time
 import urllib.parse
@@ -150,6 +149,7 @@ class Client:
     # ------------------------------------------------------------------ transport
     def _conn(self):
         if self.scheme == "https":
+            import ssl  # only when needed: it is the slowest import of a short CLI run
             return http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout,
                                                context=ssl.create_default_context())
         return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
