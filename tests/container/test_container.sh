@@ -59,7 +59,8 @@ PODMAN="$SUDO podman"
 # hard limit; chroot isolation for RUN steps.
 WORK=$(mktemp -d /tmp/symlora-container.XXXXXX)
 cleanup() {
-    $PODMAN rm -f -v "$NAME" "$NAME-k8s" >/dev/null 2>&1
+    $PODMAN rm -f -v "$NAME" >/dev/null 2>&1    # one name per call: podman rm gives up
+    $PODMAN rm -f -v "$NAME-k8s" >/dev/null 2>&1  # on all of them if one is missing
     $SUDO rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
