@@ -99,6 +99,29 @@ def _short(v):
     return s if len(s) <= 60 else s[:57] + "..."
 
 
+def reference_errors(spec, value, schema):
+    """VALUE against SCHEMA with the jsonschema package (Draft 2020-12) when the machine has it,
+    as a cross-check of validate(): a list of errors, or None without jsonschema."""
+    try:
+        import jsonschema
+    except ImportError:
+        return None
+    root = dict(spec)  # the document is the root, so "#/components/..." resolves
+    root.update(schema if isinstance(schema, dict) else {})
+    v = jsonschema.Draft202012Validator(root)
+    return ["jsonschema: %s at %s" % (e.message[:200], "/".join(str(x) for x in e.absolute_path) or "$")
+            for e in v.iter_errors(value)]
+
+
+def validate_both(spec, value, schema, where="$"):
+    """validate(), plus the jsonschema package's verdict when it is installed."""
+    errs = validate(spec, value, schema, where)
+    ref = reference_errors(spec, value, schema)
+    if ref and not errs:
+        errs = ["%s: passed this validator but not jsonschema: %s" % (where, "; ".join(ref[:3]))]
+    return errs
+
+
 def validate(spec, value, schema, where="$", depth=0):
     """Errors of VALUE against SCHEMA (a list of 'where: what' strings; empty when valid)."""
     if depth > 64:
@@ -281,7 +304,7 @@ def check_response(spec, method, path, status, headers, body):
             except ValueError:
                 errs.append("%s: event %d is not JSON: %.80s" % (where, i, ev))
                 continue
-            errs += validate(spec, obj, schema, "%s event[%d]" % (where, i))
+            errs += validate_both(spec, obj, schema, "%s event[%d]" % (where, i))
         return errs
     text = body.decode("utf-8") if isinstance(body, bytes) else body
     if ct.endswith("json"):
@@ -289,8 +312,8 @@ def check_response(spec, method, path, status, headers, body):
             obj = json.loads(text)
         except ValueError:
             return errs + ["%s: the body is not JSON: %.80s" % (where, text)]
-        return errs + validate(spec, obj, media.get("schema", True), where)
-    return errs + validate(spec, text, media.get("schema", True), where)
+        return errs + validate_both(spec, obj, media.get("schema", True), where)
+    return errs + validate_both(spec, text, media.get("schema", True), where)
 
 
 def request_errors(spec, method, path, obj, content_type="application/json"):
@@ -304,7 +327,7 @@ def request_errors(spec, method, path, obj, content_type="application/json"):
     media = rb.get("content", {}).get(content_type)
     if media is None:
         return ["%s %s: request media type %s is not documented" % (method, tpl, content_type)]
-    return validate(spec, obj, media.get("schema", True), "%s %s request" % (method, tpl))
+    return validate_both(spec, obj, media.get("schema", True), "%s %s request" % (method, tpl))
 
 
 def all_refs(node, out=None):

@@ -154,6 +154,15 @@ def spec_is_json_compatible_yaml_and_consistent():
                 for ct in op["requestBody"]["content"]:
                     if ct not in ("application/json", "multipart/form-data"):
                         bad.append("%s %s: request media type %s" % (m, p, ct))
+    try:  # the reference OpenAPI validator, when the machine has it
+        from openapi_spec_validator import validate as validate_spec
+    except ImportError:
+        validate_spec = None
+    if validate_spec is not None:
+        try:
+            validate_spec(SPEC)
+        except Exception as e:  # noqa: BLE001
+            bad.append("openapi-spec-validator: %s" % str(e)[:500])
     assert not bad, "\n".join(bad)
 
 
@@ -185,6 +194,13 @@ def validator_rejects_what_it_should():
     ]
     wrong = [(n, v, ok) for n, v, ok in cases if (not oc.validate(S, v, ref(n))) != ok]
     assert not wrong, "validator wrong on: %s" % wrong
+    # The jsonschema package, when installed, agrees (but for the keyword this one refuses).
+    ref_wrong = []
+    for n, v, good in cases:
+        r = oc.reference_errors(S, v, ref(n))
+        if n != "Bad" and r is not None and (not r) != good:
+            ref_wrong.append((n, v, good))
+    assert not ref_wrong, "jsonschema disagrees on: %s" % ref_wrong
     assert oc.validate(S, 1, {"$ref": "#/components/schemas/Nope"}), "an unresolvable $ref must fail"
     assert oc.lint_schema(S["components"]["schemas"]["Bad"]), "lint must flag propertyNames"
 
