@@ -145,7 +145,7 @@ static double read_bandwidth(int nt, int passes) {
  * and again at the end, so a burst of load from elsewhere during one of them does not make
  * the machine look slower than it is (which would flatter the ratios). */
 static void machine_limits(int ncpu, double *peak, double *bw) {
-    double g1 = sgemm_gflops(2048, 5), g2 = sgemm_gflops(4096, 2), g = g1 > g2 ? g1 : g2;
+    double g1 = sgemm_gflops(2048, 10), g2 = sgemm_gflops(4096, 3), g = g1 > g2 ? g1 : g2;
     double r = read_bandwidth(ncpu, 6);
     if (g > *peak) *peak = g;
     if (r > *bw) *bw = r;
