@@ -108,7 +108,7 @@ static int parse_rope(sl_model_config *cfg, json_t *root, const char *label, cha
         if ((rc = get_num(scaling, "factor", &cfg->rope_factor, label, err, errlen))) return rc;
     } else if (strcmp(type, "llama3") == 0) {
         cfg->rope_type = SL_ROPE_LLAMA3;
-        double orig;
+        double orig = 0;
         if ((rc = get_num(scaling, "factor", &cfg->rope_factor, label, err, errlen)) ||
             (rc = get_num(scaling, "low_freq_factor", &cfg->rope_low_freq_factor, label, err, errlen)) ||
             (rc = get_num(scaling, "high_freq_factor", &cfg->rope_high_freq_factor, label, err, errlen)) ||
@@ -164,7 +164,7 @@ int sl_model_config_parse(sl_model_config *cfg, const char *json, size_t len, co
         sl__errf(err, errlen, rc, "%s: num_attention_heads %d is not a multiple of num_key_value_heads %d", label, cfg->n_heads, cfg->n_kv_heads);
         goto out;
     }
-    double eps;
+    double eps = 0;
     if ((rc = get_num(root, "rms_norm_eps", &eps, label, err, errlen))) goto out;
     rc = SL_ERANGE;
     if (!(eps > 0) || eps > 1) { sl__errf(err, errlen, rc, "%s: rms_norm_eps must be in (0, 1]", label); goto out; }

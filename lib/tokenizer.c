@@ -367,7 +367,7 @@ static int parse_post(sl_tokenizer *t, json_t *j, int depth, char *err, size_t e
         return 0;
     }
     if (!strcmp(type, "RobertaProcessing") || !strcmp(type, "BertProcessing")) {
-        int32_t cls, sep;
+        int32_t cls = -1, sep = -1;
         if ((rc = special_pair(json_object_get(j, "cls"), &cls, type, err, errlen))) return rc;
         if ((rc = special_pair(json_object_get(j, "sep"), &sep, type, err, errlen))) return rc;
         if ((rc = ids_append(&p->prefix, &p->n_prefix, &cls, 1, 1))) return rc;

@@ -47,6 +47,23 @@ static inline int check_summary(void) {
     return check_failed ? 1 : 0;
 }
 
+/* Reads a whole file into a malloc'ed, NUL-terminated buffer (caller frees); NULL on error. */
+static inline char *check_read_file(const char *path, size_t *len) {
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) { free(b); b = NULL; }
+    fclose(f);
+    if (!b) return NULL;
+    b[n] = 0;
+    *len = (size_t)n;
+    return b;
+}
+
 /* Path of a fixture relative to the repository root; tests run from the root. */
 #define FIXTURE(rel) ("tests/fixtures/" rel)
 

@@ -43,20 +43,6 @@ static char tmpdir[256];
 
 /* ---- helpers: files, a mutable safetensors set, configs ---------------------------------- */
 
-static char *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) { free(b); b = NULL; }
-    fclose(f);
-    if (b) b[n] = 0;
-    *len = (size_t)n;
-    return b;
-}
-
 static void adapter_path(char *buf, size_t n, int mi, const char *cas, const char *file) {
     snprintf(buf, n, "tests/fixtures/adapters/%s/%s%s%s", model_names[mi], cas, file ? "/" : "", file ? file : "");
 }
@@ -276,7 +262,7 @@ TEST(fixtures_load_with_sane_metadata) {
             size_t cl, wl;
             adapter_path(p1, sizeof p1, mi, case_names[ci], "adapter_config.json");
             adapter_path(p2, sizeof p2, mi, case_names[ci], "adapter_model.safetensors");
-            char *c = read_all(p1, &cl), *w = read_all(p2, &wl);
+            char *c = check_read_file(p1, &cl), *w = check_read_file(p2, &wl);
             sl_adapter *b = NULL;
             rc = sl_adapter_load(&b, models[mi], c, cl, w, wl, NULL, err, sizeof err);
             CHECKF(rc == 0 && b && sl_adapter_bytes(b) == sl_adapter_bytes(a), "%s from memory: %s", dir, err);
@@ -397,9 +383,9 @@ TEST(broken_weights_rejected_with_reasons) {
         char p[512], *c;
         size_t wl, cl;
         adapter_path(p, sizeof p, 0, "symlora-qo-r8", "adapter_model.safetensors");
-        char *w = read_all(p, &wl);
+        char *w = check_read_file(p, &wl);
         adapter_path(p, sizeof p, 0, "symlora-qo-r8", "adapter_config.json");
-        c = read_all(p, &cl);
+        c = check_read_file(p, &cl);
         size_t cuts[] = {wl - 1, wl - 100, wl / 2, 300, 9, 5, 0};
         for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
             sl_adapter *a = NULL;
@@ -839,9 +825,9 @@ TEST(load_dir_errors_name_the_file) {
     CHECK(sl_adapter_load_dir(&a, models[0], "tests/fixtures/adapters/none", NULL, err, sizeof err) == SL_ENOENT &&
           strstr(err, "adapter_config.json") && a == NULL);
     adapter_path(p, sizeof p, 0, "lora-all-r8", "adapter_config.json");
-    char *c = read_all(p, &cl);
+    char *c = check_read_file(p, &cl);
     adapter_path(p, sizeof p, 0, "lora-all-r8", "adapter_model.safetensors");
-    char *w = read_all(p, &wl);
+    char *w = check_read_file(p, &wl);
     write_file(tmpdir, "adapter_config.json", c, cl);
     int rc = sl_adapter_load_dir(&a, models[0], tmpdir, NULL, err, sizeof err);
     CHECKF(rc == SL_ENOENT && strstr(err, "adapter_model.safetensors") && strstr(err, tmpdir), "no weights: %s", err);

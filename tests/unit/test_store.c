@@ -14,19 +14,6 @@
 static char root[256];
 static sl_model *M;
 
-static char *slurp(const char *path, size_t *len) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    *len = fread(b, 1, (size_t)n, fp);
-    b[*len] = 0;
-    fclose(fp);
-    return b;
-}
-
 static int exists(const char *fmt, const char *a, const char *b) {
     char p[1024];
     snprintf(p, sizeof p, fmt, a, b);
@@ -38,14 +25,14 @@ static int exists(const char *fmt, const char *a, const char *b) {
 static int upload(sl_store *s, const char *tenant, const char *name, const char *fix, sl_store_entry *e, int *created,
                   sl_adapter **out) {
     char path[512];
-    size_t cl, wl;
+    size_t cl = 0, wl = 0;
     snprintf(path, sizeof path, "tests/fixtures/adapters/llama-tiny/%s/adapter_config.json", fix);
-    char *config = slurp(path, &cl);
+    char *config = check_read_file(path, &cl);
     snprintf(path, sizeof path, "tests/fixtures/adapters/llama-tiny/%s/adapter_model.safetensors", fix);
-    char *weights = slurp(path, &wl);
+    char *weights = check_read_file(path, &wl);
     sl_store_txn *t = NULL;
     char err[512] = "";
-    int rc = sl_store_begin(s, &t, err, sizeof err);
+    int rc = config && weights ? sl_store_begin(s, &t, err, sizeof err) : SL_ENOENT;
     if (!rc) rc = sl_store_txn_write(t, SL_STORE_CONFIG, config, cl, err, sizeof err);
     for (size_t off = 0; !rc && off < wl; off += 1000) /* streamed in chunks */
         rc = sl_store_txn_write(t, SL_STORE_WEIGHTS, weights + off, wl - off < 1000 ? wl - off : 1000, err, sizeof err);
