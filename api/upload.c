@@ -8,18 +8,19 @@
  * Where the disk work runs. Everything that touches the disk runs on libuv's thread pool, one
  * job at a time per upload (so the parts reach the files in order): creating the transaction,
  * every write, the fsyncs, the validation, the commit, an abort. The loop thread only copies
- * the PostProcessor's output into staging chunks. We measured the alternative, write(2) of
- * each piece straight from the MHD callback on the loop thread (tests/blackbox/
- * test_adapters.py: upload_does_not_stall_streams records the numbers; figures of one run on
- * the CI-sized VM, ext4): a 16 KiB write into the page cache takes ~10-30 us, but under
- * dirty-page writeback throttling (balance_dirty_pages, which a 100+ MB upload reliably
- * triggers) single writes stalled for 10-100+ ms, and every stream on the server stalls with
- * them, since one loop serves all connections. Queued, a token stream running during a
- * 256 MB upload keeps its inter-token gaps; the cost is a thread-pool round trip per batch of
- * pieces (pieces arriving while a job runs are batched into the next job), which is noise
- * next to the network. When the disk falls behind, the staging buffer reaches UP_HIGH_WATER
- * and the connection is suspended (MHD stops reading it: TCP backpressure to the client)
- * until the job in flight is done.
+ * the PostProcessor's output into staging chunks; pieces that arrive while a job runs are
+ * batched into the next job. We measured the alternative, write(2) of each piece straight
+ * from the MHD callback on the loop thread (an experiment build; 2-vCPU VM, ext4, an 80 MB
+ * adapter uploaded with curl -F while one token stream runs at one token per 6 ms): the
+ * stream's largest inter-token gap during the upload was 79, 174 and 300 ms in three runs,
+ * against 12.4 ms before the upload. write(2) into the page cache is usually microseconds,
+ * but once an upload has dirtied enough memory it blocks in writeback throttling
+ * (balance_dirty_pages) and the journal, and with it every connection of the loop. Queued as
+ * here, the largest gaps were 12.4, 15.5 and 24.7 ms (the second core is shared by curl, the
+ * client and the validation) for the same upload times (300-600 ms for 80 MB, ~150-250 MB/s).
+ * When the disk falls behind, the staging buffer reaches UP_HIGH_WATER and the connection is
+ * suspended (MHD stops reading it: TCP backpressure to the client) until the job in flight is
+ * done, so an upload holds at most ~UP_HIGH_WATER + one job's chunks in memory.
  *
  * Limits: --max-adapter-bytes bounds the whole body. With a Content-Length above it the 413
  * goes out before anything is read. A chunked body is stopped as soon as it passes the limit:

@@ -8,6 +8,7 @@
 #include "registry.h"
 #include "store.h"
 
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -217,6 +218,107 @@ TEST(registry_hot_swap_lru_and_pinned) {
     sl_store_free(s);
 }
 
+/* Commits run concurrently from many threads (the thread pool): every one gets its own
+ * version, none is lost, the index ends at the last. */
+typedef struct committer {
+    sl_store *s;
+    const char *name;
+    int n, fails;
+    uint32_t versions[16];
+} committer;
+
+static void *commit_thread(void *arg) {
+    committer *c = arg;
+    for (int i = 0; i < c->n; i++) {
+        sl_store_entry e;
+        int created;
+        if (upload(c->s, "conc", c->name, i % 2 ? "symlora-qo-r8" : "lora-qv-r4", &e, &created, NULL) != 0) c->fails++;
+        else c->versions[i] = e.version;
+    }
+    return NULL;
+}
+
+TEST(concurrent_commits_get_distinct_versions) {
+    char dir[300], err[512] = "";
+    snprintf(dir, sizeof dir, "%s/conc", root);
+    sl_store *s = NULL;
+    CHECK(sl_store_open(&s, dir, err, sizeof err) == 0);
+    if (!s) return;
+    enum { T = 6, N = 5 };
+    committer c[T];
+    pthread_t th[T];
+    for (int i = 0; i < T; i++) {
+        c[i] = (committer){.s = s, .name = i < 4 ? "same" : "other", .n = N};
+        pthread_create(&th[i], NULL, commit_thread, &c[i]);
+    }
+    for (int i = 0; i < T; i++) pthread_join(th[i], NULL);
+    int seen[4 * N + 1] = {0}, fails = 0;
+    for (int i = 0; i < 4; i++)
+        for (int k = 0; k < N; k++) {
+            fails += c[i].fails;
+            uint32_t v = c[i].versions[k];
+            if (v >= 1 && v <= 4 * N) seen[v]++;
+        }
+    CHECK(fails == 0);
+    for (int v = 1; v <= 4 * N; v++) CHECKF(seen[v] == 1, "version %d committed %d times", v, seen[v]);
+    sl_store_entry g;
+    CHECK(sl_store_get(s, "conc", "same", &g) == 0 && g.version == 4 * N);
+    CHECK(sl_store_get(s, "conc", "other", &g) == 0 && g.version == 2 * N);
+    CHECK(!exists("%s/conc/same/v1%s", dir, "") && exists("%s/conc/same/v20%s", dir, ""));
+    /* A rescan while nothing changes keeps everything. */
+    int changed = 1;
+    CHECK(sl_store_rescan(s, &changed, err, sizeof err) == 0 && !changed);
+    sl_store_free(s);
+}
+
+/* After a burst with every adapter in flight the registry is over budget; the next lookup
+ * (a hit) shrinks it back by evicting idle ones. */
+TEST(registry_shrinks_back_after_a_burst) {
+    char dir[300], err[512] = "";
+    snprintf(dir, sizeof dir, "%s/burst", root);
+    sl_store *s = NULL;
+    CHECK(sl_store_open(&s, dir, err, sizeof err) == 0);
+    if (!s) return;
+    sl_store_entry e;
+    int created;
+    sl_adapter *a0 = NULL;
+    CHECK(upload(s, "t", "a", "symlora-qo-r8", &e, &created, &a0) == 0);
+    size_t one = a0 ? sl_adapter_bytes(a0) : 0;
+    sl_adapter_unref(a0);
+    CHECK(upload(s, "t", "b", "symlora-qo-r8", &e, &created, NULL) == 0);
+    CHECK(upload(s, "t", "c", "symlora-qo-r8", &e, &created, NULL) == 0);
+    sl_registry *r = NULL;
+    CHECK(sl_registry_init(&r, M, s, one, NULL, err, sizeof err) == 0);
+    if (!r) { sl_store_free(s); return; }
+    sl_adapter *ha = NULL, *hb = NULL, *x = NULL;
+    uint32_t v;
+    CHECK(sl_registry_acquire(r, "t", "a", &ha, &v, err, sizeof err) == 0);
+    CHECK(sl_registry_acquire(r, "t", "b", &hb, &v, err, sizeof err) == 0); /* a in flight: over budget */
+    sl_registry_stats st;
+    sl_registry_get_stats(r, &st);
+    CHECK(st.resident == 2 && st.resident_bytes == 2 * one && st.evictions == 0);
+    sl_adapter_unref(ha);
+    sl_adapter_unref(hb);
+    CHECK(sl_registry_try_acquire(r, "t", "b", &x, &v) == 0); /* a hit: a (idle, LRU) goes */
+    sl_adapter_unref(x);
+    sl_registry_get_stats(r, &st);
+    CHECKF(st.resident == 1 && st.resident_bytes == one && st.evictions == 1, "resident %zu evictions %llu", st.resident,
+           (unsigned long long)st.evictions);
+    CHECK(sl_registry_try_acquire(r, "t", "a", &x, &v) == SL_EBUSY);
+    /* Publish replaces the resident version at once; a later lookup sees it without a load. */
+    sl_adapter *v2 = NULL;
+    CHECK(upload(s, "t", "b", "lora-qv-r4", &e, &created, &v2) == 0 && e.version == 2);
+    sl_registry_publish(r, &e, v2);
+    CHECK(sl_registry_try_acquire(r, "t", "b", &x, &v) == 0 && x == v2 && v == 2);
+    sl_adapter_unref(x);
+    sl_registry_info info;
+    CHECK(sl_registry_info_get(r, "t", "b", &info) == 0 && info.resident && info.e.version == 2 && !info.pinned);
+    CHECK(sl_registry_info_get(r, "t", "zzz", &info) == SL_ENOENT);
+    CHECK(sl_registry_info_get(r, "u", "b", &info) == SL_ENOENT);
+    sl_registry_free(r);
+    sl_store_free(s);
+}
+
 int main(void) {
     snprintf(root, sizeof root, "/tmp/sl-test-store-XXXXXX");
     if (!mkdtemp(root) || sl_model_load(&M, "tests/fixtures/models/llama-tiny", NULL, NULL, 0) != 0) {
@@ -227,6 +329,8 @@ int main(void) {
     RUN(versions_replace_delete_and_integrity);
     RUN(restart_cleans_leftovers_and_keeps_acknowledged);
     RUN(registry_hot_swap_lru_and_pinned);
+    RUN(concurrent_commits_get_distinct_versions);
+    RUN(registry_shrinks_back_after_a_burst);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", root);
     if (system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
