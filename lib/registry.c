@@ -151,6 +151,20 @@ int sl_registry_add_pinned(sl_registry *r, const char *name, sl_adapter *a, char
     return rc;
 }
 
+/* A pinned adapter's store-like description (it has no store entry). */
+static void describe_pinned(const reg_entry *p, sl_store_entry *out) {
+    snprintf(out->name, sizeof out->name, "%s", p->name);
+    snprintf(out->peft_type, sizeof out->peft_type, "%s",
+             sl_adapter_get_kind(p->resident) == SL_ADAPTER_SYMLORA ? "SYMLORA" : "LORA");
+    out->r = sl_adapter_rank(p->resident);
+    size_t n = 0;
+    unsigned mask = sl_adapter_module_mask(p->resident);
+    for (int m = 0; m < SL_MOD_COUNT; m++)
+        if (mask & (1u << m) && n < sizeof out->target_modules)
+            n += (size_t)snprintf(out->target_modules + n, sizeof out->target_modules - n, "%s%s", n ? "," : "",
+                                  sl_module_name((sl_module)m));
+}
+
 static double now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -334,10 +348,7 @@ int sl_registry_list(sl_registry *r, const char *tenant, sl_registry_info **out,
         reg_entry *e = r->e[i];
         if (!e->pinned) continue;
         sl_registry_info *x = &info[(*n)++];
-        snprintf(x->e.name, sizeof x->e.name, "%s", e->name);
-        snprintf(x->e.peft_type, sizeof x->e.peft_type, "%s",
-                 sl_adapter_get_kind(e->resident) == SL_ADAPTER_SYMLORA ? "SYMLORA" : "LORA");
-        x->e.r = sl_adapter_rank(e->resident);
+        describe_pinned(e, &x->e);
         x->pinned = x->resident = 1;
         x->resident_bytes = sl_adapter_bytes(e->resident);
     }
@@ -363,10 +374,7 @@ int sl_registry_info_get(sl_registry *r, const char *tenant, const char *name, s
     } else {
         reg_entry *p = find(r, "", name);
         if (p && p->pinned) {
-            snprintf(out->e.name, sizeof out->e.name, "%s", p->name);
-            snprintf(out->e.peft_type, sizeof out->e.peft_type, "%s",
-                     sl_adapter_get_kind(p->resident) == SL_ADAPTER_SYMLORA ? "SYMLORA" : "LORA");
-            out->e.r = sl_adapter_rank(p->resident);
+            describe_pinned(p, &out->e);
             out->pinned = out->resident = 1;
             out->resident_bytes = sl_adapter_bytes(p->resident);
         } else {

@@ -314,6 +314,7 @@ def delete_under_load_and_pinned():
         # Pinned (--adapter) ones are listed, inspectable, not deletable; an own upload shadows one.
         st, j = get_json(d, "/v1/adapters/pinned")
         assert st == 200 and j["pinned"] is True and j["resident"] is True, j
+        assert j["peft_type"] == "LORA" and j["r"] == 4 and sorted(j["target_modules"]) == ["q_proj", "v_proj"], j
         st, _, body = d.request("DELETE", "/v1/adapters/pinned")
         assert st == 409, body
         check_golden(d, "pinned", "lora-qv-r4")
