@@ -326,6 +326,14 @@ int main(int argc, char **argv) {
         sl_logf(SL_LOG_INFO, "chat template: %s (%s)", sl_chat_format_name(d.chat.fmt),
                 d.chat.forced ? "forced" : "recognised");
     if (load_adapters(&d) != 0) goto out;
+    if (d.o.import_dir && *d.o.import_dir) {
+        struct stat ist;
+        if (stat(d.o.import_dir, &ist) != 0 || !S_ISDIR(ist.st_mode)) {
+            sl_logf(SL_LOG_ERROR, "--import-dir %s: not a directory", d.o.import_dir);
+            goto out;
+        }
+        sl_logf(SL_LOG_INFO, "load_lora_adapter: adapters may be loaded from below %s", d.o.import_dir);
+    }
     sl_api_keys *keys = NULL;
     if (d.o.api_keys && *d.o.api_keys) {
         if (sl_api_keys_load(&keys, d.o.api_keys, err, sizeof err) != 0) {
