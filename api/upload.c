@@ -401,8 +401,8 @@ enum MHD_Result sl__upload_begin(sl__req *q) {
     const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (!ct || strncasecmp(ct, "multipart/form-data", 19) != 0)
         return sl__reply_error(q, 415, "unsupported_media_type", NULL,
-                               "send a multipart/form-data body with the parts 'config' and 'weights': "
-                               "curl -T- is not it; use curl -F config=@adapter_config.json -F weights=@adapter_model.safetensors");
+                               "send a multipart/form-data body with the parts 'config' and 'weights', e.g. "
+                               "curl -X PUT -F config=@adapter_config.json -F weights=@adapter_model.safetensors URL");
     sl__upload *up = calloc(1, sizeof *up);
     if (!up) return sl__reply_error(q, 500, "internal_error", NULL, "out of memory");
     up->api = a;
