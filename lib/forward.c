@@ -25,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { ATT_ROWS = 128 }; /* query rows per attention score block */
 
 struct sl_forward {
     const sl_model *m;
@@ -40,9 +39,7 @@ struct sl_forward {
     float *u;     /* (max_tokens, FF) */
     float *cosv;  /* (max_tokens, hd/2) RoPE cos per token */
     float *sinv;  /* (max_tokens, hd/2) */
-    float *kc;    /* (max_ctx, hd) one KV head of one sequence, gathered from blocks */
-    float *vc;    /* (max_ctx, hd) */
-    float *s;     /* (ATT_ROWS, max_ctx) attention scores */
+    float *s;     /* (groups, max_ctx) attention scores of one row, per query head of a KV group */
     float *ah;    /* (ah_cap) adapter intermediate H = X Q[:in] or X A^T, (rows, r) */
     size_t ah_cap;
     float *xl;    /* (max_logit_rows, D) final hidden rows that want logits */
@@ -51,7 +48,7 @@ struct sl_forward {
 
 void sl_forward_free(sl_forward *f) {
     if (!f) return;
-    float *bufs[] = {f->x, f->xn, f->q, f->k, f->v, f->att, f->g, f->u, f->cosv, f->sinv, f->kc, f->vc, f->s, f->ah, f->xl};
+    float *bufs[] = {f->x, f->xn, f->q, f->k, f->v, f->att, f->g, f->u, f->cosv, f->sinv, f->s, f->ah, f->xl};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(f->seq_off);
     free(f);
@@ -89,9 +86,7 @@ int sl_forward_init(sl_forward **out, const sl_model *m, int max_tokens, int max
     f->u = falloc(T * FF, &fail);
     f->cosv = falloc(T * hd / 2, &fail);
     f->sinv = falloc(T * hd / 2, &fail);
-    f->kc = falloc((size_t)max_ctx * hd, &fail);
-    f->vc = falloc((size_t)max_ctx * hd, &fail);
-    f->s = falloc((size_t)ATT_ROWS * (size_t)max_ctx, &fail);
+    f->s = falloc((size_t)(c->n_heads / c->n_kv_heads) * (size_t)max_ctx, &fail);
     f->ah_cap = T * 64 > 65536 ? T * 64 : 65536; /* any rank fits: segments are split into row chunks */
     f->ah = falloc(f->ah_cap, &fail);
     f->xl = falloc((size_t)max_logit_rows * D, &fail);
@@ -189,61 +184,136 @@ static void rope(float *v, int n_tok, int n_heads, int hd, const float *cosv, co
     }
 }
 
-/* Attention of one sequence's N new tokens (positions pos0 .. pos0+N-1) against all of its
- * cached positions, written to att rows [t0, t0+N). K/V for the new tokens are already stored. */
-static void attend(sl_forward *f, sl_kv_pool *kv, int layer, const sl_kv_seq *ks, int pos0, int n, int t0) {
-    const sl_model_config *c = &f->m->cfg;
-    int hd = c->head_dim, H = c->n_heads, KVH = c->n_kv_heads, groups = H / KVH, bs = sl_kv_pool_block_size(kv);
-    int ctx = pos0 + n;
-    int Hq = H * hd;
-    float scale = 1.0f / sqrtf((float)hd);
-    for (int kh = 0; kh < KVH; kh++) {
-        /* Gather this head's K and V: (ctx, hd), contiguous per block. */
-        for (int b = 0, p = 0; p < ctx; b++, p += bs) {
-            int rows = ctx - p < bs ? ctx - p : bs;
-            size_t off = (size_t)kh * bs * hd;
-            memcpy(f->kc + (size_t)p * hd, sl__kv_block(kv, layer, 0, ks->blocks[b]) + off, (size_t)rows * hd * sizeof(float));
-            memcpy(f->vc + (size_t)p * hd, sl__kv_block(kv, layer, 1, ks->blocks[b]) + off, (size_t)rows * hd * sizeof(float));
-        }
+/* Kernels built for several instruction sets, picked at load time by the CPU (ifunc). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define SL_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define SL_SIMD_CLONES
+#endif
+
+/* 16 floats, with GCC/clang vector extensions: one AVX-512 register, or pieces of narrower
+ * ones in the other clones. Unaligned loads and stores go through memcpy. */
+typedef float v16 __attribute__((vector_size(64)));
+/* Macros, not functions: a function returning v16 would change the ABI between clones. */
+#define v16_load(p) __extension__({ v16 v16_; memcpy(&v16_, (p), sizeof v16_); v16_; })
+#define v16_store(p, v) do { v16 v16s_ = (v); memcpy((p), &v16s_, sizeof v16s_); } while (0)
+
+/* Causal attention of one query row at position POS for the GROUPS query heads that share KV
+ * head KH: Q (groups, hd) -> OUT (groups, hd), reading K and V in place from the sequence's
+ * blocks. Every row is computed the same way whatever else is in the step (prefill chunk or
+ * decode, alone or batched): each score sums over d in a fixed order (4 interleaved partial
+ * sums), each output element over positions in order, so batching and chunking never change
+ * a result bit. Scores run 16 positions at a time (K is stored transposed, (hd, bs) per
+ * head), outputs 16 or 64 dims at a time: no horizontal sums, independent FMA chains.
+ * S: (groups, max_ctx) scratch. */
+SL_SIMD_CLONES
+static void attend_row(sl_kv_pool *kv, int layer, const sl_kv_seq *ks, int pos, int kh, int groups, int hd,
+                       float scale, const float *restrict q, float *restrict out, float *restrict s, int max_ctx) {
+    int bs = sl_kv_pool_block_size(kv), vis = pos + 1;
+    for (int b = 0, p0 = 0; p0 < vis; b++, p0 += bs) {
+        const float *kt = sl__kv_block(kv, layer, 0, ks->blocks[b]) + (size_t)kh * hd * bs;
+        int rows = vis - p0 < bs ? vis - p0 : bs;
         for (int g = 0; g < groups; g++) {
-            int h = kh * groups + g;
-            for (int r0 = 0; r0 < n; r0 += ATT_ROWS) {
-                int rows = n - r0 < ATT_ROWS ? n - r0 : ATT_ROWS;
-                int kctx = pos0 + r0 + rows; /* keys the last row of this block may see */
-                const float *qh = f->q + (size_t)(t0 + r0) * Hq + (size_t)h * hd;
-                /* S (rows, kctx) = Qh (rows, hd) K^T * scale */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, kctx, hd, scale, qh, Hq, f->kc, hd, 0.0f, f->s, kctx);
-                for (int i = 0; i < rows; i++) {
-                    float *sr = f->s + (size_t)i * kctx;
-                    int visible = pos0 + r0 + i + 1; /* causal */
-                    float mx = -INFINITY;
-                    for (int j = 0; j < visible; j++) mx = sr[j] > mx ? sr[j] : mx;
-                    float sum = 0;
-                    for (int j = 0; j < visible; j++) { sr[j] = expf(sr[j] - mx); sum += sr[j]; }
-                    float inv = 1.0f / sum;
-                    for (int j = 0; j < visible; j++) sr[j] *= inv;
-                    for (int j = visible; j < kctx; j++) sr[j] = 0;
+            const float *qg = q + (size_t)g * hd;
+            float *sg = s + (size_t)g * max_ctx + p0;
+            for (int j0 = 0; j0 < rows; j0 += 16) { /* block_size is a multiple of 16 */
+                v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+                const float *kd = kt + j0;
+                int d = 0;
+                for (; d + 4 <= hd; d += 4, kd += 4 * (size_t)bs) {
+                    a0 += qg[d] * v16_load(kd);
+                    a1 += qg[d + 1] * v16_load(kd + bs);
+                    a2 += qg[d + 2] * v16_load(kd + 2 * (size_t)bs);
+                    a3 += qg[d + 3] * v16_load(kd + 3 * (size_t)bs);
                 }
-                /* att rows (rows, hd) = P (rows, kctx) V (kctx, hd) */
-                float *ah = f->att + (size_t)(t0 + r0) * Hq + (size_t)h * hd;
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, kctx, 1.0f, f->s, kctx, f->vc, hd, 0.0f, ah, Hq);
+                for (; d < hd; d++, kd += bs) a0 += qg[d] * v16_load(kd);
+                v16 sc = ((a0 + a1) + (a2 + a3)) * scale;
+                float tmp[16];
+                v16_store(tmp, sc);
+                int w = rows - j0 < 16 ? rows - j0 : 16;
+                memcpy(sg + j0, tmp, (size_t)w * sizeof(float));
             }
+        }
+    }
+    for (int g = 0; g < groups; g++) {
+        float *sr = s + (size_t)g * max_ctx, mx = -INFINITY, sum = 0;
+        for (int p = 0; p < vis; p++) mx = sr[p] > mx ? sr[p] : mx;
+        for (int p = 0; p < vis; p++) { sr[p] = expf(sr[p] - mx); sum += sr[p]; }
+        float inv = 1.0f / sum;
+        for (int p = 0; p < vis; p++) sr[p] *= inv;
+    }
+    /* out[g][d] = sum over p (in order) of s[g][p] * V[p][d]. */
+    for (int g = 0; g < groups; g++) {
+        const float *sg = s + (size_t)g * max_ctx;
+        float *og = out + (size_t)g * hd;
+        int d0 = 0;
+        for (; d0 + 64 <= hd; d0 += 64) {
+            v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+            for (int b = 0, p0 = 0; p0 < vis; b++, p0 += bs) {
+                const float *vb = sl__kv_block(kv, layer, 1, ks->blocks[b]) + (size_t)kh * bs * hd + d0;
+                int rows = vis - p0 < bs ? vis - p0 : bs;
+                for (int j = 0; j < rows; j++, vb += hd) {
+                    float w = sg[p0 + j];
+                    a0 += w * v16_load(vb);
+                    a1 += w * v16_load(vb + 16);
+                    a2 += w * v16_load(vb + 32);
+                    a3 += w * v16_load(vb + 48);
+                }
+            }
+            v16_store(og + d0, a0);
+            v16_store(og + d0 + 16, a1);
+            v16_store(og + d0 + 32, a2);
+            v16_store(og + d0 + 48, a3);
+        }
+        for (; d0 < hd; d0 += 16) {
+            v16 a0 = {0};
+            int full = hd - d0 >= 16;
+            for (int b = 0, p0 = 0; p0 < vis; b++, p0 += bs) {
+                const float *vb = sl__kv_block(kv, layer, 1, ks->blocks[b]) + (size_t)kh * bs * hd + d0;
+                int rows = vis - p0 < bs ? vis - p0 : bs;
+                for (int j = 0; j < rows; j++, vb += hd) {
+                    v16 v = {0};
+                    if (full) v = v16_load(vb);
+                    else memcpy(&v, vb, (size_t)(hd - d0) * sizeof(float));
+                    a0 += sg[p0 + j] * v;
+                }
+            }
+            float tmp[16];
+            v16_store(tmp, a0);
+            memcpy(og + d0, tmp, (size_t)(full ? 16 : hd - d0) * sizeof(float));
         }
     }
 }
 
-/* Writes the step's K and V rows of one sequence into its blocks. */
+/* Attention of one sequence's N new tokens (positions pos0 .. pos0+N-1) against all of its
+ * cached positions, written to att rows [t0, t0+N). K/V for the new tokens are already stored.
+ * Query heads kh*groups .. kh*groups+groups-1 share KV head kh and are adjacent in q. */
+static void attend(sl_forward *f, sl_kv_pool *kv, int layer, const sl_kv_seq *ks, int pos0, int n, int t0) {
+    const sl_model_config *c = &f->m->cfg;
+    int hd = c->head_dim, H = c->n_heads, KVH = c->n_kv_heads, groups = H / KVH, Hq = H * hd;
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int i = 0; i < n; i++)
+        for (int kh = 0; kh < KVH; kh++) {
+            size_t off = (size_t)(t0 + i) * Hq + (size_t)kh * groups * hd;
+            attend_row(kv, layer, ks, pos0 + i, kh, groups, hd, scale, f->q + off, f->att + off, f->s, f->max_ctx);
+        }
+}
+
+/* Writes the step's K and V rows of one sequence into its blocks: V as (bs, hd) rows, K
+ * transposed as (hd, bs) per KV head (see kvcache.h). */
 static void kv_store(sl_forward *f, sl_kv_pool *kv, int layer, const sl_kv_seq *ks, int pos0, int n, int t0) {
     const sl_model_config *c = &f->m->cfg;
     int hd = c->head_dim, KVH = c->n_kv_heads, bs = sl_kv_pool_block_size(kv), Hkv = KVH * hd;
     for (int i = 0; i < n; i++) {
-        int p = pos0 + i;
+        int p = pos0 + i, j = p % bs;
         int32_t blk = ks->blocks[p / bs];
         float *kb = sl__kv_block(kv, layer, 0, blk), *vb = sl__kv_block(kv, layer, 1, blk);
         for (int kh = 0; kh < KVH; kh++) {
-            size_t dst = ((size_t)kh * bs + (size_t)(p % bs)) * hd;
-            memcpy(kb + dst, f->k + (size_t)(t0 + i) * Hkv + (size_t)kh * hd, (size_t)hd * sizeof(float));
-            memcpy(vb + dst, f->v + (size_t)(t0 + i) * Hkv + (size_t)kh * hd, (size_t)hd * sizeof(float));
+            const float *k = f->k + (size_t)(t0 + i) * Hkv + (size_t)kh * hd;
+            float *kt = kb + (size_t)kh * hd * bs + j;
+            for (int d = 0; d < hd; d++) kt[(size_t)d * bs] = k[d];
+            memcpy(vb + ((size_t)kh * bs + (size_t)j) * hd, f->v + (size_t)(t0 + i) * Hkv + (size_t)kh * hd,
+                   (size_t)hd * sizeof(float));
         }
     }
 }

@@ -17,8 +17,8 @@ struct sl_kv_pool {
 int sl_kv_pool_init(sl_kv_pool **out, const sl_model *m, int n_blocks, int block_size, char *err, size_t errlen) {
     *out = NULL;
     const sl_model_config *c = sl_model_get_config(m);
-    if (n_blocks < 1 || block_size < 1 || block_size > 4096)
-        return sl__errf(err, errlen, SL_EINVAL, "kv cache: need at least one block of 1..4096 positions");
+    if (n_blocks < 1 || block_size < 16 || block_size > 4096 || block_size % 16)
+        return sl__errf(err, errlen, SL_EINVAL, "kv cache: blocks hold 16..4096 positions, a multiple of 16 (the attention kernel's vector width)");
     sl_kv_pool *p = calloc(1, sizeof *p);
     if (!p) return SL_ENOMEM;
     p->n_layers = c->n_layers;

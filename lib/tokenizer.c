@@ -591,9 +591,11 @@ static int parse_added(sl_tokenizer *t, json_t *arr, char *err, size_t errlen) {
             json_integer_value(id) > INT32_MAX - 1)
             return sl__errf(err, errlen, SL_EFORMAT, "added_tokens[%zu]: needs \"id\" and \"content\"", i);
         if (json_string_length(c) == 0) continue; /* the library ignores empty tokens */
-        sl__added *a = &t->added[t->n_added];
+        size_t ai = t->n_added;
+        sl__added *a = &t->added[ai];
         a->len = json_string_length(c);
         if (!(a->content = dupn(json_string_value(c), a->len))) return SL_ENOMEM;
+        t->n_added++; /* counted now, so an error below still frees content with the tokenizer */
         if (memchr(a->content, 0, a->len)) return sl__errf(err, errlen, SL_EFORMAT, "added_tokens[%zu]: NUL in content", i);
         a->special = jbool(e, "special", 0);
         a->single_word = jbool(e, "single_word", 0);
@@ -607,8 +609,7 @@ static int parse_added(sl_tokenizer *t, json_t *arr, char *err, size_t errlen) {
         if ((uint64_t)a->id > 4 * ((uint64_t)t->n_model_ids + n) + (1u << 20))
             return sl__errf(err, errlen, SL_EFORMAT, "added_tokens[%zu]: id %d is far past the vocabulary", i,
                             (int)a->id);
-        if ((rc = sl__strmap_put(&t->added_map, a->content, a->len, (int32_t)t->n_added)) < 0) return rc;
-        t->n_added++;
+        if ((rc = sl__strmap_put(&t->added_map, a->content, a->len, (int32_t)ai)) < 0) return rc;
     }
     return 0;
 }
