@@ -8,12 +8,15 @@
 #    SymLoRA + 64 rank-16 LoRA adapters on all seven modules (BUILD/gen_model);
 # 2. runs BUILD/bench_engine: machine limits, decode/prefill throughput, 64 tenants per batch;
 # 3. runs BUILD/bench_tokenizer on the llama3-bpe fixture tokenizer, when that program exists;
-# 4. HTTP end to end and hot swap (parts 5-6): not measured yet (they need the daemon);
+# 4. HTTP end to end and hot swap (parts 5-6): BUILD/symlorad on a free loopback port, driven by
+#    BUILD/loadgen (tools/loadgen.c); uploads the 64 SymLoRA adapters, streams 1-64 completions
+#    over 1-64 adapters, times PUT -> first token of a new version and cold loads from the store;
 # 5. merges everything into build/bench.json (numbers; null = not measured) and prints a table.
 #
 # Speed is measured, never asserted: this script fails only when a benchmark program fails.
 # Environment: SL_BENCH_MIN_TIME (seconds per decode measurement, default 1.5),
-# SL_BENCH_MAX_STEPS (default 24), SL_BENCH_JSON (default build/bench.json).
+# SL_BENCH_MAX_STEPS (default 24), SL_BENCH_JSON (default build/bench.json), SL_BENCH_ENGINE=0
+# (reuse BUILD/bench_engine.json of an earlier run), SL_BENCH_HTTP* (parts 5-6, see below).
 set -eu
 
 B=${1:-build/bench}
@@ -50,9 +53,13 @@ cached "$LORA" "$B/gen_model" adapters --model "$MODEL" --out "$LORA" --count 64
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 ENGINE_CMD="$B/bench_engine --model $MODEL --symlora $SYM --lora $LORA --adapters 64 --min-time ${SL_BENCH_MIN_TIME:-1.5} --max-steps ${SL_BENCH_MAX_STEPS:-24}"
-echo "bench.sh: $ENGINE_CMD"
-# shellcheck disable=SC2086 # the command is a plain word list
-$ENGINE_CMD >"$B/bench_engine.json"
+if [ "${SL_BENCH_ENGINE:-1}" = 0 ] && [ -s "$B/bench_engine.json" ]; then
+    echo "bench.sh: SL_BENCH_ENGINE=0: engine numbers reused from $B/bench_engine.json (an earlier run)"
+else
+    echo "bench.sh: $ENGINE_CMD"
+    # shellcheck disable=SC2086 # the command is a plain word list
+    $ENGINE_CMD >"$B/bench_engine.json"
+fi
 
 TOK_CMD=""
 : >"$B/bench_tokenizer.out"
@@ -64,21 +71,206 @@ else
     echo "bench.sh: tokenizer encode MB/s: not measured yet ($B/bench_tokenizer does not exist)"
 fi
 
-# Parts 5-6 need symlorad and a load generator; until they exist these print, never invent.
+# Parts 5-6: HTTP end to end and hot swap, against a real symlorad on loopback, driven by
+# BUILD/loadgen (tools/loadgen.c: one C process, poll(2), HTTP/1.1 keep-alive, SSE parsing) so
+# the client costs the daemon as little CPU as possible. Each step appends one JSON line to
+# $HTTP_OUT; the merge below turns them into keys. Knobs (environment):
+#   SL_BENCH_HTTP=0            skip parts 5-6
+#   SL_BENCH_HTTP_TOKENS       tokens per completion (default 64; ignore_eos, usage counts them)
+#   SL_BENCH_HTTP_CELLS        "CxA ..." streams x adapters (default below; A=0: the base model).
+#                              C<A cells are left out: one request per stream (two at C=1) would
+#                              touch only C adapters. 32x8 is the one behind the http_c32_* keys.
+#   SL_BENCH_SWAPS             timed hot swaps (default 20); SL_BENCH_COLD cold loads (default 16)
+HTTP_OUT=$B/bench_http.jsonl
+HTTP_CMDS=$B/bench_http.cmds
+: >"$HTTP_OUT"
+: >"$HTTP_CMDS"
+# The daemon serves the cached model through a copy of the fixture tokenizer extended to the
+# model's 49152 ids (" w01024" ...): the fixture's 1024 ids would make every sampled id of this
+# random model decode to nothing, and the stream would carry no text events to time.
+HTTP_MODEL=$DATA/smollm2-135m-f32-vocab49152
+HTTP_TOKENS=${SL_BENCH_HTTP_TOKENS:-64}
+HTTP_CELLS=${SL_BENCH_HTTP_CELLS:-"1x1 8x1 8x8 32x0 32x1 32x8 32x64 64x1 64x8 64x64"}
+DAEMON_OPTS="--model-name smollm2-135m --max-running 64 --max-batch-tokens 512 --prefill-chunk 256 --max-waiting 256 --store-rescan-ms 0 --connection-timeout 600"
+NICE=""
+if nice -n -10 true 2>/dev/null; then NICE="nice -n -10"; fi
+DAEMON_PIDS=""
+
+make_http_model() {
+    stamp="tokenizer $TOKENIZER extended to 49152 ids; links to $MODEL"
+    if [ -f "$HTTP_MODEL/.stamp" ] && [ "$(cat "$HTTP_MODEL/.stamp")" = "$stamp" ]; then return 0; fi
+    rm -rf "$HTTP_MODEL"
+    mkdir -p "$HTTP_MODEL"
+    for f in config.json model.safetensors generation_config.json tokenizer_config.json; do
+        if [ -e "$MODEL/$f" ]; then ln -s "../$(basename "$MODEL")/$f" "$HTTP_MODEL/$f"; fi
+    done
+    python3 - "$TOKENIZER" "$HTTP_MODEL/tokenizer.json" <<'PYEOF'
+import json, sys
+j = json.load(open(sys.argv[1]))
+v = j["model"]["vocab"]
+n = max(max(v.values()), max((t["id"] for t in j.get("added_tokens", [])), default=0)) + 1
+for i in range(n, 49152):
+    v["\u0120w%05d" % i] = i  # byte-level: "\u0120" is a space
+json.dump(j, open(sys.argv[2], "w"), ensure_ascii=False)
+PYEOF
+    printf '%s' "$stamp" >"$HTTP_MODEL/.stamp"
+}
+
+# start_daemon NAME [ENV=VAL ...] -- [symlorad options]: starts symlorad on a free loopback port
+# (--listen 127.0.0.1:0; the port is read from its log), sets $ADDR and $DAEMON_PID.
+start_daemon() {
+    name=$1
+    shift
+    envs=""
+    while [ $# -gt 0 ] && [ "$1" != "--" ]; do envs="$envs $1"; shift; done
+    [ $# -gt 0 ] && shift
+    log=$B/bench_$name.log
+    # shellcheck disable=SC2086
+    echo "bench.sh: daemon $name:${envs:- (OPENBLAS_NUM_THREADS unset)} $NICE $B/symlorad --model $HTTP_MODEL --store $STORE --listen 127.0.0.1:0 $DAEMON_OPTS $*" | tee -a "$HTTP_CMDS"
+    # shellcheck disable=SC2086
+    env $envs $NICE "$B/symlorad" --model "$HTTP_MODEL" --store "$STORE" --listen 127.0.0.1:0 $DAEMON_OPTS "$@" >"$log" 2>&1 &
+    pid=$!
+    DAEMON_PIDS="$DAEMON_PIDS $pid"
+    DAEMON_PID=$pid
+    i=0
+    while :; do
+        ADDR=$(sed -n 's/.*listening on http:\/\/\([0-9.]*:[0-9]*\).*/\1/p' "$log" | head -n 1)
+        [ -n "$ADDR" ] && break
+        if ! kill -0 "$pid" 2>/dev/null || [ $i -ge 600 ]; then
+            echo "bench.sh: symlorad ($name) did not start:" >&2
+            cat "$log" >&2
+            return 1
+        fi
+        i=$((i + 1))
+        sleep 0.1
+    done
+}
+
+stop_daemon() {
+    pid=$1
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    rest=""
+    for p in $DAEMON_PIDS; do [ "$p" = "$pid" ] || rest="$rest $p"; done
+    DAEMON_PIDS=$rest
+}
+
+cleanup_http() {
+    for p in $DAEMON_PIDS; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in $DAEMON_PIDS; do wait "$p" 2>/dev/null || true; done
+    DAEMON_PIDS=""
+    [ -n "${STORE:-}" ] && rm -rf "$STORE"
+}
+
+# lg TAG loadgen-args...: runs the load generator, appends {"cell": TAG, ...} to $HTTP_OUT.
+lg() {
+    tag=$1
+    shift
+    echo "bench.sh: [$tag] $NICE $B/loadgen $*" | tee -a "$HTTP_CMDS"
+    # shellcheck disable=SC2086
+    if ! line=$($NICE "$B/loadgen" "$@"); then
+        echo "bench.sh: loadgen [$tag] reported failed requests" >&2
+    fi
+    [ -n "$line" ] || { echo "bench.sh: loadgen [$tag] printed nothing" >&2; return 1; }
+    echo "   $line"
+    printf '{"cell": "%s", "load_average": "%s", %s\n' "$tag" "$(cut -d' ' -f1-3 /proc/loadavg)" "${line#\{}" >>"$HTTP_OUT"
+}
+
+# models PREFIX N: the comma-separated names PREFIX000..PREFIX<N-1> (N=0: the base model).
+models() {
+    i=0
+    list=""
+    [ "$2" -eq 0 ] && list=smollm2-135m
+    while [ $i -lt "$2" ]; do list="$list${list:+,}$(printf '%s%03d' "$1" $i)"; i=$((i + 1)); done
+    echo "$list"
+}
+
 http_bench() {
-    echo "bench.sh: HTTP end to end (1/8/32/64 streams over 1/8/64 adapters: tok/s, TTFT, ITL): not measured yet"
+    if [ ! -x "$B/symlorad" ] || [ ! -x "$B/loadgen" ]; then
+        echo "bench.sh: HTTP end to end: not measured ($B/symlorad or $B/loadgen is missing)"
+        return 0
+    fi
+    make_http_model
+    STORE=$(mktemp -d "${TMPDIR:-/tmp}/symlora-bench-store.XXXXXX")
+    trap cleanup_http EXIT INT TERM
+    # A: OpenBLAS threads as the engine benchmark had them (unset: one per core).
+    start_daemon A -- --adapter-cache-bytes 4294967296
+    A_PID=$DAEMON_PID
+    A_ADDR=$ADDR
+    lg upload "upload" --addr "$A_ADDR" --prefix sym --dir "$SYM" --count 64
+    lg warmup "stream" --addr "$A_ADDR" --concurrency 8 --models "$(models sym 8)" --max-tokens 4 --label warmup
+    for cell in $HTTP_CELLS; do
+        c=${cell%x*}
+        a=${cell#*x}
+        r=1
+        [ "$c" -eq 1 ] && r=2
+        lg "c${c}_a${a}" stream --addr "$A_ADDR" --concurrency "$c" --models "$(models sym "$a")" \
+            --requests $r --max-tokens "$HTTP_TOKENS" --label "c${c}_a${a}"
+        if [ "$cell" = "32x0" ]; then
+            # The engine alone at batch 32 (no HTTP, no adapter), right after: the same machine
+            # state as the HTTP cell, for a ratio less disturbed by other load than decode_b32.
+            cmd="$NICE $B/bench_engine --model $MODEL --profile 32:none --profile-steps 12"
+            echo "bench.sh: [engine_b32_adjacent] $cmd" | tee -a "$HTTP_CMDS"
+            # shellcheck disable=SC2086
+            $cmd 2>"$B/bench_engine_adjacent.err" || cat "$B/bench_engine_adjacent.err" >&2
+            prof=$(grep '^profile:' "$B/bench_engine_adjacent.err" || true)
+            echo "   $prof"
+            best=$(echo "$prof" | sed -n 's/.*: \([0-9.]*\) tok\/s (mean \([0-9.]*\)).*/\1/p')
+            mean=$(echo "$prof" | sed -n 's/.*: \([0-9.]*\) tok\/s (mean \([0-9.]*\)).*/\2/p')
+            if [ -n "$best" ] && [ -n "$mean" ]; then
+                printf '{"cell": "engine_b32_adjacent", "load_average": "%s", "tok_s": %s, "mean_tok_s": %s}\n' \
+                    "$(cut -d' ' -f1-3 /proc/loadavg)" "$best" "$mean" >>"$HTTP_OUT"
+            fi
+        fi
+        if [ "$cell" = "32x8" ]; then
+            # B: the same on OPENBLAS_NUM_THREADS=1, right after (same store; warmed first).
+            start_daemon B OPENBLAS_NUM_THREADS=1 -- --adapter-cache-bytes 4294967296
+            B_PID=$DAEMON_PID
+            B_ADDR=$ADDR
+            lg warmup_ob1 "stream" --addr "$B_ADDR" --concurrency 8 --models "$(models sym 8)" --max-tokens 4 --label warmup
+            lg "c32_a8_ob1" stream --addr "$B_ADDR" --concurrency 32 --models "$(models sym 8)" \
+                --requests 1 --max-tokens "$HTTP_TOKENS" --label c32_a8_ob1
+            stop_daemon "$B_PID"
+        fi
+    done
 }
+
 swap_bench() {
-    echo "bench.sh: hot swap PUT-to-first-token and cold load from the store: not measured yet"
+    [ -n "${A_PID:-}" ] || {
+        echo "bench.sh: hot swap and cold load: not measured (no daemon)"
+        return 0
+    }
+    # Hot swap on daemon A (64 adapters resident, idle): one untimed first upload, then
+    # ${SL_BENCH_SWAPS:-20} new versions, each with other weights (DIR/000, 001, ...).
+    lg swap_first put --addr "$A_ADDR" --name swap --dir "$SYM/063"
+    lg swap swap --addr "$A_ADDR" --name swap --dir "$SYM" --count "${SL_BENCH_SWAPS:-20}" --adapters 63
+    stop_daemon "$A_PID"
+    # Cold loads: a restarted daemon whose adapter cache holds nothing idle (1 byte), so every
+    # request for another adapter loads it from the store (and evicts the one before).
+    n=${SL_BENCH_COLD:-16}
+    start_daemon C -- --adapter-cache-bytes 1
+    C_PID=$DAEMON_PID
+    C_ADDR=$ADDR
+    lg warmup_cold "stream" --addr "$C_ADDR" --concurrency 1 --models smollm2-135m --max-tokens 4 --label warmup
+    lg cold cold --addr "$C_ADDR" --prefix sym --count "$n" --start 0
+    lg cold_disk cold --addr "$C_ADDR" --prefix sym --count "$n" --start "$n" --drop-cache "$STORE"
+    stop_daemon "$C_PID"
+    cleanup_http
+    trap - EXIT INT TERM
 }
-http_bench
-swap_bench
+if [ "${SL_BENCH_HTTP:-1}" != 0 ]; then
+    http_bench
+    swap_bench
+else
+    echo "bench.sh: HTTP end to end and hot swap: skipped (SL_BENCH_HTTP=0)"
+fi
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 ENGINE_JSON="$B/bench_engine.json" TOK_OUT="$B/bench_tokenizer.out" OUT="$OUT" \
-ENGINE_CMD="$ENGINE_CMD" TOK_CMD="$TOK_CMD" LOAD_BEFORE="$LOAD_BEFORE" LOAD_AFTER="$LOAD_AFTER" \
+ENGINE_CMD="$ENGINE_CMD" TOK_CMD="$TOK_CMD" HTTP_OUT="$HTTP_OUT" HTTP_CMDS="$HTTP_CMDS" \
+HTTP_TOKENS="$HTTP_TOKENS" DAEMON_OPTS="$DAEMON_OPTS" NICE="$NICE" OB_THREADS="${OPENBLAS_NUM_THREADS:-unset}" LOAD_BEFORE="$LOAD_BEFORE" LOAD_AFTER="$LOAD_AFTER" \
 python3 - <<'EOF'
-import json, os
+import json, os, re
 
 env = os.environ
 res = json.load(open(env["ENGINE_JSON"]))
@@ -102,7 +294,70 @@ if tok:
             commands[key] = "make bench -> " + env["TOK_CMD"]
 res.setdefault("tokenizer_encode_mb_s", None)
 
-# Parts 5-6 of issue 8: not measured until the daemon exists (null, never a made-up number).
+# Parts 5-6 (tools/loadgen.c against symlorad; the lines of HTTP_OUT, one per step).
+http = {}
+if os.path.exists(env["HTTP_OUT"]):
+    for line in open(env["HTTP_OUT"]):
+        line = line.strip()
+        if line:
+            obj = json.loads(line)
+            http[obj["cell"]] = obj
+http_cmd = "make bench -> tools/bench.sh: " + "; ".join(
+    l.strip() for l in open(env["HTTP_CMDS"]) if l.strip()) if os.path.exists(env["HTTP_CMDS"]) else ""
+metrics = ("tok_s", "steady_tok_s", "ttft_p50_ms", "ttft_p99_ms", "itl_p50_ms", "itl_p99_ms", "tpot_p50_ms")
+cells = {}
+for tag, obj in http.items():
+    if not re.match(r"c[0-9]+_a[0-9]+", tag):
+        continue
+    cells[tag] = {k: obj.get(k) for k in ("concurrency", "adapters", "requests", "max_tokens", "tokens", "events",
+                                          "failed", "short", "wall_s") + metrics + ("load_average",)}
+    for m in metrics:
+        if obj.get(m) is not None:
+            key = "http_%s_%s" % (tag, m)
+            res[key] = obj[m]
+            commands[key] = http_cmd
+main = http.get("c32_a8")
+if main:
+    for src, dst in (("tok_s", "http_c32_tok_s"), ("steady_tok_s", "http_c32_steady_tok_s"),
+                     ("ttft_p50_ms", "http_ttft_p50_ms"), ("ttft_p99_ms", "http_ttft_p99_ms"),
+                     ("itl_p50_ms", "http_itl_p50_ms"), ("itl_p99_ms", "http_itl_p99_ms")):
+        res[dst] = main.get(src)
+        commands[dst] = http_cmd
+ob1 = http.get("c32_a8_ob1")
+if ob1:
+    for src, dst in (("tok_s", "http_c32_ob1_tok_s"), ("ttft_p50_ms", "http_c32_ob1_ttft_p50_ms"),
+                     ("itl_p50_ms", "http_c32_ob1_itl_p50_ms")):
+        res[dst] = ob1.get(src)
+        commands[dst] = http_cmd
+base = http.get("c32_a0")
+if base:
+    res["http_c32_base_tok_s"] = base.get("tok_s")
+    res["http_c32_base_steady_tok_s"] = base.get("steady_tok_s")
+    commands["http_c32_base_tok_s"] = commands["http_c32_base_steady_tok_s"] = http_cmd
+adj = http.get("engine_b32_adjacent")
+if adj:
+    res["engine_b32_adjacent_tok_s"] = adj.get("tok_s")
+    res["engine_b32_adjacent_mean_tok_s"] = adj.get("mean_tok_s")
+    commands["engine_b32_adjacent_tok_s"] = commands["engine_b32_adjacent_mean_tok_s"] = http_cmd
+up = http.get("upload")
+if up:
+    res["http_upload_put_p50_ms"] = up.get("put_p50_ms")
+    commands["http_upload_put_p50_ms"] = http_cmd
+sw = http.get("swap")
+if sw:
+    for k in ("swap_put_to_serve_p50_ms", "swap_put_to_serve_p99_ms", "swap_put_p50_ms", "swap_put_p99_ms",
+              "swap_ttft_after_put_p50_ms", "swap_ttft_after_put_p99_ms"):
+        res[k] = sw.get(k)
+        commands[k] = http_cmd
+for tag, prefix in (("cold", "cold_load"), ("cold_disk", "cold_load_disk")):
+    c = http.get(tag)
+    if c:
+        res[prefix + "_p50_ms"] = c.get("cold_ttft_p50_ms")
+        res[prefix + "_p99_ms"] = c.get("cold_ttft_p99_ms")
+        res[prefix + "_warm_ttft_p50_ms"] = c.get("warm_ttft_p50_ms")
+        res[prefix + "_extra_p50_ms"] = c.get("cold_extra_p50_ms")
+        for k in ("_p50_ms", "_p99_ms", "_warm_ttft_p50_ms", "_extra_p50_ms"):
+            commands[prefix + k] = http_cmd
 for k in ("http_c32_tok_s", "http_ttft_p50_ms", "http_itl_p50_ms", "swap_put_to_serve_p50_ms", "cold_load_p50_ms"):
     res.setdefault(k, None)
 
@@ -111,11 +366,38 @@ def ratio(a, b):
     return x / y if isinstance(x, (int, float)) and isinstance(y, (int, float)) and y else None
 
 res["ratio_http_c32_over_engine_b32"] = ratio("http_c32_tok_s", "decode_b32_tok_s")
+res["ratio_http_c32_over_engine_b32_mean"] = ratio("http_c32_tok_s", "decode_b32_mean_tok_s")
+res["ratio_http_c32_steady_over_engine_b32"] = ratio("http_c32_steady_tok_s", "decode_b32_tok_s")
+res["ratio_http_c32_over_engine_b32_adjacent_mean"] = ratio("http_c32_tok_s", "engine_b32_adjacent_mean_tok_s")
+res["ratio_http_c32_base_over_engine_b32_adjacent_mean"] = ratio("http_c32_base_tok_s", "engine_b32_adjacent_mean_tok_s")
+res["ratio_http_c32_base_steady_over_engine_b32_adjacent_mean"] = ratio("http_c32_base_steady_tok_s", "engine_b32_adjacent_mean_tok_s")
+res["ratio_http_c32_ob1_over_ob_default"] = ratio("http_c32_ob1_tok_s", "http_c32_tok_s")
 res["_meta"] = {
     "not_measured": sorted(k for k, v in res.items() if v is None),
     "load_average_before": env["LOAD_BEFORE"],
     "load_average_after": env["LOAD_AFTER"],
     "commands": commands,
+    "http": {
+        "cells": cells,
+        "what": "cK_aN: K concurrent streaming completions (stream: true, ignore_eos, temperature 0, "
+                "max_tokens %s, a 13-token prompt) spread over N rank-16 all-module SymLoRA adapters "
+                "(stream s uses adapter s mod N); tok_s = usage.completion_tokens of all requests / wall time "
+                "(prefills included); steady_tok_s = text events/s while every stream of the first wave "
+                "is decoding; ttft = request sent -> first SSE text event; itl = gaps between SSE text "
+                "events of one request; http_c32_* = cell c32_a8" % env["HTTP_TOKENS"],
+        "daemon_options": env["DAEMON_OPTS"],
+        "nice": env["NICE"],
+        "openblas_num_threads": env["OB_THREADS"] + " (daemon A: every cell, swap, cold); 1 (daemon B: c32_a8_ob1)",
+        "swap": "PUT of a new version of a rank-16 all-module SymLoRA adapter (13.3 MB multipart, "
+                "new weights each time) on an idle daemon with 64 adapters resident, then at once a "
+                "streaming completion with it (max_tokens 1): start of the PUT -> first text event",
+        "cold_load": "daemon restarted with --adapter-cache-bytes 1 (an idle adapter is evicted at the next "
+                     "lookup of another): TTFT of a streaming max_tokens=1 completion with an adapter "
+                     "not resident (store files in the page cache), next to the TTFT of the same request "
+                     "again (resident); cold_load_disk_*: the same after posix_fadvise(DONTNEED) on "
+                     "every store file",
+        "raw": http,
+    },
 }
 with open(env["OUT"] + ".tmp", "w") as f:
     json.dump(res, f, indent=2)
@@ -146,16 +428,34 @@ rows = [
     ("SymLoRA r16 adapter, resident", "symlora_adapter_bytes", " B"),
     ("LoRA r16 adapter, resident", "lora_adapter_bytes", " B"),
     ("tokenizer encode", "tokenizer_encode_mb_s", " MB/s"),
-    ("HTTP 32 streams", "http_c32_tok_s", " tok/s"),
-    ("HTTP time to first token p50", "http_ttft_p50_ms", " ms"),
-    ("HTTP inter-token latency p50", "http_itl_p50_ms", " ms"),
+    ("HTTP 32 streams / 8 adapters", "http_c32_tok_s", " tok/s"),
+    ("HTTP 32 streams, steady decode", "http_c32_steady_tok_s", " tok/s"),
+    ("HTTP 32 streams, base model", "http_c32_base_tok_s", " tok/s"),
+    ("engine b32 (no HTTP) next to it, mean", "engine_b32_adjacent_mean_tok_s", " tok/s"),
+    ("HTTP 32 streams, OPENBLAS_NUM_THREADS=1", "http_c32_ob1_tok_s", " tok/s"),
+    ("HTTP time to first token p50 (c32)", "http_ttft_p50_ms", " ms"),
+    ("HTTP time to first token p99 (c32)", "http_ttft_p99_ms", " ms"),
+    ("HTTP inter-token latency p50 (c32)", "http_itl_p50_ms", " ms"),
+    ("HTTP inter-token latency p99 (c32)", "http_itl_p99_ms", " ms"),
     ("hot swap PUT -> first token p50", "swap_put_to_serve_p50_ms", " ms"),
-    ("cold load from store p50", "cold_load_p50_ms", " ms"),
+    ("hot swap PUT -> first token p99", "swap_put_to_serve_p99_ms", " ms"),
+    ("  of which the PUT, p50", "swap_put_p50_ms", " ms"),
+    ("cold load from store, TTFT p50", "cold_load_p50_ms", " ms"),
+    ("cold load, page cache dropped, TTFT p50", "cold_load_disk_p50_ms", " ms"),
+    ("  warm TTFT of the same request, p50", "cold_load_warm_ttft_p50_ms", " ms"),
 ]
 print("\n== symlora benchmarks (SmolLM2-135M shape, random weights) -> %s" % env["OUT"])
 print("   load average before %s, after %s (a busy machine lowers every number)" % (env["LOAD_BEFORE"], env["LOAD_AFTER"]))
 for label, key, unit in rows:
     print("   %-40s %22s   %s" % (label, fmt(res.get(key), unit), key))
+
+if cells:
+    print("\n   HTTP cells (streams x adapters, %s tokens each)" % env["HTTP_TOKENS"])
+    print("   %-12s %9s %9s %9s %9s %9s %9s %7s" % ("cell", "tok/s", "steady", "ttft p50", "ttft p99", "itl p50", "itl p99", "failed"))
+    for tag, c in cells.items():
+        f = lambda v: "-" if v is None else "%.1f" % v
+        print("   %-12s %9s %9s %9s %9s %9s %9s %7s" % (tag, f(c["tok_s"]), f(c["steady_tok_s"]), f(c["ttft_p50_ms"]),
+              f(c["ttft_p99_ms"]), f(c["itl_p50_ms"]), f(c["itl_p99_ms"]), c["failed"]))
 
 targets = [
     ("decode_b64_gflops / sgemm_peak_gflops", "ratio_b64_gflops_over_peak", lambda r: r >= 0.5, ">= 0.5"),
@@ -163,6 +463,8 @@ targets = [
     ("b64_symlora64 / b64_none", "ratio_symlora64_over_none", lambda r: r >= 0.8, ">= 0.8"),
     ("b64_symlora64 / b64_lora64", "ratio_symlora64_over_lora64", lambda r: r > 1.0, "> 1"),
     ("http_c32 / engine decode b32", "ratio_http_c32_over_engine_b32", lambda r: r >= 0.8, ">= 0.8"),
+    ("  (info) http_c32 / engine b32 mean, adjacent", "ratio_http_c32_over_engine_b32_adjacent_mean", lambda r: r >= 0.8, ">= 0.8"),
+    ("  (info) http_c32 base / engine b32 adjacent", "ratio_http_c32_base_over_engine_b32_adjacent_mean", lambda r: r >= 0.8, ">= 0.8"),
     ("swap PUT -> serve p50 (ms)", "swap_put_to_serve_p50_ms", lambda r: r < 100, "< 100"),
 ]
 print("\n   %-44s %10s %8s  %s" % ("target (issue 8)", "measured", "goal", "status"))
