@@ -18,13 +18,16 @@ FUZZ_SECONDS    ?= 60
 FUZZ_CI_SECONDS ?= 60
 FUZZ_JOBS       ?= 1
 
-FUZZ_PKGS   := $(or $(PKGS),jansson libpcre2-8 libutf8proc)
+# pkg-config flags of the Makefile's PKGS (computed there once), or our own when used alone.
+FUZZ_PKGS       := jansson libpcre2-8 libutf8proc
+FUZZ_PKG_CFLAGS := $(if $(PKGS),$(PKG_CFLAGS),$(shell pkg-config --cflags $(FUZZ_PKGS) 2>/dev/null))
+FUZZ_PKG_LIBS   := $(if $(PKGS),$(PKG_LIBS),$(shell pkg-config --libs $(FUZZ_PKGS) 2>/dev/null))
 FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -pthread -Wall -Wextra -Wno-unused-parameter \
-               $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(shell pkg-config --cflags $(FUZZ_PKGS) 2>/dev/null) \
+               $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(FUZZ_PKG_CFLAGS) \
                -Ilib -MMD -MP
-FUZZ_LDFLAGS := $(FUZZ_SAN) -fsanitize=fuzzer -pthread -Wl,--as-needed
-FUZZ_LDLIBS  := $(shell pkg-config --libs $(FUZZ_PKGS) 2>/dev/null) -lm
+FUZZ_LDFLAGS := $(FUZZ_SAN) -fsanitize=fuzzer -pthread -Wl,--as-needed # only the libraries used
+FUZZ_LDLIBS  := $(FUZZ_PKG_LIBS) -lm
 
 # The lib/ sources of each target (only these are compiled for it).
 FUZZ_SRC_safetensors      := lib/safetensors.c lib/error.c
@@ -44,6 +47,9 @@ FUZZ_MAIN_OBJS := $(call fuzz_obj,$(patsubst %,tests/fuzz/fuzz_%.c,$(FUZZ_ALL_TA
 
 .PHONY: fuzz fuzz-ci fuzz-build
 fuzz-build: $(FUZZ_BINS)
+# The Makefile's deps (tools/install-deps.sh: clang, libclang-rt, the -dev packages) first;
+# a quick no-op when everything is installed.
+$(FUZZ_LIB_OBJS) $(FUZZ_MAIN_OBJS): | $(if $(wildcard tools/install-deps.sh),deps)
 
 fuzz: fuzz-build
 	@FUZZ_JOBS=$(FUZZ_JOBS) tests/fuzz/run.sh --dir $(FUZZ_DIR) --seconds $(FUZZ_SECONDS) $(FUZZ_TARGETS)

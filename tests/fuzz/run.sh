@@ -78,8 +78,10 @@ run_target() {
     if [ "$REPLAY" = 1 ]; then
         for c in tests/fuzz/crashes/"$t"-*; do
             [ -f "$c" ] || continue
-            if ! "$bin" $opts "$c" >"$DIR/logs/$t.replay.log" 2>&1; then
-                echo "fuzz $t: known reproducer $c still fails (log: $DIR/logs/$t.replay.log)"
+            rlog=$DIR/logs/replay-${c##*/}.log
+            if ! "$bin" $opts "$c" >"$rlog" 2>&1; then
+                echo "fuzz $t: known reproducer $c still fails (log: $rlog)"
+                grep -E '^(SUMMARY|.*runtime error|.*invariant failed)' "$rlog" | head -n 2 | sed 's/^/    /'
                 result=fail
             fi
         done

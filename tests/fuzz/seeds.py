@@ -4,10 +4,12 @@ tests/fixtures (run from anywhere; needs only the Python standard library).
 
 Seeds are kept small: real fixture files where they are small, and hand-made minimal valid
 inputs that reach the success paths (every dtype, scalars, empty tensors, each RoPE form,
-each adapter option) so that the fuzzer mutates from deep states rather than from nothing."""
+each adapter option) so that the fuzzer mutates from deep states rather than from nothing.
+The files named by 40 hex digits beside them are not made here: they are inputs found by
+fuzzing (build/fuzz/corpus/<target>), minimised with libFuzzer's -merge=1 against these seeds
+and kept when small; this script leaves them alone."""
 import json
 import os
-import shutil
 import struct
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -80,9 +82,6 @@ def adapter_seed(config, weights, qwen=False):
 
 
 def main():
-    if os.path.isdir(OUT):
-        shutil.rmtree(OUT)
-
     # ---- safetensors -----------------------------------------------------------------------
     put("safetensors", "fixture-lora-qv-r4", read("adapters", "llama-tiny", "lora-qv-r4", "adapter_model.safetensors"))
     put("safetensors", "fixture-symlora-qo-r16-bf16",
