@@ -379,7 +379,7 @@ def sigkill_during_uploads_leaves_no_partial_version():
         while done < 50:
             d = Daemon(adapters={}, args=["--store", store, "--store-rescan-ms", "0"])
             verify_store(d, store, possible, acked, by_sha)
-            kill_at = time.time() + rng.uniform(0.0, 0.12)
+            kill_at = time.time() + rng.uniform(0.0, 0.08)
             stop = threading.Event()
 
             def killer():
