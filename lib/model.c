@@ -159,7 +159,11 @@ int sl_model_config_parse(sl_model_config *cfg, const char *json, size_t len, co
         (rc = get_int(root, "head_dim", 0, cfg->hidden / cfg->n_heads, 2, MAX_HEAD_DIM, &cfg->head_dim, label, err, errlen)))
         goto out;
     rc = SL_EFORMAT;
-    if (cfg->head_dim % 2) { sl__errf(err, errlen, rc, "%s: head_dim %d must be even (RoPE rotates pairs)", label, cfg->head_dim); goto out; }
+    /* The default hidden/heads is not range-checked by get_int: check the value in use. */
+    if (cfg->head_dim < 2 || cfg->head_dim > MAX_HEAD_DIM || cfg->head_dim % 2) {
+        sl__errf(err, errlen, rc, "%s: head_dim %d must be even and in [2, %d] (RoPE rotates pairs)", label, cfg->head_dim, MAX_HEAD_DIM);
+        goto out;
+    }
     if (cfg->n_heads % cfg->n_kv_heads) {
         sl__errf(err, errlen, rc, "%s: num_attention_heads %d is not a multiple of num_key_value_heads %d", label, cfg->n_heads, cfg->n_kv_heads);
         goto out;
@@ -169,6 +173,7 @@ int sl_model_config_parse(sl_model_config *cfg, const char *json, size_t len, co
     rc = SL_ERANGE;
     if (!(eps > 0) || eps > 1) { sl__errf(err, errlen, rc, "%s: rms_norm_eps must be in (0, 1]", label); goto out; }
     cfg->rms_eps = (float)eps;
+    if (!(cfg->rms_eps > 0)) { sl__errf(err, errlen, rc, "%s: rms_norm_eps %g underflows to 0 as a float", label, eps); goto out; }
 
     json_t *act = json_object_get(root, "hidden_act");
     rc = SL_ENOTSUP;

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <ftw.h>
 #include <jansson.h>
 #include <nettle/sha2.h>
@@ -28,6 +29,11 @@ struct sl_store {
     pthread_mutex_t mu;
     sl_store_entry *idx; /* current version of every (tenant, name) */
     size_t n, cap;
+    /* This process's staging directory DIR/.tmp/p-XXXXXX, held with an exclusive flock for
+     * our whole life: replicas sharing DIR remove only staging directories whose owner is
+     * gone (lock free), never an upload another live replica is writing. */
+    char stage[4096];
+    int stage_fd;
 };
 
 struct sl_store_txn {
@@ -217,16 +223,42 @@ int sl_store_open(sl_store **out, const char *dir, char *err, size_t errlen) {
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->commit_mu, NULL);
     char path[4096];
-    /* Leftovers of uploads and deletions that never completed. */
-    pathf(path, sizeof path, "%s/.tmp", dir);
-    rm_rf(path);
-    pathf(path, sizeof path, "%s/.trash", dir);
-    rm_rf(path);
+    s->stage_fd = -1;
     int rc = 0;
     const char *sub[] = {".tmp", ".trash"};
     for (int i = 0; i < 2 && !rc; i++) {
         pathf(path, sizeof path, "%s/%s", dir, sub[i]);
         if (mkdir_durable(path, dir) != 0) rc = sl__errf(err, errlen, SL_EIO, "store %s: cannot create %s: %s", dir, sub[i], strerror(errno));
+    }
+    /* Leftovers of uploads and deletions that never completed: deletions in .trash always
+     * (removing twice is harmless), staging directories of processes that are gone. */
+    pathf(path, sizeof path, "%s/.trash", dir);
+    DIR *d = rc ? NULL : opendir(path);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        char p2[4400];
+        pathf(p2, sizeof p2, "%s/%s", path, de->d_name);
+        rm_rf(p2);
+    }
+    if (d) closedir(d);
+    pathf(path, sizeof path, "%s/.tmp", dir);
+    d = rc ? NULL : opendir(path);
+    while (d && (de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        char p2[4400];
+        pathf(p2, sizeof p2, "%s/%s", path, de->d_name);
+        int fd = open(p2, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) { close(fd); continue; } /* a live replica's */
+        rm_rf(p2);
+        if (fd >= 0) close(fd);
+    }
+    if (d) closedir(d);
+    if (!rc) {
+        pathf(s->stage, sizeof s->stage, "%s/.tmp/p-XXXXXX", dir);
+        if (!mkdtemp(s->stage) || (s->stage_fd = open(s->stage, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+            flock(s->stage_fd, LOCK_EX | LOCK_NB) != 0)
+            rc = sl__errf(err, errlen, SL_EIO, "store %s: cannot create a locked staging directory: %s", dir, strerror(errno));
     }
     if (!rc && (rc = scan(s, 1, &s->idx, &s->n)) != 0) sl__errf(err, errlen, rc, "store %s: cannot index", dir);
     s->cap = s->n;
@@ -237,6 +269,10 @@ int sl_store_open(sl_store **out, const char *dir, char *err, size_t errlen) {
 
 void sl_store_free(sl_store *s) {
     if (!s) return;
+    if (s->stage_fd >= 0) {
+        rm_rf(s->stage); /* empty unless an upload was abandoned */
+        close(s->stage_fd);
+    }
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->commit_mu);
     free(s->idx);
@@ -254,7 +290,7 @@ int sl_store_begin(sl_store *s, sl_store_txn **out, char *err, size_t errlen) {
     if (!t) return SL_ENOMEM;
     t->s = s;
     t->fd[0] = t->fd[1] = -1;
-    pathf(t->dir, sizeof t->dir, "%s/.tmp/up-XXXXXX", s->dir);
+    pathf(t->dir, sizeof t->dir, "%s/up-XXXXXX", s->stage);
     if (!mkdtemp(t->dir)) {
         int e = errno;
         free(t);
@@ -343,30 +379,47 @@ int sl_store_commit(sl_store *s, sl_store_txn *t, const char *tenant, const char
     sl_store_entry *cur = find(s, tenant, name);
     uint32_t prev = cur ? cur->version : 0;
     pthread_mutex_unlock(&s->mu);
-    e->version = prev + 1;
     *created = prev == 0;
-
-    /* meta.json completes the version; written and fsync'ed before the rename. */
-    json_t *meta = json_pack("{s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:s, s:i, s:s}", "tenant", tenant, "name", name,
-                             "version", (int)e->version, "sha256", e->sha256, "bytes", (json_int_t)e->bytes,
-                             "config_bytes", (json_int_t)e->config_bytes, "created", (json_int_t)e->created,
-                             "peft_type", e->peft_type, "r", e->r, "target_modules", e->target_modules);
-    pathf(path, sizeof path, "%s/meta.json", t->dir);
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-    char *text = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
-    json_decref(meta);
-    size_t tl = text ? strlen(text) : 0;
-    if (fd < 0 || !text || write(fd, text, tl) != (ssize_t)tl || fsync(fd) != 0) {
-        int en = errno;
-        rc = sl__errf(err, errlen, text ? errno_code(en) : SL_ENOMEM, "store: writing meta.json: %s", strerror(en));
-    }
-    free(text);
-    if (fd >= 0) close(fd);
-    if (!rc && fsync_path(t->dir) != 0) rc = sl__errf(err, errlen, errno_code(errno), "store: fsync: %s", strerror(errno));
-    if (!rc && (mkdir_durable(tdir, s->dir) != 0 || mkdir_durable(ndir, tdir) != 0))
+    if (mkdir_durable(tdir, s->dir) != 0 || mkdir_durable(ndir, tdir) != 0)
         rc = sl__errf(err, errlen, errno_code(errno), "store: cannot create %s: %s", ndir, strerror(errno));
-    pathf(vdir, sizeof vdir, "%s/v%u", ndir, e->version);
-    if (!rc && rename(t->dir, vdir) != 0) rc = sl__errf(err, errlen, errno_code(errno), "store: rename: %s", strerror(errno));
+    /* The next version is one past the newest on disk, not only in our index: another replica
+     * sharing DIR may have committed meanwhile. Two replicas racing for the same number: the
+     * rename of the loser fails (the target exists and is not empty) and it takes the next. */
+    for (int attempt = 0; !rc; attempt++) {
+        uint32_t top = prev;
+        DIR *nd = opendir(ndir);
+        struct dirent *de;
+        while (nd && (de = readdir(nd))) {
+            int v = parse_version(de->d_name);
+            if (v > 0 && (uint32_t)v > top) top = (uint32_t)v;
+        }
+        if (nd) closedir(nd);
+        if (top > prev) *created = 0;
+        e->version = top + 1;
+        /* meta.json completes the version; written and fsync'ed before the rename. */
+        json_t *meta = json_pack("{s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:s, s:i, s:s}", "tenant", tenant, "name", name,
+                                 "version", (int)e->version, "sha256", e->sha256, "bytes", (json_int_t)e->bytes,
+                                 "config_bytes", (json_int_t)e->config_bytes, "created", (json_int_t)e->created,
+                                 "peft_type", e->peft_type, "r", e->r, "target_modules", e->target_modules);
+        pathf(path, sizeof path, "%s/meta.json", t->dir);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+        char *text = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
+        json_decref(meta);
+        size_t tl = text ? strlen(text) : 0;
+        if (fd < 0 || !text || write(fd, text, tl) != (ssize_t)tl || fsync(fd) != 0) {
+            int en = errno;
+            rc = sl__errf(err, errlen, text ? errno_code(en) : SL_ENOMEM, "store: writing meta.json: %s", strerror(en));
+        }
+        free(text);
+        if (fd >= 0) close(fd);
+        if (!rc && fsync_path(t->dir) != 0) rc = sl__errf(err, errlen, errno_code(errno), "store: fsync: %s", strerror(errno));
+        pathf(vdir, sizeof vdir, "%s/v%u", ndir, e->version);
+        if (!rc && rename(t->dir, vdir) != 0) {
+            if ((errno == EEXIST || errno == ENOTEMPTY) && attempt < 16) continue;
+            rc = sl__errf(err, errlen, errno_code(errno), "store: rename: %s", strerror(errno));
+        }
+        break;
+    }
     if (!rc && fsync_path(ndir) != 0) rc = sl__errf(err, errlen, errno_code(errno), "store: fsync %s: %s", ndir, strerror(errno));
     if (rc) {
         pthread_mutex_unlock(&s->commit_mu);
@@ -381,12 +434,18 @@ int sl_store_commit(sl_store *s, sl_store_txn *t, const char *tenant, const char
     pthread_mutex_unlock(&s->commit_mu);
     free(t);
     if (rc) return rc; /* durable on disk; the next rescan or restart indexes it */
-    /* The new version is durable; the previous one goes (a crash here leaves it, and the
-     * next start removes it because a newer version exists). */
-    if (prev) {
-        pathf(vdir, sizeof vdir, "%s/v%u", ndir, prev);
-        rm_rf(vdir);
+    /* The new version is durable; older ones go (a crash here leaves them, and the next
+     * start removes them because a newer version exists). */
+    DIR *nd = opendir(ndir);
+    struct dirent *de;
+    while (nd && (de = readdir(nd))) {
+        int v = parse_version(de->d_name);
+        if (v > 0 && (uint32_t)v < e->version) {
+            pathf(vdir, sizeof vdir, "%s/%s", ndir, de->d_name);
+            rm_rf(vdir);
+        }
     }
+    if (nd) closedir(nd);
     return 0;
 }
 

@@ -98,7 +98,14 @@ def get_json(d, path, headers=None):
 
 
 def tmp_entries(store):
-    return os.listdir(os.path.join(store, ".tmp"))
+    """Uploads in progress or left behind: the contents of the staging directories (one per
+    daemon process, .tmp/p-*, each removed by the next start once its owner is gone)."""
+    root = os.path.join(store, ".tmp")
+    out = []
+    for stage in os.listdir(root):
+        p = os.path.join(root, stage)
+        out += [os.path.join(stage, x) for x in os.listdir(p)] if os.path.isdir(p) else [stage]
+    return out
 
 
 def wait_tmp_empty(store, timeout=5):

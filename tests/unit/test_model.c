@@ -192,6 +192,9 @@ TEST(config_errors_name_the_problem) {
         {"{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": -1, \"num_hidden_layers\": 2}", "hidden_size", SL_ERANGE},
         {"{\"architectures\": [\"LlamaForCausalLM\"], " BASE_CFG ", \"hidden_size\": 2}", "duplicate", SL_EFORMAT},
         {"[1, 2]", "object", SL_EFORMAT},
+        /* fuzzer findings (tests/fuzz/crashes/model_config-*) */
+        {"{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":8,\"num_hidden_layers\":1,\"num_attention_heads\":2,\"intermediate_size\":16,\"vocab_size\":10,\"rms_norm_eps\":1e-50}", "underflows", SL_ERANGE},
+        {"{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":8,\"num_hidden_layers\":1,\"num_attention_heads\":16,\"intermediate_size\":16,\"vocab_size\":10,\"rms_norm_eps\":1e-5}", "head_dim", SL_EFORMAT},
         {"{\"architectures\": [\"LlamaForCausalLM\"", "invalid JSON", SL_EFORMAT},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -100,9 +100,8 @@ TEST(versions_replace_delete_and_integrity) {
     CHECK(sl_store_begin(s, &t, err, sizeof err) == 0);
     sl_store_txn_write(t, SL_STORE_WEIGHTS, "junk", 4, err, sizeof err);
     sl_store_abort(t);
-    snprintf(p, sizeof p, "rmdir %s/.tmp 2>/dev/null", root); /* succeeds only when empty */
+    snprintf(p, sizeof p, "test -z \"$(find %s/.tmp -mindepth 2)\"", root); /* only the empty staging dir */
     CHECK(system(p) == 0);
-    mkdir(p + 6, 0750);
     sl_store_free(s);
 }
 
@@ -319,6 +318,53 @@ TEST(registry_shrinks_back_after_a_burst) {
     sl_store_free(s);
 }
 
+/* Replicas share one directory: opening a store must not remove an upload that another live
+ * process is writing, but must remove the staging directory of one that died. */
+TEST(replicas_keep_each_others_uploads) {
+    char dir[300], err[512] = "", cmd[1200];
+    snprintf(dir, sizeof dir, "%s/shared", root);
+    sl_store *a = NULL, *b = NULL;
+    CHECK(sl_store_open(&a, dir, err, sizeof err) == 0);
+    if (!a) return;
+    sl_store_txn *t = NULL;
+    CHECK(sl_store_begin(a, &t, err, sizeof err) == 0);
+    if (!t) return;
+    /* A dead replica's leftovers: a staging directory nobody holds a lock on. */
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/.tmp/p-dead/up-1 && echo x > %s/.tmp/p-dead/up-1/adapter_model.safetensors", dir, dir);
+    CHECK(system(cmd) == 0);
+    CHECK(sl_store_open(&b, dir, err, sizeof err) == 0);
+    CHECK(access(sl_store_txn_dir(t), F_OK) == 0);
+    snprintf(cmd, sizeof cmd, "%s/.tmp/p-dead", dir);
+    CHECK(access(cmd, F_OK) != 0);
+    /* Both commit the same name: distinct versions, the newest wins everywhere. */
+    char path[512];
+    size_t cl = 0, wl = 0;
+    snprintf(path, sizeof path, "tests/fixtures/adapters/llama-tiny/symlora-qo-r8/adapter_config.json");
+    char *config = check_read_file(path, &cl);
+    snprintf(path, sizeof path, "tests/fixtures/adapters/llama-tiny/symlora-qo-r8/adapter_model.safetensors");
+    char *weights = check_read_file(path, &wl);
+    CHECK(config && weights);
+    if (config && weights) {
+        sl_store_txn_write(t, SL_STORE_CONFIG, config, cl, err, sizeof err);
+        sl_store_txn_write(t, SL_STORE_WEIGHTS, weights, wl, err, sizeof err);
+    }
+    sl_store_entry ea = {.r = 8}, eb;
+    snprintf(ea.peft_type, sizeof ea.peft_type, "SYMLORA");
+    int created;
+    CHECK(upload(b, "t", "same", "symlora-qo-r8", &eb, &created, NULL) == 0 && eb.version == 1 && created);
+    CHECK(sl_store_commit(a, t, "t", "same", &ea, &created, err, sizeof err) == 0 && ea.version == 2 && !created);
+    int changed = 0;
+    sl_store_entry g;
+    CHECK(sl_store_rescan(b, &changed, err, sizeof err) == 0 && changed);
+    CHECK(sl_store_get(b, "t", "same", &g) == 0 && g.version == 2);
+    snprintf(cmd, sizeof cmd, "%s/t/same/v1", dir);
+    CHECK(access(cmd, F_OK) != 0);
+    free(config);
+    free(weights);
+    sl_store_free(b);
+    sl_store_free(a);
+}
+
 int main(void) {
     snprintf(root, sizeof root, "/tmp/sl-test-store-XXXXXX");
     if (!mkdtemp(root) || sl_model_load(&M, "tests/fixtures/models/llama-tiny", NULL, NULL, 0) != 0) {
@@ -329,6 +375,7 @@ int main(void) {
     RUN(versions_replace_delete_and_integrity);
     RUN(restart_cleans_leftovers_and_keeps_acknowledged);
     RUN(registry_hot_swap_lru_and_pinned);
+    RUN(replicas_keep_each_others_uploads);
     RUN(concurrent_commits_get_distinct_versions);
     RUN(registry_shrinks_back_after_a_burst);
     char cmd[300];
