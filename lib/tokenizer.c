@@ -797,7 +797,10 @@ static const char *tok_str(const sl_tokenizer *t, int32_t id, size_t *len) {
     return NULL;
 }
 
+/* As the library's id_to_token: an added token's own content (what token_to_id finds), not
+ * the normalized form that decoding uses (fuzzer finding tokenizer_load-2). */
 const char *sl_tokenizer_id_to_token(const sl_tokenizer *t, int32_t id) {
+    if (id >= 0 && id < t->vocab_size && t->added_by_id[id] >= 0) return t->added[t->added_by_id[id]].content;
     size_t l;
     return tok_str(t, id, &l);
 }
