@@ -77,6 +77,8 @@ fi
 # $HTTP_OUT; the merge below turns them into keys. Knobs (environment):
 #   SL_BENCH_HTTP=0            skip parts 5-6
 #   SL_BENCH_HTTP_TOKENS       tokens per completion (default 64; ignore_eos, usage counts them)
+#   SL_BENCH_HTTP_PROMPT       the prompt of every completion (default "Once upon a time": 8 tokens
+#                              with BOS on the fixture tokenizer; short, so that tok/s is mostly decode)
 #   SL_BENCH_HTTP_CELLS        "CxA ..." streams x adapters (default below; A=0: the base model).
 #                              C<A cells are left out: one request per stream (two at C=1) would
 #                              touch only C adapters. 32x8 is the one behind the http_c32_* keys.
@@ -90,6 +92,7 @@ HTTP_CMDS=$B/bench_http.cmds
 # random model decode to nothing, and the stream would carry no text events to time.
 HTTP_MODEL=$DATA/smollm2-135m-f32-vocab49152
 HTTP_TOKENS=${SL_BENCH_HTTP_TOKENS:-64}
+HTTP_PROMPT=${SL_BENCH_HTTP_PROMPT:-Once upon a time}
 HTTP_CELLS=${SL_BENCH_HTTP_CELLS:-"1x1 8x1 8x8 32x0 32x1 32x8 32x64 64x1 64x8 64x64"}
 DAEMON_OPTS="--model-name smollm2-135m --max-running 64 --max-batch-tokens 512 --prefill-chunk 256 --max-waiting 256 --store-rescan-ms 0 --connection-timeout 600"
 NICE=""
@@ -204,35 +207,44 @@ http_bench() {
         a=${cell#*x}
         r=1
         [ "$c" -eq 1 ] && r=2
+        [ "$cell" = "32x0" ] && engine_adjacent 1
         lg "c${c}_a${a}" stream --addr "$A_ADDR" --concurrency "$c" --models "$(models sym "$a")" \
-            --requests $r --max-tokens "$HTTP_TOKENS" --label "c${c}_a${a}"
-        if [ "$cell" = "32x0" ]; then
-            # The engine alone at batch 32 (no HTTP, no adapter), right after: the same machine
-            # state as the HTTP cell, for a ratio less disturbed by other load than decode_b32.
-            cmd="$NICE $B/bench_engine --model $MODEL --profile 32:none --profile-steps 12"
-            echo "bench.sh: [engine_b32_adjacent] $cmd" | tee -a "$HTTP_CMDS"
-            # shellcheck disable=SC2086
-            $cmd 2>"$B/bench_engine_adjacent.err" || cat "$B/bench_engine_adjacent.err" >&2
-            prof=$(grep '^profile:' "$B/bench_engine_adjacent.err" || true)
-            echo "   $prof"
-            best=$(echo "$prof" | sed -n 's/.*: \([0-9.]*\) tok\/s (mean \([0-9.]*\)).*/\1/p')
-            mean=$(echo "$prof" | sed -n 's/.*: \([0-9.]*\) tok\/s (mean \([0-9.]*\)).*/\2/p')
-            if [ -n "$best" ] && [ -n "$mean" ]; then
-                printf '{"cell": "engine_b32_adjacent", "load_average": "%s", "tok_s": %s, "mean_tok_s": %s}\n' \
-                    "$(cut -d' ' -f1-3 /proc/loadavg)" "$best" "$mean" >>"$HTTP_OUT"
-            fi
-        fi
+            --requests $r --max-tokens "$HTTP_TOKENS" --prompt "$HTTP_PROMPT" --label "c${c}_a${a}"
         if [ "$cell" = "32x8" ]; then
-            # B: the same on OPENBLAS_NUM_THREADS=1, right after (same store; warmed first).
+            # B: the same on OPENBLAS_NUM_THREADS=1 (same store, warmed first), then A and B
+            # once more: A, B, A, B, so that a change of load on the shared machine hits both.
             start_daemon B OPENBLAS_NUM_THREADS=1 -- --adapter-cache-bytes 4294967296
             B_PID=$DAEMON_PID
             B_ADDR=$ADDR
             lg warmup_ob1 "stream" --addr "$B_ADDR" --concurrency 8 --models "$(models sym 8)" --max-tokens 4 --label warmup
             lg "c32_a8_ob1" stream --addr "$B_ADDR" --concurrency 32 --models "$(models sym 8)" \
-                --requests 1 --max-tokens "$HTTP_TOKENS" --label c32_a8_ob1
+                --requests 1 --max-tokens "$HTTP_TOKENS" --prompt "$HTTP_PROMPT" --label c32_a8_ob1
+            lg "c32_a8_r2" stream --addr "$A_ADDR" --concurrency 32 --models "$(models sym 8)" \
+                --requests 1 --max-tokens "$HTTP_TOKENS" --prompt "$HTTP_PROMPT" --label c32_a8_r2
+            lg "c32_a8_ob1_r2" stream --addr "$B_ADDR" --concurrency 32 --models "$(models sym 8)" \
+                --requests 1 --max-tokens "$HTTP_TOKENS" --prompt "$HTTP_PROMPT" --label c32_a8_ob1_r2
             stop_daemon "$B_PID"
+            engine_adjacent 2
         fi
     done
+}
+
+# engine_adjacent N: the engine alone at batch 32 (bench_engine --profile: no HTTP, no adapter,
+# 128-token contexts), between the HTTP c32 cells: the same machine state, for a ratio less
+# disturbed by other load than decode_b32_tok_s (measured minutes earlier).
+engine_adjacent() {
+    cmd="$NICE $B/bench_engine --model $MODEL --profile 32:none --profile-steps 12"
+    echo "bench.sh: [engine_b32_adjacent_$1] $cmd" | tee -a "$HTTP_CMDS"
+    # shellcheck disable=SC2086
+    $cmd 2>"$B/bench_engine_adjacent.err" || cat "$B/bench_engine_adjacent.err" >&2
+    prof=$(grep '^profile:' "$B/bench_engine_adjacent.err" || true)
+    echo "   $prof"
+    best=$(echo "$prof" | sed -n 's/.*: \([0-9.]*\) tok\/s (mean \([0-9.]*\)).*/\1/p')
+    mean=$(echo "$prof" | sed -n 's/.*: \([0-9.]*\) tok\/s (mean \([0-9.]*\)).*/\2/p')
+    if [ -n "$best" ] && [ -n "$mean" ]; then
+        printf '{"cell": "engine_b32_adjacent_%s", "load_average": "%s", "tok_s": %s, "mean_tok_s": %s}\n' \
+            "$1" "$(cut -d' ' -f1-3 /proc/loadavg)" "$best" "$mean" >>"$HTTP_OUT"
+    fi
 }
 
 swap_bench() {
@@ -243,7 +255,7 @@ swap_bench() {
     # Hot swap on daemon A (64 adapters resident, idle): one untimed first upload, then
     # ${SL_BENCH_SWAPS:-20} new versions, each with other weights (DIR/000, 001, ...).
     lg swap_first put --addr "$A_ADDR" --name swap --dir "$SYM/063"
-    lg swap swap --addr "$A_ADDR" --name swap --dir "$SYM" --count "${SL_BENCH_SWAPS:-20}" --adapters 63
+    lg swap swap --addr "$A_ADDR" --name swap --dir "$SYM" --count "${SL_BENCH_SWAPS:-20}" --adapters 63 --prompt "$HTTP_PROMPT"
     stop_daemon "$A_PID"
     # Cold loads: a restarted daemon whose adapter cache holds nothing idle (1 byte), so every
     # request for another adapter loads it from the store (and evicts the one before).
@@ -252,8 +264,8 @@ swap_bench() {
     C_PID=$DAEMON_PID
     C_ADDR=$ADDR
     lg warmup_cold "stream" --addr "$C_ADDR" --concurrency 1 --models smollm2-135m --max-tokens 4 --label warmup
-    lg cold cold --addr "$C_ADDR" --prefix sym --count "$n" --start 0
-    lg cold_disk cold --addr "$C_ADDR" --prefix sym --count "$n" --start "$n" --drop-cache "$STORE"
+    lg cold cold --addr "$C_ADDR" --prefix sym --count "$n" --start 0 --prompt "$HTTP_PROMPT"
+    lg cold_disk cold --addr "$C_ADDR" --prefix sym --count "$n" --start "$n" --drop-cache "$STORE" --prompt "$HTTP_PROMPT"
     stop_daemon "$C_PID"
     cleanup_http
     trap - EXIT INT TERM
@@ -268,7 +280,7 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 ENGINE_JSON="$B/bench_engine.json" TOK_OUT="$B/bench_tokenizer.out" OUT="$OUT" \
 ENGINE_CMD="$ENGINE_CMD" TOK_CMD="$TOK_CMD" HTTP_OUT="$HTTP_OUT" HTTP_CMDS="$HTTP_CMDS" \
-HTTP_TOKENS="$HTTP_TOKENS" DAEMON_OPTS="$DAEMON_OPTS" NICE="$NICE" OB_THREADS="${OPENBLAS_NUM_THREADS:-unset}" LOAD_BEFORE="$LOAD_BEFORE" LOAD_AFTER="$LOAD_AFTER" \
+HTTP_TOKENS="$HTTP_TOKENS" HTTP_PROMPT="$HTTP_PROMPT" DAEMON_OPTS="$DAEMON_OPTS" NICE="$NICE" OB_THREADS="${OPENBLAS_NUM_THREADS:-unset}" LOAD_BEFORE="$LOAD_BEFORE" LOAD_AFTER="$LOAD_AFTER" \
 python3 - <<'EOF'
 import json, os, re
 
@@ -309,35 +321,36 @@ cells = {}
 for tag, obj in http.items():
     if not re.match(r"c[0-9]+_a[0-9]+", tag):
         continue
-    cells[tag] = {k: obj.get(k) for k in ("concurrency", "adapters", "requests", "max_tokens", "tokens", "events",
+    cells[tag] = {k: obj.get(k) for k in ("concurrency", "adapters", "requests", "prompt_tokens", "max_tokens", "tokens", "events",
                                           "failed", "short", "wall_s") + metrics + ("load_average",)}
     for m in metrics:
         if obj.get(m) is not None:
             key = "http_%s_%s" % (tag, m)
             res[key] = obj[m]
             commands[key] = http_cmd
-main = http.get("c32_a8")
-if main:
-    for src, dst in (("tok_s", "http_c32_tok_s"), ("steady_tok_s", "http_c32_steady_tok_s"),
-                     ("ttft_p50_ms", "http_ttft_p50_ms"), ("ttft_p99_ms", "http_ttft_p99_ms"),
-                     ("itl_p50_ms", "http_itl_p50_ms"), ("itl_p99_ms", "http_itl_p99_ms")):
-        res[dst] = main.get(src)
-        commands[dst] = http_cmd
-ob1 = http.get("c32_a8_ob1")
-if ob1:
-    for src, dst in (("tok_s", "http_c32_ob1_tok_s"), ("ttft_p50_ms", "http_c32_ob1_ttft_p50_ms"),
-                     ("itl_p50_ms", "http_c32_ob1_itl_p50_ms")):
-        res[dst] = ob1.get(src)
-        commands[dst] = http_cmd
+def mean_of(tags, key):
+    vals = [http[t][key] for t in tags if t in http and isinstance(http[t].get(key), (int, float))]
+    return sum(vals) / len(vals) if vals else None
+
+# The c32 keys: the mean of the two runs of cell c32_a8 (A, then B on one BLAS thread, A, B).
+for src, dst in (("tok_s", "http_c32_tok_s"), ("steady_tok_s", "http_c32_steady_tok_s"),
+                 ("ttft_p50_ms", "http_ttft_p50_ms"), ("ttft_p99_ms", "http_ttft_p99_ms"),
+                 ("itl_p50_ms", "http_itl_p50_ms"), ("itl_p99_ms", "http_itl_p99_ms")):
+    res[dst] = mean_of(("c32_a8", "c32_a8_r2"), src)
+    commands[dst] = http_cmd
+for src, dst in (("tok_s", "http_c32_ob1_tok_s"), ("steady_tok_s", "http_c32_ob1_steady_tok_s"),
+                 ("ttft_p50_ms", "http_c32_ob1_ttft_p50_ms"), ("itl_p50_ms", "http_c32_ob1_itl_p50_ms")):
+    res[dst] = mean_of(("c32_a8_ob1", "c32_a8_ob1_r2"), src)
+    commands[dst] = http_cmd
 base = http.get("c32_a0")
 if base:
     res["http_c32_base_tok_s"] = base.get("tok_s")
     res["http_c32_base_steady_tok_s"] = base.get("steady_tok_s")
     commands["http_c32_base_tok_s"] = commands["http_c32_base_steady_tok_s"] = http_cmd
-adj = http.get("engine_b32_adjacent")
-if adj:
-    res["engine_b32_adjacent_tok_s"] = adj.get("tok_s")
-    res["engine_b32_adjacent_mean_tok_s"] = adj.get("mean_tok_s")
+adj = ("engine_b32_adjacent_1", "engine_b32_adjacent_2")
+if any(t in http for t in adj):
+    res["engine_b32_adjacent_tok_s"] = mean_of(adj, "tok_s")
+    res["engine_b32_adjacent_mean_tok_s"] = mean_of(adj, "mean_tok_s")
     commands["engine_b32_adjacent_tok_s"] = commands["engine_b32_adjacent_mean_tok_s"] = http_cmd
 up = http.get("upload")
 if up:
@@ -346,7 +359,7 @@ if up:
 sw = http.get("swap")
 if sw:
     for k in ("swap_put_to_serve_p50_ms", "swap_put_to_serve_p99_ms", "swap_put_p50_ms", "swap_put_p99_ms",
-              "swap_ttft_after_put_p50_ms", "swap_ttft_after_put_p99_ms"):
+              "swap_ttft_after_put_p50_ms", "swap_ttft_after_put_p99_ms", "swap_ttft_again_p50_ms"):
         res[k] = sw.get(k)
         commands[k] = http_cmd
 for tag, prefix in (("cold", "cold_load"), ("cold_disk", "cold_load_disk")):
@@ -380,17 +393,24 @@ res["_meta"] = {
     "http": {
         "cells": cells,
         "what": "cK_aN: K concurrent streaming completions (stream: true, ignore_eos, temperature 0, "
-                "max_tokens %s, a 13-token prompt) spread over N rank-16 all-module SymLoRA adapters "
+                "max_tokens %s, prompt %r of %s tokens) spread over N rank-16 all-module SymLoRA adapters "
                 "(stream s uses adapter s mod N); tok_s = usage.completion_tokens of all requests / wall time "
                 "(prefills included); steady_tok_s = text events/s while every stream of the first wave "
                 "is decoding; ttft = request sent -> first SSE text event; itl = gaps between SSE text "
-                "events of one request; http_c32_* = cell c32_a8" % env["HTTP_TOKENS"],
+                "events of one request; http_c32_* = mean of the runs c32_a8 and c32_a8_r2; each cell starts its streams at once (a burst: "
+                "ttft includes waiting for the other streams' prefills)"
+                % (env["HTTP_TOKENS"], env["HTTP_PROMPT"], (http.get("c32_a8") or {}).get("prompt_tokens")),
         "daemon_options": env["DAEMON_OPTS"],
         "nice": env["NICE"],
-        "openblas_num_threads": env["OB_THREADS"] + " (daemon A: every cell, swap, cold); 1 (daemon B: c32_a8_ob1)",
+        "openblas_num_threads": env["OB_THREADS"] + " (daemon A: every cell, swap, cold); 1 (daemon B: c32_a8_ob1*)",
+        "engine_b32_adjacent": "bench_engine --profile 32:none --profile-steps 12, run just before c32_a0 and just "
+                               "after c32_a8_ob1_r2; *_tok_s = 32 / fastest step, *_mean_tok_s = 32 * steps / time; "
+                               "the keys are the mean of both runs",
         "swap": "PUT of a new version of a rank-16 all-module SymLoRA adapter (13.3 MB multipart, "
                 "new weights each time) on an idle daemon with 64 adapters resident, then at once a "
-                "streaming completion with it (max_tokens 1): start of the PUT -> first text event",
+                "streaming completion with it (max_tokens 1, the same prompt): start of the PUT -> first text "
+                "event; swap_put_* = the PUT alone (until its 200), swap_ttft_after_put_* = the completion alone, "
+                "swap_ttft_again_* = the same completion sent once more right after (no swap before it)",
         "cold_load": "daemon restarted with --adapter-cache-bytes 1 (an idle adapter is evicted at the next "
                      "lookup of another): TTFT of a streaming max_tokens=1 completion with an adapter "
                      "not resident (store files in the page cache), next to the TTFT of the same request "
@@ -440,6 +460,8 @@ rows = [
     ("hot swap PUT -> first token p50", "swap_put_to_serve_p50_ms", " ms"),
     ("hot swap PUT -> first token p99", "swap_put_to_serve_p99_ms", " ms"),
     ("  of which the PUT, p50", "swap_put_p50_ms", " ms"),
+    ("  and the completion after it, TTFT p50", "swap_ttft_after_put_p50_ms", " ms"),
+    ("  the same completion again, TTFT p50", "swap_ttft_again_p50_ms", " ms"),
     ("cold load from store, TTFT p50", "cold_load_p50_ms", " ms"),
     ("cold load, page cache dropped, TTFT p50", "cold_load_disk_p50_ms", " ms"),
     ("  warm TTFT of the same request, p50", "cold_load_warm_ttft_p50_ms", " ms"),

@@ -3,7 +3,7 @@
  * keep-alive, chunked or length-delimited bodies, SSE `data:` lines parsed with jansson.
  *
  *   loadgen stream --addr HOST:PORT --concurrency C --models M1,M2,... [--requests R]
- *                  [--max-tokens T] [--prompt TEXT] [--label L]
+ *                  [--max-tokens T] [--prompt TEXT (default "Once upon a time")] [--label L]
  *       C streams, each sending R streaming completions back to back (request k of stream s
  *       uses model (s + k*C) mod len(models)); every request has stream: true, ignore_eos,
  *       temperature 0 and stream_options.include_usage, so the token count is the server's own
@@ -23,12 +23,13 @@
  *       (DIR/adapter_model.safetensors); prints {"status", "ms", "bytes"}.
  *   loadgen upload --addr A --prefix P --dir DIR --count N
  *       uploads DIR/000 .. DIR/<N-1> as P000 .. (sequentially); prints totals.
- *   loadgen swap --addr A --name NAME --dir DIR --count N [--adapters K]
+ *   loadgen swap --addr A --name NAME --dir DIR --count N [--adapters K] [--prompt TEXT]
  *       N times: PUT a new version of NAME (its files taken from DIR/<i mod K>, so each version
  *       really differs from the one before), and as soon as the 200/201 is in, a streaming
  *       completion with model NAME (max_tokens 1). Measures start of the PUT (before connect)
- *       -> first text event of that completion. Prints p50/p99 of that and of its two parts.
- *   loadgen cold --addr A --prefix P --count N [--start S] [--drop-cache DIR]
+ *       -> first text event of that completion. Prints p50/p99 of that and of its two parts, and
+ *       the TTFT of the same completion sent again right after (no swap in between).
+ *   loadgen cold --addr A --prefix P --count N [--start S] [--drop-cache DIR] [--prompt TEXT]
  *       for i in S .. S+N-1: a completion (max_tokens 1) with adapter P<i> (meant to be evicted:
  *       run the daemon with a tiny --adapter-cache-bytes), then the same adapter again (now
  *       resident): TTFT of both, so the cold cost is the difference. --drop-cache DIR first
@@ -56,6 +57,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#define DEFAULT_PROMPT "Once upon a time"
 
 static double now_ms(void) {
     struct timespec ts;
@@ -232,6 +235,7 @@ typedef struct result {
     double t_done;       /* body complete */
     int events;          /* SSE events carrying text */
     int tokens;          /* usage.completion_tokens (-1: none seen) */
+    int prompt_tokens;   /* usage.prompt_tokens (-1: none seen) */
     int done_seen;       /* data: [DONE] */
     char err[256];
     buf body;            /* non-SSE replies: the body (first 64 KiB) */
@@ -298,7 +302,7 @@ static void fail(conn *c, const char *fmt, ...) {
 /* Starts a request on C (reusing its connection when open). */
 static void conn_start(conn *c, const char *req, size_t len, result *r, dvec *itl) {
     memset(r, 0, sizeof *r);
-    r->tokens = -1;
+    r->tokens = r->prompt_tokens = -1;
     r->t_start = now_ms();
     c->r = r;
     c->itl = itl;
@@ -361,6 +365,8 @@ static void on_sse_data(conn *c, const char *s, size_t n, double t) {
     if (json_is_object(u)) {
         json_t *ct = json_object_get(u, "completion_tokens");
         if (json_is_integer(ct)) r->tokens = (int)json_integer_value(ct);
+        json_t *pt = json_object_get(u, "prompt_tokens");
+        if (json_is_integer(pt)) r->prompt_tokens = (int)json_integer_value(pt);
     }
     json_decref(j);
 }
@@ -674,7 +680,7 @@ static int cmd_stream(const opts *o) {
     int C = o->concurrency > 0 ? o->concurrency : 1;
     int R = o->requests > 0 ? o->requests : 1;
     int T = o->max_tokens > 0 ? o->max_tokens : 64;
-    const char *prompt = o->prompt ? o->prompt : "The quick brown fox jumps over the lazy dog, and then";
+    const char *prompt = o->prompt ? o->prompt : DEFAULT_PROMPT;
     if (!o->models) die("--models is required");
     /* models */
     char *ms = strdup(o->models);
@@ -743,7 +749,7 @@ static int cmd_stream(const opts *o) {
     /* aggregate */
     dvec ttft = {0}, tpot = {0};
     long long tokens = 0, events = 0;
-    int failed = 0, short_streams = 0;
+    int failed = 0, short_streams = 0, prompt_tokens = -1;
     double first_wave_ready = 0, last_wave_first_done = INFINITY, t_end = t0;
     for (int s = 0; s < C; s++) {
         for (int k = 0; k < R; k++) {
@@ -754,6 +760,7 @@ static int cmd_stream(const opts *o) {
                 continue;
             }
             if (r->t_done > t_end) t_end = r->t_done;
+            if (r->prompt_tokens > prompt_tokens) prompt_tokens = r->prompt_tokens;
             int ntok = r->tokens >= 0 ? r->tokens : r->events;
             if (ntok < T) short_streams++;
             tokens += ntok;
@@ -783,6 +790,7 @@ static int cmd_stream(const opts *o) {
     buf out = {0};
     buf_printf(&out, "{\"label\": \"%s\", \"concurrency\": %d, \"adapters\": %d, \"requests\": %d", o->label ? o->label : "",
                C, nm, C * R);
+    buf_printf(&out, ", \"prompt_tokens\": %d", prompt_tokens);
     buf_printf(&out, ", \"max_tokens\": %d, \"tokens\": %lld, \"events\": %lld, \"failed\": %d, \"short\": %d", T,
                tokens, events, failed, short_streams);
     json_num(&out, "wall_s", wall / 1e3, 0);
@@ -860,9 +868,9 @@ static int cmd_upload(const opts *o) {
 static int cmd_swap(const opts *o) {
     if (!o->name || !o->dir || o->count <= 0) die("swap needs --name, --dir and --count");
     int K = o->adapters > 0 ? o->adapters : 64;
-    buf comp = completion_request(o->name, o->prompt ? o->prompt : "The quick brown fox jumps over the lazy dog, and then", 1);
+    buf comp = completion_request(o->name, o->prompt ? o->prompt : DEFAULT_PROMPT, 1);
     conn c = {.fd = -1};
-    dvec total = {0}, put = {0}, ttft = {0};
+    dvec total = {0}, put = {0}, ttft = {0}, again = {0};
     int failed = 0, created = 0, replaced = 0;
     for (int i = 0; i < o->count; i++) {
         char dir[4096];
@@ -889,6 +897,11 @@ static int cmd_swap(const opts *o) {
         dvec_push(&total, rc.t_first - rp.t_start);
         dvec_push(&put, rp.t_done - rp.t_start);
         dvec_push(&ttft, rc.t_first - rc.t_start);
+        /* The same request once more, the adapter now in use: the TTFT without the swap. */
+        result r2;
+        run_one(&c, &comp, &r2, NULL);
+        free(r2.body.p);
+        if (!r2.failed && r2.events) dvec_push(&again, r2.t_first - r2.t_start);
     }
     conn_free(&c);
     buf out = {0};
@@ -899,6 +912,7 @@ static int cmd_swap(const opts *o) {
     json_num(&out, "swap_put_p99_ms", pct(&put, 99), 0);
     json_num(&out, "swap_ttft_after_put_p50_ms", pct(&ttft, 50), 0);
     json_num(&out, "swap_ttft_after_put_p99_ms", pct(&ttft, 99), 0);
+    json_num(&out, "swap_ttft_again_p50_ms", pct(&again, 50), 0);
     buf_printf(&out, "}\n");
     fputs(out.p, stdout);
     free(out.p);
@@ -906,6 +920,7 @@ static int cmd_swap(const opts *o) {
     free(total.v);
     free(put.v);
     free(ttft.v);
+    free(again.v);
     return failed ? 1 : 0;
 }
 
@@ -913,7 +928,7 @@ static int cmd_swap(const opts *o) {
 
 static int cmd_cold(const opts *o) {
     if (!o->prefix || o->count <= 0) die("cold needs --prefix and --count");
-    const char *prompt = o->prompt ? o->prompt : "The quick brown fox jumps over the lazy dog, and then";
+    const char *prompt = o->prompt ? o->prompt : DEFAULT_PROMPT;
     conn c = {.fd = -1};
     dvec cold = {0}, warm = {0}, extra = {0};
     int failed = 0, dropped = 0;
