@@ -1,11 +1,13 @@
 #!/bin/sh
 # Installs the Debian 12 packages symlora needs to build and test, when missing.
 # Fast no-op when everything is present (make test calls it every time).
+# nginx-light: tests/blackbox/test_scaleout.py runs it in front of three replicas.
 set -eu
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libopenblas-dev libopenblas0-pthread libjansson-dev libuv1-dev libmicrohttpd-dev
 libpcre2-dev libutf8proc-dev nettle-dev
-python3 curl ca-certificates nodejs npm"
+python3 curl ca-certificates nodejs npm
+nginx-light"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
