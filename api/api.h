@@ -89,8 +89,15 @@ typedef struct sl_api_config {
     const char *listen;        /* "HOST:PORT" (IPv6 as [::1]:PORT); port 0 picks a free one */
     const char *model_id;      /* the base model's name in "model" and /v1/models */
     size_t max_body_bytes;     /* larger request bodies get 413 */
-    int max_connections;
-    int connection_timeout_s;  /* idle keep-alive connections are closed after this */
+    int max_connections;       /* MHD's connection limit */
+    int max_connections_per_ip; /* 0: no limit */
+    int connection_timeout_s;  /* MHD's inactivity timeout (0: none); also the most an idle keep-alive
+                                * connection may wait for its next request line */
+    int request_timeout_s;     /* request line + headers (+ a JSON body) must arrive within this (0: none) */
+    size_t connection_memory;  /* MHD's per-connection memory pool (request line, headers, buffers) */
+    int http_strictness;       /* MHD_OPTION_STRICT_FOR_CLIENT: -1, 0, 1 */
+    int max_tokens;            /* largest max_tokens of a request (0: the context length) */
+    int max_prompt_tokens;     /* longest prompt in tokens (0: the context length) */
     int retry_after_s;         /* Retry-After of a 429 */
     const sl_model *model;     /* borrowed, like everything below */
     const struct sl_tokenizer *tok;

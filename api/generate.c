@@ -334,62 +334,6 @@ static void make_id(char *out, size_t n, const char *prefix) {
     out[p] = 0;
 }
 
-/* Reads the prompt of a completion request into *ids. 1 ok, -1 replied. */
-static int parse_prompt(sl__req *q, json_t *body, int add_special, int32_t **ids, size_t *n, enum MHD_Result *ret) {
-    sl_api *a = q->api;
-    json_t *p = json_object_get(body, "prompt");
-    if (json_is_array(p) && json_array_size(p) == 1 && !json_is_integer(json_array_get(p, 0)))
-        p = json_array_get(p, 0); /* ["text"] or [[ids]]: one prompt */
-    char err[256];
-    if (json_is_string(p)) {
-        if (sl_tokenizer_encode(a->cfg.tok, json_string_value(p), json_string_length(p), add_special, ids, n, err,
-                                sizeof err) != 0) {
-            *ret = sl__reply_error(q, 400, "invalid_value", "prompt", "cannot tokenize the prompt: %s", err);
-            return -1;
-        }
-        return 1;
-    }
-    if (!json_is_array(p)) {
-        *ret = sl__reply_error(q, 400, p ? "invalid_type" : "missing_field", "prompt",
-                               "'prompt' must be a string or an array of token ids");
-        return -1;
-    }
-    size_t cnt = json_array_size(p);
-    if (cnt == 0) {
-        *ret = sl__reply_error(q, 400, "invalid_value", "prompt", "'prompt' must not be empty");
-        return -1;
-    }
-    int vocab = sl_model_get_config(a->cfg.model)->vocab;
-    *ids = malloc(cnt * sizeof **ids);
-    if (!*ids) {
-        *ret = sl__reply_error(q, 500, "internal_error", NULL, "out of memory");
-        return -1;
-    }
-    for (size_t i = 0; i < cnt; i++) {
-        json_t *v = json_array_get(p, i);
-        if (!json_is_integer(v)) {
-            *ret = sl__reply_error(q, 400, "invalid_type", "prompt",
-                                   json_is_string(v) || json_is_array(v)
-                                       ? "only one prompt per request is supported"
-                                       : "'prompt' must be a string or an array of token ids");
-            free(*ids);
-            *ids = NULL;
-            return -1;
-        }
-        json_int_t t = json_integer_value(v);
-        if (t < 0 || t >= vocab) {
-            *ret = sl__reply_error(q, 400, "invalid_value", "prompt", "prompt[%zu] = %lld is not a token id (0..%d)", i,
-                                   (long long)t, vocab - 1);
-            free(*ids);
-            *ids = NULL;
-            return -1;
-        }
-        (*ids)[i] = (int32_t)t;
-    }
-    *n = cnt;
-    return 1;
-}
-
 /* ---------------------------------------------------------------- submission */
 
 struct sl__sub {
@@ -461,180 +405,40 @@ static enum MHD_Result generate(sl__req *q, int chat) {
     enum MHD_Result ret = MHD_NO;
     json_t *body = sl__body_json(q, &ret);
     if (!body) return ret;
-    int32_t *ids = NULL;
-    size_t n_ids = 0;
-    sl__gen *g = NULL;
-    sl__sub *sub = NULL;
-    const char *stops[SL_ENGINE_MAX_STOP] = {0};
-    int n_stops = 0;
-    int32_t stop_id = -1;
-    char err[512];
-
-    /* Options, all checked before any work. */
-    const char *model = NULL;
-    long long max_tokens = -1, top_k = 0, seed = 0, n = 1, logprobs = -1, best_of = 1;
-    double temperature = 1.0, top_p = 1.0, pres = 0, freq = 0;
-    int stream = 0, include_usage = 0, as_ids = 0, ignore_eos = 0, echo = 0, skip_special = 1, add_special = chat ? 0 : 1;
-    int has_seed;
-    if (sl__json_str(q, body, "model", &model, &ret) < 0) goto out;
-    if (sl__json_bool(q, body, "stream", &stream, &ret) < 0) goto out;
-    json_t *so = json_object_get(body, "stream_options");
-    if (so && !json_is_null(so)) {
-        if (!json_is_object(so)) {
-            ret = sl__reply_error(q, 400, "invalid_type", "stream_options", "'stream_options' must be an object");
-            goto out;
-        }
-        if (sl__json_bool(q, so, "include_usage", &include_usage, &ret) < 0) goto out;
-    }
-    if (sl__json_int(q, body, "max_tokens", 1, 1 << 30, &max_tokens, &ret) < 0) goto out;
-    if (chat && sl__json_int(q, body, "max_completion_tokens", 1, 1 << 30, &max_tokens, &ret) < 0) goto out;
-    if (sl__json_num(q, body, "temperature", 0, 100, &temperature, &ret) < 0) goto out;
-    if (sl__json_num(q, body, "top_p", 0, 1, &top_p, &ret) < 0) goto out;
-    if (top_p <= 0) {
-        ret = sl__reply_error(q, 400, "invalid_value", "top_p", "'top_p' must be in (0, 1]");
-        goto out;
-    }
-    if (sl__json_int(q, body, "top_k", -1, 1 << 30, &top_k, &ret) < 0) goto out;
-    if ((has_seed = sl__json_int(q, body, "seed", INT64_MIN, INT64_MAX, &seed, &ret)) < 0) goto out;
-    if (sl__json_int(q, body, "n", 1, 1, &n, &ret) < 0) goto out;
-    if (sl__json_int(q, body, "best_of", 1, 1, &best_of, &ret) < 0) goto out;
-    if (sl__json_num(q, body, "presence_penalty", 0, 0, &pres, &ret) < 0) goto out;
-    if (sl__json_num(q, body, "frequency_penalty", 0, 0, &freq, &ret) < 0) goto out;
-    if (sl__json_bool(q, body, "return_tokens_as_token_ids", &as_ids, &ret) < 0) goto out;
-    if (sl__json_bool(q, body, "ignore_eos", &ignore_eos, &ret) < 0) goto out;
-    if (sl__json_bool(q, body, "skip_special_tokens", &skip_special, &ret) < 0) goto out;
-    if (sl__json_bool(q, body, "add_special_tokens", &add_special, &ret) < 0) goto out;
-    if (chat) {
-        int lp = 0;
-        long long top = 0;
-        if (sl__json_bool(q, body, "logprobs", &lp, &ret) < 0) goto out;
-        if (sl__json_int(q, body, "top_logprobs", 0, SL_ENGINE_MAX_TOP, &top, &ret) < 0) goto out;
-        logprobs = lp ? top : -1;
-    } else {
-        if (sl__json_int(q, body, "logprobs", 0, SL_ENGINE_MAX_TOP, &logprobs, &ret) < 0) goto out;
-        if (sl__json_bool(q, body, "echo", &echo, &ret) < 0) goto out;
-        if (echo) {
-            ret = sl__reply_error(q, 400, "unsupported", "echo", "'echo' is not supported");
-            goto out;
-        }
-        json_t *sfx = json_object_get(body, "suffix");
-        if (sfx && !json_is_null(sfx)) {
-            ret = sl__reply_error(q, 400, "unsupported", "suffix", "'suffix' is not supported");
-            goto out;
-        }
-    }
-    json_t *stop = json_object_get(body, "stop");
-    if (json_is_string(stop)) {
-        stops[n_stops++] = json_string_value(stop);
-    } else if (json_is_array(stop)) {
-        size_t i;
-        json_t *s;
-        if (json_array_size(stop) > SL_ENGINE_MAX_STOP - 1) {
-            ret = sl__reply_error(q, 400, "invalid_value", "stop", "at most %d stop sequences", SL_ENGINE_MAX_STOP - 1);
-            goto out;
-        }
-        json_array_foreach(stop, i, s) {
-            if (!json_is_string(s)) {
-                ret = sl__reply_error(q, 400, "invalid_type", "stop", "'stop' must be a string or an array of strings");
-                goto out;
-            }
-            stops[n_stops++] = json_string_value(s);
-        }
-    } else if (stop && !json_is_null(stop)) {
-        ret = sl__reply_error(q, 400, "invalid_type", "stop", "'stop' must be a string or an array of strings");
-        goto out;
-    }
-
-    /* The prompt. */
-    if (chat) {
-        if (a->cfg.chat->fmt == SL_CHAT_UNKNOWN) {
-            ret = sl__reply_error(q, 400, "no_chat_template", NULL,
-                                  "the model has no chat template this server recognises; use /v1/completions "
-                                  "or start the server with --chat-template");
-            goto out;
-        }
-        sl_chat_msg *msgs;
-        int nm;
-        char **texts;
-        if (sl__json_messages(q, body, &msgs, &nm, &texts, &ret) < 0) goto out;
-        char *text = NULL;
-        size_t tlen = 0;
-        int rc = sl_chat_render(a->cfg.chat, msgs, nm, 1, &text, &tlen, err, sizeof err);
-        for (int i = 0; i < nm; i++) free(texts[i]);
-        free(texts);
-        free(msgs);
-        if (rc) {
-            ret = sl__reply_error(q, 400, "invalid_value", "messages", "%s", err);
-            goto out;
-        }
-        rc = sl_tokenizer_encode(a->cfg.tok, text, tlen, add_special, &ids, &n_ids, err, sizeof err);
-        free(text);
-        if (rc) {
-            ret = sl__reply_error(q, 400, "invalid_value", "messages", "cannot tokenize the chat: %s", err);
-            goto out;
-        }
-        const char *end = sl_chat_end_token(a->cfg.chat);
-        stop_id = sl_tokenizer_token_to_id(a->cfg.tok, end);
-        if (stop_id < 0 && n_stops < SL_ENGINE_MAX_STOP) stops[n_stops++] = end;
-    } else if (parse_prompt(q, body, add_special, &ids, &n_ids, &ret) < 0) {
-        goto out;
-    }
-    int max_ctx = sl_engine_max_ctx(a->cfg.engine);
-    if (n_ids == 0) {
-        ret = sl__reply_error(q, 400, "invalid_value", chat ? "messages" : "prompt", "the prompt is empty");
-        goto out;
-    }
-    if ((long long)n_ids >= max_ctx) {
-        ret = sl__reply_error(q, 400, "context_length_exceeded", chat ? "messages" : "prompt",
-                              "this model's maximum context length is %d tokens, but the prompt has %zu tokens", max_ctx,
-                              n_ids);
-        goto out;
-    }
-    if (max_tokens < 0) {
-        max_tokens = max_ctx - (long long)n_ids;
-        if (!chat && max_tokens > 16) max_tokens = 16; /* OpenAI's default for completions */
-    } else if ((long long)n_ids + max_tokens > max_ctx) {
-        ret = sl__reply_error(q, 400, "context_length_exceeded", "max_tokens",
-                              "this model's maximum context length is %d tokens, but %lld were requested "
-                              "(%zu in the prompt, %lld for the completion)",
-                              max_ctx, (long long)n_ids + max_tokens, n_ids, max_tokens);
-        goto out;
-    }
-
-    g = calloc(1, sizeof *g);
-    sub = calloc(1, sizeof *sub);
+    sl__gen_limits lim = {.tok = a->cfg.tok, .chat = a->cfg.chat, .vocab = sl_model_get_config(a->cfg.model)->vocab,
+                          .max_ctx = sl_engine_max_ctx(a->cfg.engine), .max_tokens = a->cfg.max_tokens,
+                          .max_prompt_tokens = a->cfg.max_prompt_tokens};
+    sl__gen_req r;
+    sl__err e;
+    if (sl__gen_parse(body, chat, &lim, &r, &e) != 0) return sl__reply_err(q, &e); /* BODY released */
+    const char *model = r.model;
+    sl__gen *g = calloc(1, sizeof *g);
+    sl__sub *sub = calloc(1, sizeof *sub);
     if (!g || !sub || !(g->model = strdup(model ? model : a->cfg.model_id))) {
         ret = sl__reply_error(q, 500, "internal_error", NULL, "out of memory");
         goto out;
     }
     g->chat = chat;
-    g->stream = stream;
-    g->include_usage = include_usage;
-    g->logprobs = (int)logprobs;
-    g->tokens_as_ids = as_ids;
+    g->stream = r.stream;
+    g->include_usage = r.include_usage;
+    g->logprobs = r.logprobs;
+    g->tokens_as_ids = r.tokens_as_ids;
     g->created = (json_int_t)time(NULL);
-    g->n_prompt = (int)n_ids;
+    g->n_prompt = (int)r.n_ids;
     make_id(g->id, sizeof g->id, chat ? "chatcmpl-" : "cmpl-");
 
-    /* Everything the submission needs, kept until the adapter is at hand. */
-    sub->body = body; /* ownership: the stop strings point into it */
-    body = NULL;
-    sub->ids = ids;
-    sub->n_ids = n_ids;
-    ids = NULL;
-    memcpy(sub->stops, stops, sizeof stops);
-    sub->stop_id = stop_id;
+    /* Everything the submission needs, kept until the adapter is at hand. Ownership: the body
+     * (the stop strings and MODEL point into it) and the prompt pass to SUB. */
+    sub->body = r.body;
+    r.body = NULL;
+    sub->ids = r.ids;
+    sub->n_ids = r.n_ids;
+    r.ids = NULL;
+    memcpy(sub->stops, r.stops, sizeof r.stops);
+    sub->stop_id = r.stop_id;
     sub->src = &a->cfg.adapters;
-    sub->ep = (sl_engine_params){
-        .max_tokens = (int)max_tokens,
-        .sample = {.temperature = (float)temperature, .top_k = (int)top_k, .top_p = (float)top_p,
-                   .seed = has_seed ? (uint64_t)seed : random_seed()},
-        .logprobs = (int)logprobs,
-        .ignore_eos = ignore_eos,
-        .skip_special = skip_special,
-        .n_stop_ids = stop_id >= 0 ? 1 : 0,
-        .n_stop = n_stops,
-    };
+    sub->ep = r.ep;
+    if (!r.has_seed) sub->ep.sample.seed = random_seed();
     q->gen = g; /* ownership: both the request's, freed with it */
     q->sub = sub;
     g = NULL;
@@ -665,8 +469,7 @@ static enum MHD_Result generate(sl__req *q, int chat) {
 out:
     sl__sub_free(sub);
     sl__gen_free(g);
-    free(ids);
-    json_decref(body);
+    sl__gen_req_free(&r);
     return ret;
 }
 

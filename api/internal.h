@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "api.h"
+#include "request.h"
 
 #define SL__NAME_MAX 64 /* SL_STORE_NAME_MAX */
 
@@ -98,6 +99,19 @@ struct sl__req {
     int completed;        /* MHD reported the request done */
 };
 
+/* One TCP connection (MHD's socket context): the deadline of --request-timeout. MHD's own
+ * timeout counts inactivity only, so a client sending a byte now and then never meets it; this
+ * one is a total: from the accept (or from the request line of a keep-alive connection's next
+ * request) until the headers and a JSON body are in. Between requests the deadline is the
+ * idle limit (--connection-timeout), also total. While a request is handled there is none:
+ * streams and uploads are bounded by MHD's inactivity timeout instead. */
+typedef struct sl__conn {
+    struct sl__conn *next, *prev;
+    int fd;
+    double deadline;      /* monotonic seconds; 0: none */
+    int cut;              /* shut down for missing it */
+} sl__conn;
+
 struct sl_api {
     sl_api_config cfg;
     uv_loop_t *loop;
@@ -109,7 +123,12 @@ struct sl_api {
     uv_timer_t mhd_timer; /* MHD's timeouts */
     uv_async_t async;     /* engine output ready */
     uv_timer_t shut_timer;
+    uv_timer_t deadline_timer; /* checks the sl__conn deadlines */
     int handles_open;
+    sl__conn *conns;      /* every open connection (owned; freed when MHD closes it) */
+    int n_conns;
+    int at_limit;         /* n_conns reached max_connections: MHD stopped accepting (see run_mhd) */
+    uint64_t request_timeouts; /* connections cut for missing their deadline */
     sl__req *reqs;        /* requests in progress */
     int n_active;
     int shutting_down;
@@ -140,6 +159,8 @@ enum MHD_Result sl__reply_json(sl__req *q, int status, json_t *j);
  * TYPE and PARAM may be NULL (TYPE then follows from STATUS). */
 enum MHD_Result sl__reply_error(sl__req *q, int status, const char *code, const char *param, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* The reply of a refusal found by the parsers of request.h. */
+enum MHD_Result sl__reply_err(sl__req *q, const sl__err *e);
 /* The same JSON object, for an SSE error event or a deferred response. */
 json_t *sl__error_json(int status, const char *code, const char *param, const char *msg);
 struct MHD_Response *sl__response_json(json_t *j); /* takes J */

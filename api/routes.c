@@ -203,6 +203,10 @@ enum MHD_Result sl__handle_metrics(sl__req *q) {
                        ri >= 0 ? sl__routes[ri].name : "other", a->counts[i].status, (unsigned long long)a->counts[i].n);
     }
     gauge(&b, "symlora_http_requests_active", "HTTP requests in progress.", "gauge", a->n_active);
+    gauge(&b, "symlora_http_connections", "Open HTTP connections.", "gauge", a->n_conns);
+    gauge(&b, "symlora_http_request_timeouts_total",
+          "Connections closed for not sending a complete request in time (--request-timeout, idle --connection-timeout).",
+          "counter", (double)a->request_timeouts);
     gauge(&b, "symlora_client_disconnects_total", "Generation requests whose client went away before the end.",
           "counter", (double)a->client_gone);
     gauge(&b, "symlora_num_requests_running", "Sequences in the running batch.", "gauge", st.running);

@@ -156,19 +156,14 @@ enum MHD_Result sl__reply_error(sl__req *q, int status, const char *code, const 
     return sl__reply_json(q, status, sl__error_json(status, code, param, msg));
 }
 
+enum MHD_Result sl__reply_err(sl__req *q, const sl__err *e) {
+    return sl__reply_error(q, e->status, e->code[0] ? e->code : NULL, e->param[0] ? e->param : NULL, "%s", e->msg);
+}
+
 json_t *sl__body_json(sl__req *q, enum MHD_Result *ret) {
-    json_error_t je;
-    json_t *j = json_loadb(q->body.p ? q->body.p : "", q->body.len, JSON_REJECT_DUPLICATES, &je);
-    if (!j) {
-        *ret = sl__reply_error(q, 400, "invalid_json", NULL, "the request body is not valid JSON: %s (line %d, column %d)",
-                               je.text, je.line, je.column);
-        return NULL;
-    }
-    if (!json_is_object(j)) {
-        json_decref(j);
-        *ret = sl__reply_error(q, 400, "invalid_json", NULL, "the request body must be a JSON object");
-        return NULL;
-    }
+    sl__err e;
+    json_t *j = sl__parse_body(q->body.p, q->body.len, &e);
+    if (!j) *ret = sl__reply_err(q, &e);
     return j;
 }
 
@@ -185,6 +180,14 @@ static void on_mhd_poll(uv_poll_t *p, int status, int events) { run_mhd(p->data)
 static void run_mhd(sl_api *a) {
     if (!a->mhd) return;
     MHD_run(a->mhd);
+    /* At --max-connections MHD takes its listening socket out of its epoll set, and puts it
+     * back only at the start of a run after a connection has closed. Nothing would wake the
+     * loop for that run (an idle server: never), so new connections would wait in the
+     * backlog for good: run once more as soon as there is room again. */
+    if (a->at_limit && a->n_conns < a->cfg.max_connections) {
+        a->at_limit = 0;
+        MHD_run(a->mhd);
+    }
     MHD_UNSIGNED_LONG_LONG to;
     if (MHD_get_timeout(a->mhd, &to) == MHD_YES) uv_timer_start(&a->mhd_timer, on_mhd_timer, (uint64_t)to, 0);
     else uv_timer_stop(&a->mhd_timer);
@@ -293,6 +296,72 @@ static void on_async(uv_async_t *h) {
 }
 
 void sl_api_notify(sl_api *a) { uv_async_send(&a->async); }
+
+/* ---------------------------------------------------------------- connections and their deadlines */
+
+static sl__conn *conn_of(struct MHD_Connection *c) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void conn_deadline(sl_api *a, struct MHD_Connection *c, int seconds) {
+    sl__conn *k = conn_of(c);
+    if (k) k->deadline = seconds > 0 ? now_s() + seconds : 0;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **sctx, enum MHD_ConnectionNotificationCode code) {
+    sl_api *a = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        sl__conn *k = calloc(1, sizeof *k);
+        if (!k) return; /* untracked: MHD's own timeout still applies */
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        k->fd = ci ? ci->connect_fd : -1;
+        k->deadline = a->cfg.request_timeout_s > 0 ? now_s() + a->cfg.request_timeout_s : 0;
+        k->next = a->conns;
+        if (a->conns) a->conns->prev = k;
+        a->conns = k;
+        a->n_conns++;
+        if (a->n_conns >= a->cfg.max_connections) a->at_limit = 1;
+        *sctx = k; /* ownership: freed below when MHD closes the connection */
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        sl__conn *k = *sctx;
+        if (!k) return;
+        if (k->prev) k->prev->next = k->next;
+        else a->conns = k->next;
+        if (k->next) k->next->prev = k->prev;
+        a->n_conns--;
+        free(k);
+        *sctx = NULL;
+    }
+}
+
+/* MHD has the request line of a new request: its headers (and JSON body) have
+ * --request-timeout from now. Returns the initial request context: none (on_request makes it). */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
+    sl_api *a = cls;
+    conn_deadline(a, c, a->cfg.request_timeout_s);
+    return NULL;
+}
+
+/* A connection past its deadline is shut down; MHD then reads EOF and closes it (MHD 0.9 has
+ * no call to close a connection from outside its callbacks). */
+static void on_deadline_timer(uv_timer_t *t) {
+    sl_api *a = t->data;
+    double now = now_s();
+    int cut = 0;
+    for (sl__conn *k = a->conns; k; k = k->next) {
+        if (k->cut || !k->deadline || now < k->deadline || k->fd < 0) continue;
+        k->cut = 1;
+        shutdown(k->fd, SHUT_RDWR);
+        a->request_timeouts++;
+        cut++;
+    }
+    if (cut) {
+        sl__log(a, 1, "closed %d connection(s) that sent no complete request in time (--request-timeout %d s, "
+                      "--connection-timeout %d s)", cut, a->cfg.request_timeout_s, a->cfg.connection_timeout_s);
+        run_mhd(a);
+    }
+}
 
 /* ---------------------------------------------------------------- request lifecycle */
 
@@ -459,6 +528,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     if (q->next) q->next->prev = q->prev;
     a->n_active--;
     q->completed = 1;
+    conn_deadline(a, c, a->cfg.connection_timeout_s); /* idle until the next request line */
     if (q->poll_init) uv_close((uv_handle_t *)&q->poll, on_poll_closed);
     req_unhold(q); /* MHD's hold */
     /* Shutdown progress is checked from shut_timer, never from here: DONE stops MHD, which
@@ -509,7 +579,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         } else {
             snprintf(q->tenant, sizeof q->tenant, "default");
         }
-        if (q->route->begin) return q->route->begin(q); /* streaming body: its own limits */
+        if (q->route->begin) { /* streaming body: its own limits, and MHD's inactivity timeout */
+            conn_deadline(a, c, 0);
+            return q->route->begin(q);
+        }
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl) {
             char *end;
@@ -555,6 +628,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     q->dispatched = 1;
+    conn_deadline(a, c, 0); /* the request is in: from here MHD's inactivity timeout only */
     if (q->too_big)
         return sl__reply_error(q, 413, "body_too_large", NULL, "the request body is larger than %zu bytes",
                                a->cfg.max_body_bytes);
@@ -654,6 +728,7 @@ int sl_api_init(sl_api **out, uv_loop_t *loop, const sl_api_config *cfg, char *e
     sl_api *a = calloc(1, sizeof *a);
     if (!a) return sl__errf(err, errlen, SL_ENOMEM, "out of memory");
     a->cfg = *cfg;
+    if (a->cfg.max_connections <= 0) a->cfg.max_connections = 1024;
     a->keys = cfg->keys; /* ownership: ours from here on, even on failure */
     a->cfg.keys = NULL;
     a->loop = loop;
@@ -668,8 +743,15 @@ int sl_api_init(sl_api **out, uv_loop_t *loop, const sl_api_config *cfg, char *e
     a->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, a,
                               MHD_OPTION_LISTEN_SOCKET, (MHD_socket)a->listen_fd,
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
-                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)(cfg->max_connections > 0 ? cfg->max_connections : 1024),
+                              MHD_OPTION_NOTIFY_CONNECTION, on_connection, a,
+                              MHD_OPTION_URI_LOG_CALLBACK, on_uri, a,
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)a->cfg.max_connections,
+                              MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                              (unsigned)(cfg->max_connections_per_ip > 0 ? cfg->max_connections_per_ip : 0),
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->connection_timeout_s > 0 ? cfg->connection_timeout_s : 0),
+                              MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                              (size_t)(cfg->connection_memory ? cfg->connection_memory : 32768),
+                              MHD_OPTION_STRICT_FOR_CLIENT, (int)cfg->http_strictness,
                               MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, a,
                               MHD_OPTION_UNESCAPE_CALLBACK, unescape, a,
                               MHD_OPTION_END);
@@ -682,10 +764,13 @@ int sl_api_init(sl_api **out, uv_loop_t *loop, const sl_api_config *cfg, char *e
     uv_poll_init(loop, &a->mhd_poll, di->epoll_fd);
     uv_timer_init(loop, &a->mhd_timer);
     uv_timer_init(loop, &a->shut_timer);
+    uv_timer_init(loop, &a->deadline_timer);
     uv_async_init(loop, &a->async, on_async);
-    a->mhd_poll.data = a->mhd_timer.data = a->shut_timer.data = a->async.data = a;
+    a->mhd_poll.data = a->mhd_timer.data = a->shut_timer.data = a->deadline_timer.data = a->async.data = a;
     a->handles_open = 1;
     uv_poll_start(&a->mhd_poll, UV_READABLE, on_mhd_poll);
+    if (cfg->request_timeout_s > 0 || cfg->connection_timeout_s > 0)
+        uv_timer_start(&a->deadline_timer, on_deadline_timer, 250, 250);
     run_mhd(a);
     *out = a;
     return 0;
@@ -753,6 +838,7 @@ void sl_api_close(sl_api *a) {
         uv_close((uv_handle_t *)&a->mhd_poll, on_handle_closed);
         uv_close((uv_handle_t *)&a->mhd_timer, on_handle_closed);
         uv_close((uv_handle_t *)&a->shut_timer, on_handle_closed);
+        uv_close((uv_handle_t *)&a->deadline_timer, on_handle_closed);
         uv_close((uv_handle_t *)&a->async, on_handle_closed);
     }
 }

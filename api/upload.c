@@ -45,11 +45,10 @@
 
 #define UP_CHUNK (256 * 1024)             /* staging chunk size */
 #define UP_HIGH_WATER (1024 * 1024)       /* staged bytes that suspend the connection */
-#define UP_CONFIG_MAX (1024 * 1024)       /* adapter_config.json larger than this is refused */
 #define UP_DISCARD_MAX (16 * 1024 * 1024) /* bytes read and dropped after a failure, then hang up */
 #define UP_PP_BUFFER 65536                /* MHD PostProcessor buffer (it parses part headers in it) */
 
-static const char *const part_name[2] = {"config", "weights"};
+_Static_assert(SL__PART_CONFIG == SL_STORE_CONFIG && SL__PART_WEIGHTS == SL_STORE_WEIGHTS, "part numbers");
 
 typedef struct up_chunk {
     struct up_chunk *next;
@@ -70,10 +69,7 @@ struct sl__upload {
     int waiting;             /* suspended because staged_bytes reached UP_HIGH_WATER */
     int body_done;           /* the final handler call came: the body is in */
     uint64_t received;       /* body bytes */
-    uint64_t part_bytes[2];
-    int seen[2];
-    int cur_part;            /* part the last piece belonged to (-1: none yet) */
-    uint64_t cur_next;       /* its next offset: a piece at another offset starts a new part */
+    sl__parts parts;         /* which form part each piece belongs to (api/request.c) */
     /* The first failure wins; answered once the body is in. */
     int fail_status;
     char fail_code[32];
@@ -152,31 +148,10 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
                                size_t size) {
     sl__upload *up = cls;
     if (up->fail_status) return MHD_NO;
-    int part = !strcmp(key, "config") ? SL_STORE_CONFIG : !strcmp(key, "weights") ? SL_STORE_WEIGHTS : -1;
+    sl__err e;
+    int part = sl__parts_piece(&up->parts, key, transfer_encoding, off, size, &e);
     if (part < 0) {
-        fail(up, 400, "unknown_part", "unexpected form part '%.64s': send exactly the parts 'config' (adapter_config.json) "
-             "and 'weights' (adapter_model.safetensors)", key);
-        return MHD_NO;
-    }
-    if (part != up->cur_part || off != up->cur_next) { /* a new part begins */
-        if (up->seen[part]) {
-            fail(up, 400, "duplicate_part", "the form part '%s' is given twice", part_name[part]);
-            return MHD_NO;
-        }
-        up->seen[part] = 1;
-        up->cur_part = part;
-    }
-    if (transfer_encoding && strcasecmp(transfer_encoding, "binary") && strcasecmp(transfer_encoding, "8bit") &&
-        strcasecmp(transfer_encoding, "7bit")) {
-        fail(up, 400, "unsupported_encoding", "the form part '%s' uses Content-Transfer-Encoding %.32s; send it as binary",
-             part_name[part], transfer_encoding);
-        return MHD_NO;
-    }
-    up->cur_next = off + size;
-    up->part_bytes[part] += size;
-    if (part == SL_STORE_CONFIG && up->part_bytes[part] > UP_CONFIG_MAX) {
-        fail(up, 413, "config_too_large", "the form part 'config' is larger than %d bytes; it should be adapter_config.json",
-             UP_CONFIG_MAX);
+        fail(up, e.status, e.code, "%s", e.msg);
         return MHD_NO;
     }
     if (size && stage(up, part, data, size) != 0) {
@@ -406,7 +381,7 @@ enum MHD_Result sl__upload_begin(sl__req *q) {
     sl__upload *up = calloc(1, sizeof *up);
     if (!up) return sl__reply_error(q, 500, "internal_error", NULL, "out of memory");
     up->api = a;
-    up->cur_part = -1;
+    sl__parts_init(&up->parts);
     snprintf(up->tenant, sizeof up->tenant, "%s", tenant);
     snprintf(up->name, sizeof up->name, "%s", name);
     q->up = up; /* ownership: the request's, freed with it */
@@ -449,11 +424,8 @@ enum MHD_Result sl__upload_end(sl__req *q) {
         if (ok != MHD_YES)
             fail(up, 400, "invalid_multipart", "the multipart/form-data body is incomplete (no closing boundary)");
     }
-    if (!up->seen[SL_STORE_CONFIG] || !up->seen[SL_STORE_WEIGHTS])
-        fail(up, 400, "missing_part",
-             "the form part '%s' is missing: send both, e.g. curl -X PUT -F config=@adapter_config.json "
-             "-F weights=@adapter_model.safetensors",
-             up->seen[SL_STORE_CONFIG] ? "weights" : "config");
+    sl__err e;
+    if (sl__parts_end(&up->parts, &e) != 0) fail(up, e.status, e.code, "%s", e.msg);
     if (pump(q)) return reply(q);
     sl__req_wait(q);
     return MHD_YES;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -119,6 +120,13 @@ static void shutdown_done(void *arg) {
     uv_close((uv_handle_t *)&d->sig_term, on_closed);
     uv_close((uv_handle_t *)&d->sig_int, on_closed);
     uv_close((uv_handle_t *)&d->sig_hup, on_closed);
+    /* Closing the last watcher of a signal puts back its default action, which for SIGTERM
+     * and SIGINT is to die by the signal: one arriving during the teardown that follows (or
+     * LeakSanitizer's report at exit) would end the process with it instead of exit 0. The
+     * shutdown is under way already, so from here on they are ignored. */
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
 }
 
 static void on_signal(uv_signal_t *s, int signum) {
@@ -256,6 +264,24 @@ static int load_adapters(daemon_t *d) {
     return 0;
 }
 
+/* Every connection is a descriptor: raise the soft open-file limit to the hard one if
+ * --max-connections (plus room for the store, the model and the loop) needs it. */
+static void raise_nofile(long max_connections) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    rlim_t need = (rlim_t)max_connections + 256;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+        rlim_t old = rl.rlim_cur;
+        rl.rlim_cur = want;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) rl.rlim_cur = old;
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+        sl_logf(SL_LOG_WARN, "the open-file limit is %llu, less than --max-connections %ld needs (%llu): raise LimitNOFILE "
+                             "(ulimit -n) or lower --max-connections", (unsigned long long)rl.rlim_cur, max_connections,
+                (unsigned long long)need);
+}
+
 /* Is HOST:PORT a loopback address? (Only a warning hangs on it.) */
 static int loopback(const char *listen) {
     return !strncmp(listen, "127.", 4) || !strncmp(listen, "[::1]", 5) || !strncmp(listen, "localhost:", 10);
@@ -283,6 +309,7 @@ int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     uv_mutex_init(&d.wake_mu);
     sl_log_setup(d.o.log_format, d.o.log_level);
+    raise_nofile(d.o.max_connections);
     int code = 1;
 
     if (mkdir_p(d.o.store) != 0) {
@@ -376,7 +403,13 @@ int main(int argc, char **argv) {
         .model_id = d.model_id,
         .max_body_bytes = (size_t)d.o.max_body_bytes,
         .max_connections = (int)d.o.max_connections,
+        .max_connections_per_ip = (int)d.o.max_connections_per_ip,
         .connection_timeout_s = (int)d.o.connection_timeout,
+        .request_timeout_s = (int)d.o.request_timeout,
+        .connection_memory = (size_t)d.o.connection_memory_bytes,
+        .http_strictness = (int)d.o.http_strictness,
+        .max_tokens = (int)d.o.max_tokens,
+        .max_prompt_tokens = (int)d.o.max_prompt_tokens,
         .retry_after_s = (int)d.o.retry_after,
         .model = d.model,
         .tok = d.tok,

@@ -31,7 +31,13 @@ typedef struct sl_daemon_opts {
     long max_adapter_rank;
     long max_body_bytes;
     long max_connections;
+    long max_connections_per_ip;
     long connection_timeout;
+    long request_timeout;
+    long connection_memory_bytes;
+    long http_strictness;
+    long max_tokens;
+    long max_prompt_tokens;
     long retry_after;
     double shutdown_grace;
     long step_delay_ms;

@@ -230,6 +230,11 @@ def test(fn):
     return fn
 
 
+class Skip(Exception):
+    """Raised by a test that cannot run here (e.g. no permission to mount): printed as
+    "skip NAME: reason", counted neither as passed nor as failed."""
+
+
 def shared(factory=Daemon, key="default"):
     """One daemon per key, started on first use, for the tests of a file."""
     if key not in _shared:
@@ -272,6 +277,8 @@ def main(daemon_factory=None):
                 fn()
             passed += 1
             print("ok   %s (%.2f s)" % (fn.__name__, time.time() - t0), flush=True)
+        except Skip as e:
+            print("skip %s: %s" % (fn.__name__, e), flush=True)
         except Exception:  # noqa: BLE001
             failed += 1
             print("FAIL %s" % fn.__name__, flush=True)

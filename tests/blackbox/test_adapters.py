@@ -371,19 +371,20 @@ def restart_lists_and_serves_every_acknowledged_adapter():
 
 
 @test
-def sigkill_during_uploads_leaves_no_partial_version():
-    """50 uploads; SIGKILL at random moments (fixed seed); after each restart no partial version
-    exists and every acknowledged upload is intact (sha256 on disk, serves its outputs)."""
+def sigkill_during_uploads_replacements_and_deletes_leaves_no_partial_version():
+    """100 uploads, replacements and deletes of 4 names; SIGKILL at random moments (fixed seed);
+    after each restart no partial version exists, every acknowledged version is intact (sha256
+    on disk, serves its outputs) and every acknowledged delete stays deleted."""
     rng = random.Random(6)
     store = tempfile.mkdtemp(prefix="symlora-crash-")
     names = ["c%d" % i for i in range(4)]
     fixes = sorted(FIX)
     by_sha = {sha(f): f for f in fixes}
-    possible = {}  # name -> shas the current version may have (the last ack + unacknowledged later ones)
-    acked = {}     # name -> (version, sha) of the last acknowledged upload
-    done = kills = 0
+    possible = {}  # name -> what it may be now: shas, None for deleted (the last ack + unacknowledged later ops)
+    acked = {}     # name -> (version, sha) of the last acknowledged upload, or None after an acknowledged delete
+    done = kills = deletes = 0
     try:
-        while done < 50:
+        while done < 100:
             d = Daemon(adapters={}, args=["--store", store, "--store-rescan-ms", "0"])
             verify_store(d, store, possible, acked, by_sha)
             kill_at = time.time() + rng.uniform(0.0, 0.08)
@@ -397,9 +398,23 @@ def sigkill_during_uploads_leaves_no_partial_version():
             kt = threading.Thread(target=killer)
             kt.start()
             try:
-                while done < 50:
-                    name, fix = rng.choice(names), rng.choice(fixes)
-                    possible.setdefault(name, set()).add(sha(fix))
+                while done < 100:
+                    name = rng.choice(names)
+                    if rng.random() < 0.25:  # a delete
+                        possible.setdefault(name, {None}).add(None)
+                        try:
+                            st, _, body = d.request("DELETE", "/v1/adapters/" + name, timeout=10)
+                        except OSError:
+                            break  # killed mid-delete: not acknowledged
+                        done += 1
+                        assert st in (200, 404), (st, body)
+                        if st == 200 or acked.get(name) is None:
+                            deletes += st == 200
+                            acked[name] = None
+                            possible[name] = {None}
+                        continue
+                    fix = rng.choice(fixes)
+                    possible.setdefault(name, {None}).add(sha(fix))  # absent until a first upload
                     try:
                         st, j = put(d, name, fix=fix, timeout=10)
                     except OSError:
@@ -418,7 +433,8 @@ def sigkill_during_uploads_leaves_no_partial_version():
         d = Daemon(adapters={}, args=["--store", store])
         verify_store(d, store, possible, acked, by_sha)
         assert d.stop() == 0
-        print("    %d uploads, %d SIGKILLs, %d names acknowledged" % (done, kills, len(acked)))
+        print("    %d uploads and deletes (%d deletes acknowledged), %d SIGKILLs, %d names"
+              % (done, deletes, kills, len(possible)))
     finally:
         shutil.rmtree(store, ignore_errors=True)
 
@@ -427,10 +443,16 @@ def verify_store(d, store, possible, acked, by_sha):
     assert tmp_entries(store) == [], tmp_entries(store)  # leftovers removed at start
     st, j = get_json(d, "/v1/adapters")
     listed = {a["name"]: a for a in j["data"]}
-    for name, (version, _) in acked.items():
-        assert name in listed, (name, listed.keys())
+    for name, may in possible.items():
+        if name not in listed:
+            assert None in may, (name, "missing", may, acked.get(name))
+            assert not os.path.exists(os.path.join(store, "default", name)) or \
+                os.listdir(os.path.join(store, "default", name)) == [], (name, os.listdir(os.path.join(store, "default", name)))
+            continue
         a = listed[name]
-        assert a["sha256"] in possible[name] and a["version"] >= version, (name, a, possible[name], version)
+        assert a["sha256"] in may, (name, a, may)
+        if acked.get(name) is not None and None not in may:  # no delete since: versions only grow
+            assert a["version"] >= acked[name][0], (name, a, acked[name])
     for name, a in listed.items():
         vdirs = os.listdir(os.path.join(store, "default", name))
         assert vdirs == ["v%d" % a["version"]], (name, vdirs)

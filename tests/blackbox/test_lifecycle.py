@@ -131,6 +131,28 @@ def sigterm_grace_cancels_and_exits_0():
 
 
 @test
+def sigterm_storm_during_teardown_exits_0():
+    """SIGTERM after SIGTERM, as fast as they can be sent, until the daemon is gone: it must
+    still exit 0. (It once closed its signal watchers before the final teardown, which put back
+    the default action: a SIGTERM then killed it with the signal.)"""
+    for i in range(3):
+        d = Daemon(args=["--shutdown-grace", "1"])
+        try:
+            pid = d.proc.pid
+            sent = 0
+            while d.proc.poll() is None:
+                try:
+                    os.kill(pid, signal.SIGTERM)
+                    sent += 1
+                except ProcessLookupError:
+                    break
+            rc = d.proc.wait()
+            assert rc == 0, "run %d: exit status %d after %d SIGTERMs\n%s" % (i, rc, sent, d.log_text()[-1500:])
+        finally:
+            d.cleanup()
+
+
+@test
 def sighup_keeps_serving():
     d = Daemon(adapters={})
     try:
