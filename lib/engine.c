@@ -611,7 +611,8 @@ int sl_engine_init(sl_engine **out, const sl_model *m, const sl_tokenizer *tok, 
     }
     if ((rc = sl_kv_pool_init(&e->pool, m, o->kv_blocks, o->kv_block_size, err, errlen)) != 0) goto fail;
     if ((rc = sl_forward_init(&e->fwd, m, o->max_batch_tokens, o->max_running, o->max_running, e->max_ctx, err,
-                              errlen)) != 0)
+                              errlen)) != 0 ||
+        (rc = sl_forward_set_threads(e->fwd, o->threads, err, errlen)) != 0)
         goto fail;
     e->logits = malloc((size_t)o->max_running * (size_t)e->vocab * sizeof(float));
     e->scratch = malloc((size_t)2 * (size_t)e->vocab * sizeof(float));

@@ -19,11 +19,15 @@
 #include "adapter.h"
 #include "error.h"
 #include "model_internal.h"
+#include "pool.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+enum { MAX_THREADS = 64 };
 
 
 struct sl_forward {
@@ -39,17 +43,30 @@ struct sl_forward {
     float *u;     /* (max_tokens, FF) */
     float *cosv;  /* (max_tokens, hd/2) RoPE cos per token */
     float *sinv;  /* (max_tokens, hd/2) */
-    float *s;     /* (groups, max_ctx) attention scores of one row, per query head of a KV group */
-    float *ah;    /* (ah_cap) adapter intermediate H = X Q[:in] or X A^T, (rows, r) */
-    size_t ah_cap;
     float *xl;    /* (max_logit_rows, D) final hidden rows that want logits */
     int *seq_off; /* (max_seqs + 1) first token of each sequence in the step */
+    /* Threads: the caller plus nth - 1 pool workers split each phase of a step (columns of
+     * a base GEMM, adapter segments, attention rows). Each has its own scratch: */
+    sl_pool *pool;
+    int nth;
+    float *s[MAX_THREADS];  /* (groups, max_ctx) attention scores of one row, per query head of a KV group */
+    float *ah[MAX_THREADS]; /* (ah_cap) adapter intermediate H = X Q[:in] or X A^T, (rows, r) */
+    size_t ah_cap;
+    /* The step being run, for the jobs. */
+    const sl_batch_seq *seqs;
+    int n_seqs, T, layer;
+    sl_kv_pool *kv;
 };
 
 void sl_forward_free(sl_forward *f) {
     if (!f) return;
-    float *bufs[] = {f->x, f->xn, f->q, f->k, f->v, f->att, f->g, f->u, f->cosv, f->sinv, f->s, f->ah, f->xl};
+    float *bufs[] = {f->x, f->xn, f->q, f->k, f->v, f->att, f->g, f->u, f->cosv, f->sinv, f->xl};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
+    for (int i = 0; i < MAX_THREADS; i++) {
+        free(f->s[i]);
+        free(f->ah[i]);
+    }
+    sl_pool_free(f->pool);
     free(f->seq_off);
     free(f);
 }
@@ -86,11 +103,13 @@ int sl_forward_init(sl_forward **out, const sl_model *m, int max_tokens, int max
     f->u = falloc(T * FF, &fail);
     f->cosv = falloc(T * hd / 2, &fail);
     f->sinv = falloc(T * hd / 2, &fail);
-    f->s = falloc((size_t)(c->n_heads / c->n_kv_heads) * (size_t)max_ctx, &fail);
+    f->s[0] = falloc((size_t)(c->n_heads / c->n_kv_heads) * (size_t)max_ctx, &fail);
     f->ah_cap = T * 64 > 65536 ? T * 64 : 65536; /* any rank fits: segments are split into row chunks */
-    f->ah = falloc(f->ah_cap, &fail);
+    f->ah[0] = falloc(f->ah_cap, &fail);
     f->xl = falloc((size_t)max_logit_rows * D, &fail);
     f->seq_off = calloc((size_t)max_seqs + 1, sizeof *f->seq_off);
+    f->nth = 1;
+    if (!fail && sl_pool_init(&f->pool, 1) != 0) fail = 1;
     if (fail || !f->seq_off) {
         sl_forward_free(f);
         return sl__errf(err, errlen, SL_ENOMEM, "forward: cannot allocate scratch for %d tokens", max_tokens);
@@ -98,6 +117,31 @@ int sl_forward_init(sl_forward **out, const sl_model *m, int max_tokens, int max
     *out = f;
     return 0;
 }
+
+int sl_forward_set_threads(sl_forward *f, int n, char *err, size_t errlen) {
+    if (n <= 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        n = cpus > 0 ? (int)cpus : 1;
+    }
+    if (n > MAX_THREADS) n = MAX_THREADS;
+    const sl_model_config *c = &f->m->cfg;
+    for (int i = 1; i < n; i++) {
+        if (!f->s[i]) f->s[i] = malloc((size_t)(c->n_heads / c->n_kv_heads) * (size_t)f->max_ctx * sizeof(float));
+        if (!f->ah[i]) f->ah[i] = malloc(f->ah_cap * sizeof(float));
+        if (!f->s[i] || !f->ah[i]) return sl__errf(err, errlen, SL_ENOMEM, "forward: cannot allocate scratch for %d threads", n);
+    }
+    sl_pool *p = NULL;
+    if (sl_pool_init(&p, n) != 0) return sl__errf(err, errlen, SL_ENOMEM, "forward: cannot start %d threads", n);
+    sl_pool_free(f->pool);
+    f->pool = p;
+    f->nth = n;
+    /* Our threads split the work; OpenBLAS then runs single-threaded inside each call, so no
+     * idle BLAS worker spins on a core that another thread (or the event loop) needs. */
+    if (n > 1) openblas_set_num_threads(1);
+    return 0;
+}
+
+int sl_forward_threads(const sl_forward *f) { return f->nth; }
 
 /* y = rmsnorm(x) * w for N rows of D. As transformers: in float, mean of squares, rsqrt(var + eps). */
 static void rmsnorm(float *y, const float *x, const float *w, int n, int d, float eps) {
@@ -111,29 +155,56 @@ static void rmsnorm(float *y, const float *x, const float *w, int n, int d, floa
     }
 }
 
-/* Y (n, out) = X (n, in) W^T (+ bias). */
-static void linear(float *y, const float *x, const float *w, const float *bias, int n, int out, int in) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
+/* Columns [c0, c1) of Y (n, out) = X (n, in) W^T (+ bias). */
+static void linear_cols(float *y, const float *x, const float *w, const float *bias, int n, int out, int in, int c0, int c1) {
+    if (c1 <= c0) return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, c1 - c0, in, 1.0f, x, in, w + (size_t)c0 * in, in, 0.0f,
+                y + c0, out);
     if (bias)
         for (int t = 0; t < n; t++) {
             float *yr = y + (size_t)t * out;
-            for (int i = 0; i < out; i++) yr[i] += bias[i];
+            for (int i = c0; i < c1; i++) yr[i] += bias[i];
         }
+}
+
+/* Thread I of N's share of OUT columns, in multiples of 16 (whole cache lines of Y). */
+static void split_cols(int out, int i, int n, int *c0, int *c1) {
+    int units = (out + 15) / 16;
+    *c0 = (int)((long)units * i / n) * 16;
+    *c1 = (int)((long)units * (i + 1) / n) * 16;
+    if (*c1 > out) *c1 = out;
+    if (*c0 > out) *c0 = out;
+}
+
+/* Up to three base linears over the same T rows, run as one job split by output columns. */
+typedef struct lin_job {
+    sl_forward *f;
+    int n_lin, T;
+    struct { float *y; const float *x, *w, *bias; int out, in; } l[3];
+} lin_job;
+
+static void lin_job_run(void *ctx, int i, int n) {
+    lin_job *j = ctx;
+    for (int k = 0; k < j->n_lin; k++) {
+        int c0, c1;
+        split_cols(j->l[k].out, i, n, &c0, &c1);
+        linear_cols(j->l[k].y, j->l[k].x, j->l[k].w, j->l[k].bias, j->T, j->l[k].out, j->l[k].in, c0, c1);
+    }
 }
 
 /* Adds one adapter's update to rows [0, n) of Y (n, out) given the module input X (n, in).
  *   SymLoRA: H = X Q[:in] (n, r); H *= s*lambda per column; Y += H Q[:out]^T
  *   LoRA:    H = X A^T (n, r);                                Y += H (sB)^T
- * Rows are processed in chunks so that H fits the scratch whatever the rank. */
-static void adapter_apply(sl_forward *f, const sl_adapter_module *am, float *y, const float *x, int n, int out, int in) {
+ * Rows are processed in chunks so that H (the thread's scratch) fits whatever the rank. */
+static void adapter_apply(const sl_adapter_module *am, float *h, size_t h_cap, float *y, const float *x, int n, int out,
+                          int in) {
     int r = am->r;
-    int chunk = (int)(f->ah_cap / (size_t)r);
-    if (chunk < 1) chunk = 1; /* cannot happen: ah_cap >= 65536 > any accepted rank */
+    int chunk = (int)(h_cap / (size_t)r);
+    if (chunk < 1) chunk = 1; /* cannot happen: h_cap >= 65536 > any accepted rank */
     for (int t0 = 0; t0 < n; t0 += chunk) {
         int rows = n - t0 < chunk ? n - t0 : chunk;
         const float *xr = x + (size_t)t0 * in;
         float *yr = y + (size_t)t0 * out;
-        float *h = f->ah;
         if (am->q) {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, r, in, 1.0f, xr, in, am->q, r, 0.0f, h, r);
             for (int t = 0; t < rows; t++)
@@ -146,26 +217,63 @@ static void adapter_apply(sl_forward *f, const sl_adapter_module *am, float *y, 
     }
 }
 
-/* A base linear over all T tokens, then each adapter over its run of sequences. */
-static void module_forward(sl_forward *f, const sl_batch_seq *seqs, int n_seqs, int layer, sl_module mod, float *y,
-                           const float *x, int T) {
-    const sl_model *m = f->m;
-    int out, in;
-    sl_model_module_shape(m, mod, &out, &in);
-    linear(y, x, m->layers[layer].w[mod], m->layers[layer].bias[mod], T, out, in);
-    for (int s = 0; s < n_seqs;) {
-        const sl_adapter *a = seqs[s].adapter;
-        int e = s + 1;
-        while (e < n_seqs && seqs[e].adapter == a) e++;
-        if (a) {
-            const sl_adapter_module *am = sl_adapter_get_module(a, layer, mod);
-            if (am->r > 0) {
-                int t0 = f->seq_off[s], n = f->seq_off[e] - t0;
-                adapter_apply(f, am, y + (size_t)t0 * out, x + (size_t)t0 * in, n, out, in);
+/* The adapter updates of up to three modules (same input X): one item per (module, run of
+ * sequences sharing an adapter), dealt round-robin to the threads. Items write disjoint rows
+ * of their module's Y, so they run in parallel. */
+typedef struct ad_job {
+    sl_forward *f;
+    int n_mod;
+    struct { sl_module mod; float *y; const float *x; } m[3];
+} ad_job;
+
+static void ad_job_run(void *ctx, int i, int n) {
+    ad_job *j = ctx;
+    sl_forward *f = j->f;
+    int item = 0;
+    for (int k = 0; k < j->n_mod; k++) {
+        int out, in;
+        sl_model_module_shape(f->m, j->m[k].mod, &out, &in);
+        for (int s = 0; s < f->n_seqs;) {
+            const sl_adapter *a = f->seqs[s].adapter;
+            int e = s + 1;
+            while (e < f->n_seqs && f->seqs[e].adapter == a) e++;
+            const sl_adapter_module *am = a ? sl_adapter_get_module(a, f->layer, j->m[k].mod) : NULL;
+            if (am && am->r > 0 && item++ % n == i) {
+                int t0 = f->seq_off[s], rows = f->seq_off[e] - t0;
+                adapter_apply(am, f->ah[i], f->ah_cap, j->m[k].y + (size_t)t0 * out, j->m[k].x + (size_t)t0 * in, rows, out, in);
             }
+            s = e;
         }
-        s = e;
     }
+}
+
+/* Base linears of modules MODS (sharing input X) over all T tokens, then the adapters of each
+ * run of sequences: two jobs, since an adapter adds to rows whose columns every thread writes. */
+static void modules_forward(sl_forward *f, const sl_module *mods, float *const *ys, int n_mod, const float *x) {
+    const sl_layer_weights *L = &f->m->layers[f->layer];
+    lin_job lj = {.f = f, .n_lin = n_mod, .T = f->T};
+    ad_job aj = {.f = f, .n_mod = n_mod};
+    int any_adapter = 0;
+    for (int k = 0; k < n_mod; k++) {
+        int out, in;
+        sl_model_module_shape(f->m, mods[k], &out, &in);
+        lj.l[k].y = ys[k];
+        lj.l[k].x = x;
+        lj.l[k].w = L->w[mods[k]];
+        lj.l[k].bias = L->bias[mods[k]];
+        lj.l[k].out = out;
+        lj.l[k].in = in;
+        aj.m[k].mod = mods[k];
+        aj.m[k].y = ys[k];
+        aj.m[k].x = x;
+    }
+    sl_pool_run(f->pool, lin_job_run, &lj);
+    for (int s = 0; s < f->n_seqs; s++) any_adapter |= f->seqs[s].adapter != NULL;
+    if (any_adapter) sl_pool_run(f->pool, ad_job_run, &aj);
+}
+
+static void module_forward(sl_forward *f, sl_module mod, float *y, const float *x) {
+    modules_forward(f, &mod, &y, 1, x);
 }
 
 /* Rotates pairs (i, i + hd/2) of every head, as transformers' rotate_half. */
@@ -285,18 +393,29 @@ static void attend_row(sl_kv_pool *kv, int layer, const sl_kv_seq *ks, int pos, 
     }
 }
 
-/* Attention of one sequence's N new tokens (positions pos0 .. pos0+N-1) against all of its
- * cached positions, written to att rows [t0, t0+N). K/V for the new tokens are already stored.
- * Query heads kh*groups .. kh*groups+groups-1 share KV head kh and are adjacent in q. */
-static void attend(sl_forward *f, sl_kv_pool *kv, int layer, const sl_kv_seq *ks, int pos0, int n, int t0) {
+/* Attention of every sequence's new tokens against all of its cached positions (K/V of the
+ * new tokens already stored), written to att. Items are (sequence, KV head, 16 query rows),
+ * dealt round-robin to the threads; query heads kh*groups .. kh*groups+groups-1 share KV head
+ * kh and are adjacent in q. */
+static void attend_job_run(void *ctx, int i, int n) {
+    sl_forward *f = ctx;
     const sl_model_config *c = &f->m->cfg;
     int hd = c->head_dim, H = c->n_heads, KVH = c->n_kv_heads, groups = H / KVH, Hq = H * hd;
     float scale = 1.0f / sqrtf((float)hd);
-    for (int i = 0; i < n; i++)
-        for (int kh = 0; kh < KVH; kh++) {
-            size_t off = (size_t)(t0 + i) * Hq + (size_t)kh * groups * hd;
-            attend_row(kv, layer, ks, pos0 + i, kh, groups, hd, scale, f->q + off, f->att + off, f->s, f->max_ctx);
-        }
+    int item = 0;
+    for (int s = 0; s < f->n_seqs; s++) {
+        const sl_batch_seq *q = &f->seqs[s];
+        for (int kh = 0; kh < KVH; kh++)
+            for (int r0 = 0; r0 < q->n_tokens; r0 += 16) {
+                if (item++ % n != i) continue;
+                int r1 = q->n_tokens - r0 < 16 ? q->n_tokens : r0 + 16;
+                for (int r = r0; r < r1; r++) {
+                    size_t off = (size_t)(f->seq_off[s] + r) * Hq + (size_t)kh * groups * hd;
+                    attend_row(f->kv, f->layer, q->kv, q->kv->n_pos + r, kh, groups, hd, scale, f->q + off, f->att + off,
+                               f->s[i], f->max_ctx);
+                }
+            }
+    }
 }
 
 /* Writes the step's K and V rows of one sequence into its blocks: V as (bs, hd) rows, K
@@ -370,30 +489,34 @@ int sl_forward_run(sl_forward *f, sl_kv_pool *kv, const sl_batch_seq *seqs, int 
         }
     }
 
+    f->seqs = seqs;
+    f->n_seqs = n_seqs;
+    f->T = T;
+    f->kv = kv;
     for (int l = 0; l < c->n_layers; l++) {
         const sl_layer_weights *L = &m->layers[l];
+        f->layer = l;
         rmsnorm(f->xn, f->x, L->attn_norm, T, D, c->rms_eps);
-        module_forward(f, seqs, n_seqs, l, SL_MOD_Q, f->q, f->xn, T);
-        module_forward(f, seqs, n_seqs, l, SL_MOD_K, f->k, f->xn, T);
-        module_forward(f, seqs, n_seqs, l, SL_MOD_V, f->v, f->xn, T);
+        static const sl_module qkv[3] = {SL_MOD_Q, SL_MOD_K, SL_MOD_V};
+        float *qkv_out[3] = {f->q, f->k, f->v};
+        modules_forward(f, qkv, qkv_out, 3, f->xn);
         rope(f->q, T, c->n_heads, hd, f->cosv, f->sinv);
         rope(f->k, T, c->n_kv_heads, hd, f->cosv, f->sinv);
-        for (int s = 0; s < n_seqs; s++) {
-            kv_store(f, kv, l, seqs[s].kv, seqs[s].kv->n_pos, seqs[s].n_tokens, f->seq_off[s]);
-            attend(f, kv, l, seqs[s].kv, seqs[s].kv->n_pos, seqs[s].n_tokens, f->seq_off[s]);
-        }
+        for (int s = 0; s < n_seqs; s++) kv_store(f, kv, l, seqs[s].kv, seqs[s].kv->n_pos, seqs[s].n_tokens, f->seq_off[s]);
+        sl_pool_run(f->pool, attend_job_run, f);
         /* o_proj writes into xn (free now), then joins the residual stream. */
-        module_forward(f, seqs, n_seqs, l, SL_MOD_O, f->xn, f->att, T);
+        module_forward(f, SL_MOD_O, f->xn, f->att);
         for (size_t i = 0; i < (size_t)T * D; i++) f->x[i] += f->xn[i];
 
         rmsnorm(f->xn, f->x, L->ffn_norm, T, D, c->rms_eps);
-        module_forward(f, seqs, n_seqs, l, SL_MOD_GATE, f->g, f->xn, T);
-        module_forward(f, seqs, n_seqs, l, SL_MOD_UP, f->u, f->xn, T);
+        static const sl_module gate_up[2] = {SL_MOD_GATE, SL_MOD_UP};
+        float *gu_out[2] = {f->g, f->u};
+        modules_forward(f, gate_up, gu_out, 2, f->xn);
         for (size_t i = 0; i < (size_t)T * FF; i++) {
             float g = f->g[i];
             f->g[i] = g / (1.0f + expf(-g)) * f->u[i];
         }
-        module_forward(f, seqs, n_seqs, l, SL_MOD_DOWN, f->xn, f->g, T);
+        module_forward(f, SL_MOD_DOWN, f->xn, f->g);
         for (size_t i = 0; i < (size_t)T * D; i++) f->x[i] += f->xn[i];
     }
 
@@ -405,7 +528,15 @@ int sl_forward_run(sl_forward *f, sl_kv_pool *kv, const sl_batch_seq *seqs, int 
         for (int i = first; i < seqs[s].n_tokens; i++, r++)
             rmsnorm(f->xl + (size_t)r * D, f->x + (size_t)(f->seq_off[s] + i) * D, m->final_norm, 1, D, c->rms_eps);
     }
-    if (R > 0) linear(logits, f->xl, m->lm_head, NULL, R, c->vocab, D);
+    if (R > 0) {
+        lin_job lj = {.f = f, .n_lin = 1, .T = R};
+        lj.l[0].y = logits;
+        lj.l[0].x = f->xl;
+        lj.l[0].w = m->lm_head;
+        lj.l[0].out = c->vocab;
+        lj.l[0].in = D;
+        sl_pool_run(f->pool, lin_job_run, &lj);
+    }
     for (int s = 0; s < n_seqs; s++) seqs[s].kv->n_pos += seqs[s].n_tokens;
     return 0;
 }

@@ -35,6 +35,13 @@ int sl_forward_init(sl_forward **out, const sl_model *m, int max_tokens, int max
                     int max_ctx, char *err, size_t errlen);
 void sl_forward_free(sl_forward *f);
 
+/* Runs each step on N threads (the caller and N - 1 workers; N <= 0: one per online CPU),
+ * splitting base GEMMs by output columns, adapters by runs of sequences and attention by
+ * rows. With N > 1 OpenBLAS is set to one thread per call (process-wide: our threads do the
+ * splitting). Results do not depend on N. Default: 1. */
+int sl_forward_set_threads(sl_forward *f, int n, char *err, size_t errlen);
+int sl_forward_threads(const sl_forward *f);
+
 /* Runs one step. LOGITS receives, in sequence order, n_tokens rows (SL_LOGITS_ALL) or one row
  * (SL_LOGITS_LAST) per sequence, each of vocab floats; it must hold that many rows.
  * The caller must have reserved KV blocks for n_pos + n_tokens positions of every sequence. */

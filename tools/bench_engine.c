@@ -165,6 +165,7 @@ typedef struct bench {
     double linear_params; /* weights of the seven linears over all layers */
     double min_time;
     int max_steps;
+    int threads; /* --threads: 0 = one per CPU */
 } bench;
 
 static void log_cb(void *ctx, int level, const char *msg) {
@@ -313,7 +314,7 @@ static void free_adapters(sl_adapter **ads, int n) {
 static void usage(void) {
     fprintf(stderr, "usage: bench_engine --model DIR [--symlora DIR] [--lora DIR] [--adapters N (64)]\n"
                     "                    [--min-time SECONDS (1.5)] [--max-steps N (24)]\n"
-                    "                    [--profile BATCH:none|symlora|lora [--profile-steps N (10)]]\n");
+                    "                    [--profile BATCH:none|symlora|lora [--profile-steps N (10)]] [--threads N (0: one per CPU)]\n");
     exit(2);
 }
 
@@ -345,6 +346,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--max-steps")) b->max_steps = atoi(v);
         else if (!strcmp(a, "--profile")) profile = v;
         else if (!strcmp(a, "--profile-steps")) profile_steps = atoi(v);
+        else if (!strcmp(a, "--threads")) b->threads = atoi(v);
         else usage();
     }
     if (!model_dir || n_ad < 1 || n_ad > MAX_B || b->max_steps < 3 || profile_steps < 1) usage();
@@ -385,6 +387,8 @@ int main(int argc, char **argv) {
     if (profile_steps + CTX + 8 > max_ctx) max_ctx = profile_steps + CTX + 8;
     if (max_ctx < PREFILL_LEN) max_ctx = PREFILL_LEN;
     if ((rc = sl_forward_init(&b->f, b->m, PREFILL_LEN, MAX_B, MAX_B, max_ctx, err, sizeof err))) fail("forward init", rc, err);
+    /* As the daemon runs it (engine opts.threads = 0: one per CPU), unless --threads says otherwise. */
+    if ((rc = sl_forward_set_threads(b->f, b->threads, err, sizeof err))) fail("forward threads", rc, err);
     /* Each decode context holds CTX positions plus the steps measured on it. */
     int seq_ctx = CTX + (b->max_steps > profile_steps ? b->max_steps : profile_steps) + 8;
     int n_blocks = MAX_B * ((seq_ctx + BLOCK - 1) / BLOCK) + PREFILL_LEN / BLOCK + 8;
@@ -532,6 +536,7 @@ int main(int argc, char **argv) {
     jnum(o, &first, "batch_adapters", B);
     jnum(o, &first, "cpus", (double)ncpu);
     jnum(o, &first, "openblas_threads", openblas_get_num_threads());
+    jnum(o, &first, "forward_threads", sl_forward_threads(b->f));
     fprintf(o, "\n}\n");
 
 out:

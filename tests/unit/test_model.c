@@ -130,6 +130,44 @@ TEST(batching_does_not_change_logits) {
     }
 }
 
+/* The same step on 1 and 2 threads gives the same logits (columns, adapters and attention rows
+ * are only divided between threads, never summed differently). */
+TEST(threads_do_not_change_results) {
+    sl_model *m = NULL;
+    CHECK(sl_model_load(&m, "tests/fixtures/models/qwen2-tiny", NULL, NULL, 0) == 0);
+    if (!m) return;
+    const sl_model_config *c = sl_model_get_config(m);
+    int np = golden_n_prompts(&G, "qwen2-tiny"), total = 0;
+    int32_t prompts[GOLDEN_MAX_PROMPTS][256];
+    int len[GOLDEN_MAX_PROMPTS];
+    for (int p = 0; p < np; p++) total += len[p] = golden_prompt(&G, "qwen2-tiny", p, prompts[p], 256);
+    float *out[2];
+    for (int th = 1; th <= 2; th++) {
+        sl_kv_pool *kv = NULL;
+        sl_forward *f = NULL;
+        CHECK(sl_kv_pool_init(&kv, m, 64, 16, NULL, 0) == 0);
+        CHECK(sl_forward_init(&f, m, 256, 8, 256, 512, NULL, 0) == 0);
+        CHECK(sl_forward_set_threads(f, th, NULL, 0) == 0 && sl_forward_threads(f) == th);
+        sl_kv_seq ks[GOLDEN_MAX_PROMPTS] = {{0}};
+        sl_batch_seq bs[GOLDEN_MAX_PROMPTS];
+        for (int p = 0; p < np; p++) {
+            CHECK(sl_kv_seq_reserve(kv, &ks[p], len[p]) == 0);
+            bs[p] = (sl_batch_seq){.kv = &ks[p], .tokens = prompts[p], .n_tokens = len[p], .logits = SL_LOGITS_ALL};
+        }
+        out[th - 1] = malloc((size_t)total * c->vocab * sizeof(float));
+        CHECK(sl_forward_run(f, kv, bs, np, out[th - 1], NULL, 0) == 0);
+        for (int p = 0; p < np; p++) sl_kv_seq_release(kv, &ks[p]);
+        sl_forward_free(f);
+        sl_kv_pool_free(kv);
+    }
+    double d = max_abs_diff(out[0], out[1], (size_t)total * c->vocab);
+    CHECKF(d <= 1e-6, "1 vs 2 threads: max difference %.3g", d);
+    printf("    1 vs 2 threads: max |difference| = %.3g\n", d);
+    free(out[0]);
+    free(out[1]);
+    sl_model_free(m);
+}
+
 TEST(kv_pool_budget) {
     sl_model *m = NULL;
     CHECK(sl_model_load(&m, "tests/fixtures/models/llama-tiny", NULL, NULL, 0) == 0);
@@ -281,6 +319,7 @@ int main(void) {
     if (!mkdtemp(tmpdir)) return 1;
     RUN(golden_logits_and_greedy_each_prompt_alone);
     RUN(batching_does_not_change_logits);
+    RUN(threads_do_not_change_results);
     RUN(kv_pool_budget);
     RUN(config_variants);
     RUN(config_errors_name_the_problem);
