@@ -40,7 +40,11 @@ typedef struct daemon {
     uv_timer_t rescan;    /* --store-rescan-ms */
     uv_work_t rescan_work;
     int rescan_busy, rescan_changed, rescan_rc, rescan_init;
+    int rescan_again;     /* a change was signalled while a rescan ran: run one more */
     char rescan_err[256];
+    uv_fs_event_t watch;  /* --store-watch: the store's .generation marker */
+    uv_timer_t watch_delay;
+    int watch_init;
     int stopping;
     uv_mutex_t wake_mu; /* guards wake_live: the engine thread may wake us until the API closes */
     int wake_live;
@@ -117,6 +121,10 @@ static void shutdown_done(void *arg) {
     sl_logf(SL_LOG_INFO, "shutdown: no request left, stopping");
     close_api(d);
     if (d->rescan_init) uv_close((uv_handle_t *)&d->rescan, on_closed);
+    if (d->watch_init) {
+        uv_close((uv_handle_t *)&d->watch, on_closed);
+        uv_close((uv_handle_t *)&d->watch_delay, on_closed);
+    }
     uv_close((uv_handle_t *)&d->sig_term, on_closed);
     uv_close((uv_handle_t *)&d->sig_int, on_closed);
     uv_close((uv_handle_t *)&d->sig_hup, on_closed);
@@ -152,11 +160,18 @@ static void on_signal(uv_signal_t *s, int signum) {
 
 /* ---------------------------------------------------------------- store rescan, key reload */
 
-/* Another replica sharing --store (issue 7) commits and deletes behind our back: every
- * --store-rescan-ms the store's index is re-read and the registry drops resident versions
- * that are no longer current, on the thread pool (it reads every meta.json). A local upload
- * is visible at once without this. We use a timer only: uv_fs_event (inotify) is not
- * recursive on Linux, and the versions appear two directory levels below the store. */
+/* Another replica sharing --store (issue 7) commits and deletes behind our back. Two ways to
+ * notice, both ending in the same work on the thread pool (sl_store_rescan re-reads every
+ * meta.json, then the registry drops resident versions that are no longer current):
+ * - fast path (--store-watch): every commit and delete replaces DIR/.generation (lib/store.h),
+ *   and one uv_fs_event watch on DIR (inotify; not recursive, hence the marker at the top)
+ *   sees it at once; the event is coalesced over WATCH_DELAY_MS;
+ * - fallback: a timer every --store-rescan-ms. inotify sees only changes made through this
+ *   kernel: on NFS another host's commits raise no event, so there the interval bounds the
+ *   delay. A local upload is visible at once without either.
+ * Never two rescans at once: a change signalled during one makes it run again afterwards. */
+#define WATCH_DELAY_MS 10
+
 static void rescan_work(uv_work_t *w) {
     daemon_t *d = w->data;
     d->rescan_changed = 0;
@@ -164,18 +179,43 @@ static void rescan_work(uv_work_t *w) {
     if (!d->rescan_rc && d->rescan_changed) sl_registry_sync(d->registry);
 }
 
+static void rescan_done(uv_work_t *w, int status);
+
+/* AGAIN: if one is running, run another after it (a change may have come after its scan). */
+static void rescan_start(daemon_t *d, int again) {
+    if (d->stopping) return;
+    if (d->rescan_busy) {
+        d->rescan_again |= again;
+        return;
+    }
+    d->rescan_again = 0;
+    d->rescan_work.data = d;
+    if (uv_queue_work(d->loop, &d->rescan_work, rescan_work, rescan_done) == 0) d->rescan_busy = 1;
+}
+
 static void rescan_done(uv_work_t *w, int status) {
     daemon_t *d = w->data;
     d->rescan_busy = 0;
     if (d->rescan_rc) sl_logf(SL_LOG_WARN, "store rescan: %s", d->rescan_err);
     else if (d->rescan_changed) sl_logf(SL_LOG_INFO, "store rescan: the store changed on disk; index reloaded");
+    if (d->rescan_again) rescan_start(d, 0);
 }
 
-static void on_rescan(uv_timer_t *t) {
-    daemon_t *d = t->data;
-    if (d->rescan_busy || d->stopping) return;
-    d->rescan_work.data = d;
-    if (uv_queue_work(d->loop, &d->rescan_work, rescan_work, rescan_done) == 0) d->rescan_busy = 1;
+static void on_rescan(uv_timer_t *t) { rescan_start(t->data, 0); }
+
+static void on_watch_delay(uv_timer_t *t) { rescan_start(t->data, 1); }
+
+static void on_store_event(uv_fs_event_t *h, const char *filename, int events, int status) {
+    daemon_t *d = h->data;
+    if (status < 0) {
+        sl_logf(SL_LOG_WARN, "store watch: %s; relying on the rescan every %ld ms", uv_strerror(status),
+                d->o.store_rescan_ms);
+        uv_fs_event_stop(h);
+        return;
+    }
+    /* NULL name: the kernel dropped events (queue overflow); rescan to be safe. */
+    if (filename && strcmp(filename, SL_STORE_GENERATION) != 0) return;
+    if (!uv_is_active((uv_handle_t *)&d->watch_delay)) uv_timer_start(&d->watch_delay, on_watch_delay, WATCH_DELAY_MS, 0);
 }
 
 /* SIGHUP: the keys file is read again; a broken file keeps the keys in force. */
@@ -445,6 +485,16 @@ int main(int argc, char **argv) {
         d.rescan.data = &d;
         d.rescan_init = 1;
         uv_timer_start(&d.rescan, on_rescan, (uint64_t)d.o.store_rescan_ms, (uint64_t)d.o.store_rescan_ms);
+    }
+    if (d.o.store_rescan_ms > 0 && d.o.store_watch) {
+        uv_fs_event_init(d.loop, &d.watch);
+        uv_timer_init(d.loop, &d.watch_delay);
+        d.watch.data = d.watch_delay.data = &d;
+        d.watch_init = 1;
+        int rc = uv_fs_event_start(&d.watch, on_store_event, d.o.store, 0);
+        if (rc < 0)
+            sl_logf(SL_LOG_WARN, "store watch %s: %s; other replicas' changes show within %ld ms (--store-rescan-ms)",
+                    d.o.store, uv_strerror(rc), d.o.store_rescan_ms);
     }
     sl_logf(SL_LOG_INFO, "listening on http://%s (model %s, auth %s)", sl_api_address(d.api), d.model_id,
             keys ? "on" : "off");

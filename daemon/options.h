@@ -46,6 +46,7 @@ typedef struct sl_daemon_opts {
     char *import_dir;
     char *api_keys;
     long store_rescan_ms;
+    long store_watch;
     char *log_format;
     char *log_level;
     int help;

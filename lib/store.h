@@ -4,6 +4,9 @@
  *   DIR/<tenant>/<name>/v<N>/{adapter_config.json, adapter_model.safetensors, meta.json}
  *   DIR/.tmp/    uploads being written (removed at startup: never acknowledged)
  *   DIR/.trash/  deletions in progress (removed at startup)
+ *   DIR/.generation  replaced (rename) after every commit and delete: a hint for other
+ *                processes sharing DIR to rescan, watchable with one non-recursive inotify
+ *                watch on DIR; content "PID SEQ WHAT", for people only
  * An upload is written into a fresh directory under .tmp, each file fsync'ed, meta.json added,
  * then the directory is renamed to v<N> and the parent fsync'ed: a version either exists whole
  * or not at all. Only then is it acknowledged. The previous version's directory is removed
@@ -16,6 +19,7 @@
 #include <stdint.h>
 
 #define SL_STORE_NAME_MAX 64
+#define SL_STORE_GENERATION ".generation" /* the change marker, directly under DIR */
 
 typedef struct sl_store sl_store;
 

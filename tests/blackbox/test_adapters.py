@@ -669,7 +669,7 @@ def bad_names_are_400_and_nothing_is_written_outside_the_store(d):
     assert sorted(os.listdir(parent)) == before, (before, os.listdir(parent))
     assert os.stat("/etc/passwd").st_mtime == passwd.st_mtime
     entries = set(os.listdir(store_of(d)))
-    assert entries <= {".tmp", ".trash", "default"}, entries
+    assert entries <= {".tmp", ".trash", ".generation", "default"}, entries
     assert tmp_entries(store_of(d)) == []
 
 

@@ -9,6 +9,7 @@
 #include "store.h"
 
 #include <pthread.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -143,6 +144,78 @@ TEST(restart_cleans_leftovers_and_keeps_acknowledged) {
     CHECK(sl_store_rescan(s, &changed, err, sizeof err) == 0 && !changed);
     sl_store_free(other);
     sl_store_free(s);
+}
+
+/* Reads DIR/.generation into BUF (empty if missing); returns its inode (0 if missing). */
+static ino_t marker(const char *dir, char *buf, size_t n) {
+    char p[400];
+    snprintf(p, sizeof p, "%s/" SL_STORE_GENERATION, dir);
+    buf[0] = 0;
+    struct stat st;
+    if (stat(p, &st) != 0) return 0;
+    FILE *f = fopen(p, "r");
+    if (f) {
+        size_t got = fread(buf, 1, n - 1, f);
+        buf[got] = 0;
+        fclose(f);
+    }
+    return st.st_ino;
+}
+
+/* Did an IN_MOVED_TO of SL_STORE_GENERATION arrive on the inotify descriptor FD? Drains it. */
+static int saw_marker_event(int fd) {
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    int seen = 0;
+    ssize_t len;
+    while ((len = read(fd, buf, sizeof buf)) > 0)
+        for (char *p = buf; p < buf + len;) {
+            struct inotify_event *ev = (struct inotify_event *)p;
+            if ((ev->mask & IN_MOVED_TO) && ev->len && !strcmp(ev->name, SL_STORE_GENERATION)) seen = 1;
+            p += sizeof *ev + ev->len;
+        }
+    return seen;
+}
+
+TEST(generation_marker_on_commit_and_delete) {
+    char dir[300], err[512] = "", m1[256], m2[256], m3[256], cmd[1024];
+    snprintf(dir, sizeof dir, "%s/gen", root);
+    sl_store *a = NULL, *b = NULL;
+    CHECK(sl_store_open(&a, dir, err, sizeof err) == 0 && sl_store_open(&b, dir, err, sizeof err) == 0);
+    if (!a || !b) { sl_store_free(a); sl_store_free(b); return; }
+    CHECK(marker(dir, m1, sizeof m1) == 0); /* opening writes nothing */
+    int in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    CHECK(in >= 0 && inotify_add_watch(in, dir, IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE) >= 0);
+    sl_store_entry e;
+    int created;
+    CHECK(upload(a, "t", "x", "lora-qv-r4", &e, &created, NULL) == 0);
+    ino_t i1 = marker(dir, m1, sizeof m1);
+    CHECKF(i1 && strstr(m1, "commit t/x v1"), "%s", m1);
+    CHECK(saw_marker_event(in)); /* one watch on DIR sees a commit two levels below it */
+    /* The other process's commit replaces the marker (a new file, renamed over it). */
+    CHECK(upload(b, "t", "x", "symlora-qo-r8", &e, &created, NULL) == 0 && e.version == 2);
+    ino_t i2 = marker(dir, m2, sizeof m2);
+    CHECKF(i2 && i2 != i1 && strstr(m2, "commit t/x v2"), "%s", m2);
+    CHECK(saw_marker_event(in));
+    /* A failed upload changes nothing. */
+    sl_store_txn *t = NULL;
+    CHECK(sl_store_begin(a, &t, err, sizeof err) == 0);
+    sl_store_abort(t);
+    CHECK(marker(dir, m3, sizeof m3) == i2 && !strcmp(m3, m2) && !saw_marker_event(in));
+    int changed = 0;
+    CHECK(sl_store_rescan(a, &changed, err, sizeof err) == 0 && changed); /* a rescan writes nothing */
+    CHECK(marker(dir, m3, sizeof m3) == i2 && !saw_marker_event(in));
+    CHECK(sl_store_delete(a, "t", "x", err, sizeof err) == 0);
+    ino_t i3 = marker(dir, m3, sizeof m3);
+    CHECKF(i3 && i3 != i2 && strstr(m3, "delete t/x"), "%s", m3);
+    CHECK(saw_marker_event(in));
+    CHECK(sl_store_delete(a, "t", "x", err, sizeof err) == SL_ENOENT && !saw_marker_event(in));
+    /* Nothing is left in the staging directories; the marker is all there is at the top. */
+    snprintf(cmd, sizeof cmd, "test -z \"$(find %s/.tmp -mindepth 2)\" && test -z \"$(ls -A %s | grep -v -x -e .tmp -e .trash -e t -e %s)\"",
+             dir, dir, SL_STORE_GENERATION);
+    CHECK(system(cmd) == 0);
+    if (in >= 0) close(in);
+    sl_store_free(b);
+    sl_store_free(a);
 }
 
 TEST(registry_hot_swap_lru_and_pinned) {
@@ -378,6 +451,7 @@ int main(void) {
     RUN(replicas_keep_each_others_uploads);
     RUN(concurrent_commits_get_distinct_versions);
     RUN(registry_shrinks_back_after_a_burst);
+    RUN(generation_marker_on_commit_and_delete);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", root);
     if (system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
