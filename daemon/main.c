@@ -417,6 +417,7 @@ int main(int argc, char **argv) {
     sl_engine_opts eo = {
         .max_batch_tokens = (int)d.o.max_batch_tokens,
         .max_running = (int)d.o.max_running,
+        .threads = (int)d.o.threads,
         .max_waiting = (int)d.o.max_waiting,
         .prefill_chunk = (int)d.o.prefill_chunk,
         .kv_block_size = (int)d.o.kv_block_size,

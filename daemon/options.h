@@ -23,6 +23,7 @@ typedef struct sl_daemon_opts {
     long max_model_len;
     long max_batch_tokens;
     long max_running;
+    long threads;
     long max_waiting;
     long prefill_chunk;
     long kv_block_size;
