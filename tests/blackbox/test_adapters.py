@@ -498,13 +498,17 @@ def cache_smaller_than_three_adapters_evicts_and_stays_correct():
         got = run_parallel(lambda f, k: d.complete_ids(f, ps[k], 12)[0], jobs)
         assert got == [EXP["cases"][f]["greedy"][k] for f, k in jobs]
         m = d.metrics()
-        assert m["symlora_adapter_evictions_total"] > ev and m["symlora_adapter_cache_misses_total"] >= 10, m
+        assert m["symlora_adapter_cache_misses_total"] >= 10, m
         assert m['symlora_adapter_load_seconds_bucket{le="+Inf"}'] == m["symlora_adapter_load_seconds_count"]
-        # Over budget after the burst (everything was in flight); the next lookups shrink it back.
+        # Possibly over budget after the burst (if everything was in flight at once, nothing
+        # could be evicted during it: timing decides); the next lookups shrink it back, and by
+        # then evictions have certainly moved again.
         for fix in sorted(FIX):
             d.complete_ids(fix, ps[0], 1)
         resident = [a for a in get_json(d, "/v1/adapters")[1]["data"] if a["resident"]]
         assert len(resident) < 3, resident
+        m = d.metrics()
+        assert m["symlora_adapter_evictions_total"] > ev, m
         assert d.stop() == 0
     finally:
         d.cleanup()
