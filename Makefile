@@ -2,6 +2,7 @@
 #   make            build everything into build/
 #   make test       install missing Debian deps, build, run every test (unit + black-box)
 #   make asan       the same tests built with AddressSanitizer + UBSan (into build/asan/)
+#   make soak       [SOAK_SECONDS=180] 64 streams + uploads/deletes against the sanitizer build
 #   make bench      optimised build + benchmarks (writes build/bench.json)
 #   make run        start symlorad on the bundled demo model
 # Sources are discovered by directory: lib/ (engine, no HTTP), api/ (routes),
@@ -33,7 +34,7 @@ DAEMON   := $(if $(DAEMON_SRC),$(BUILD)/symlorad)
 TOOLS    := $(patsubst tools/%.c,$(BUILD)/%,$(TOOL_SRC))
 UNITS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all test unit asan bench run deps clean
+.PHONY: all test unit asan soak bench run deps clean
 .SECONDARY: # keep objects built through pattern chains
 all: $(LIB_A) $(DAEMON) $(TOOLS) $(UNITS)
 
@@ -67,10 +68,18 @@ test: deps
 	@$(MAKE) --no-print-directory all
 	@tests/run.sh $(BUILD)
 
+ASAN_MAKE = $(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
+	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+
 asan: deps
-	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
-	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all
+	@$(ASAN_MAKE) all
 	@SL_SANITIZED=1 tests/run.sh build/asan
+
+# The soak of tests/soak/soak.py under the sanitizers; ends with "N passed, N failed".
+SOAK_SECONDS ?= 180
+soak: deps
+	@$(ASAN_MAKE) all
+	@SL_BUILD=build/asan SL_SANITIZED=1 python3 tests/soak/soak.py --seconds $(SOAK_SECONDS)
 
 bench: deps
 	@$(MAKE) --no-print-directory BUILD=build/bench OPT="-O3 -march=native" all

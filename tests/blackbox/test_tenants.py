@@ -4,6 +4,7 @@ file must be private and is reloaded on SIGHUP, keys never appear in the log."""
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -182,6 +183,86 @@ def keys_never_logged(d):
 
 
 @test
+def every_adapter_route_refuses_another_tenants_adapter(d):
+    """The routes test_tenants' other tests do not cover: chat (streamed and not), a streamed
+    completion, PUT and unload through TENANT/NAME and its %2F form, ?tenant= on the list."""
+    assert upload(d, "alice", "priv", "symlora-qo-r8")[0] in (200, 201)
+    before = req(d, "GET", "/v1/adapters/priv", "alice")[1]
+    chat = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
+    for model in ("priv", "alice/priv"):
+        for path, body in (("/v1/chat/completions", dict(chat, model=model)),
+                           ("/v1/chat/completions", dict(chat, model=model, stream=True)),
+                           ("/v1/completions", {"model": model, "prompt": "x", "max_tokens": 2, "stream": True})):
+            st, j = req(d, "POST", path, "bob", body)
+            assert st == 404 and j["error"]["code"] == "model_not_found", (path, model, st, j)
+    for ref in ("alice/priv", "alice%2Fpriv"):
+        st, j = upload(d, "bob", ref, "lora-qv-r4")
+        assert st == 404, (ref, st, j)
+        st, j = req(d, "POST", "/v1/unload_lora_adapter", "bob", {"lora_name": ref.replace("%2F", "/")})
+        assert st == 404, (ref, st, j)
+    st, j = req(d, "GET", "/v1/adapters?tenant=alice", "bob")
+    assert st == 200 and all(a["pinned"] or a["tenant"] == "bob" for a in j["data"]), j
+    after = req(d, "GET", "/v1/adapters/priv", "alice")[1]
+    assert after["version"] == before["version"] and after["sha256"] == before["sha256"], (before, after)
+    assert complete(d, "alice", "priv") == (200, GOLD["symlora-qo-r8"])
+
+
+@test
+def load_lora_adapter_cannot_reach_another_tenant():
+    imp = tempfile.mkdtemp(prefix="symlora-import-")
+    shutil.copytree(FIX["lora-all-r8"], os.path.join(imp, "lora"))
+    d = Daemon(adapters={}, args=["--api-keys", _keyfile, "--import-dir", imp, "--store-rescan-ms", "0"])
+    try:
+        assert upload(d, "alice", "mine", "symlora-qo-r8")[0] == 201
+        for name in ("alice/mine", "alice/new"):
+            for inplace in (False, True):
+                st, j = req(d, "POST", "/v1/load_lora_adapter", "bob",
+                            {"lora_name": name, "lora_path": "lora", "load_inplace": inplace})
+                assert st == 404, (name, inplace, st, j)
+        assert req(d, "GET", "/v1/adapters/new", "alice")[0] == 404
+        assert complete(d, "alice", "mine") == (200, GOLD["symlora-qo-r8"])
+        st, j = req(d, "POST", "/v1/load_lora_adapter", "bob", {"lora_name": "mine", "lora_path": "lora"})
+        assert st == 200, j  # bob's own "mine"
+        assert complete(d, "bob", "mine") == (200, GOLD["lora-all-r8"])
+        assert complete(d, "alice", "mine") == (200, GOLD["symlora-qo-r8"])
+        st, j = req(d, "POST", "/v1/load_lora_adapter", "root", {"lora_name": "alice/adm", "lora_path": "lora"})
+        assert st == 200, j  # an admin may
+        assert complete(d, "alice", "adm") == (200, GOLD["lora-all-r8"])
+        assert d.stop() == 0
+    finally:
+        d.cleanup()
+        shutil.rmtree(imp, ignore_errors=True)
+
+
+@test
+def keys_never_logged_even_at_debug_level():
+    """Valid, invalid and malformed keys, on open and closed routes, with debug-level text and
+    JSON logs: neither a key nor its SHA-256 (hex, either case) appears in stdout or stderr."""
+    wrong = ["sk-wrong-key-0123456789", KEYS["alice"][:-1], KEYS["alice"] + "0", "x" * 300]
+    for fmt in ("text", "json"):
+        d = Daemon(adapters={}, args=["--api-keys", _keyfile, "--store-rescan-ms", "0", "--log-level", "debug",
+                                      "--log-format", fmt])
+        try:
+            for who in ("alice", "root"):
+                assert req(d, "GET", "/v1/adapters", who)[0] == 200
+                assert complete(d, who, "llama-tiny")[0] == 200
+                assert upload(d, who, "k", "lora-qv-r4")[0] in (200, 201)
+            for k in wrong:
+                for hd in ({"Authorization": "Bearer " + k}, {"Authorization": k}, {"Authorization": "Basic " + k},
+                           {"X-Api-Key": k}):
+                    assert req(d, "GET", "/v1/models", headers=hd)[0] == 401
+                    assert req(d, "GET", "/health", headers=hd)[0] == 200
+            assert d.stop() == 0
+            log = d.log_text()
+            assert "request" in log and "401" in log, log[-500:]
+            for k in list(KEYS.values()) + wrong:
+                for s in (k, h(k), h(k).upper(), h(k)[:16]):
+                    assert s not in log, (fmt, s)
+        finally:
+            d.cleanup()
+
+
+@test
 def keys_file_must_be_private_and_well_formed():
     tmp = tempfile.mkdtemp()
     path = os.path.join(tmp, "keys")
@@ -189,6 +270,9 @@ def keys_file_must_be_private_and_well_formed():
             "--listen", "127.0.0.1:0", "--api-keys", path]
     cases = [(["%s alice tenant" % h("k")], 0o644, "chmod 600"),
              (["%s alice tenant" % h("k")], 0o640, "chmod 600"),
+             (["%s alice tenant" % h("k")], 0o604, "chmod 600"),  # world-readable alone
+             (["%s alice tenant" % h("k")], 0o620, "chmod 600"),  # group-writable
+             (["%s alice tenant" % h("k")], 0o602, "chmod 600"),
              (["%s alice owner" % h("k")], 0o600, "role"),
              (["abc alice tenant"], 0o600, "SHA-256"),
              (["%s Alice tenant" % h("k")], 0o600, "tenant"),

@@ -1,4 +1,5 @@
-# tests/fuzz/fuzz.mk — libFuzzer targets for the engine parsers; included by the Makefile.
+# tests/fuzz/fuzz.mk — libFuzzer targets for the engine parsers and the HTTP request bodies;
+# included by the Makefile.
 #
 #   make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="safetensors adapter"] [FUZZ_JOBS=1]
 #       build every target and run each for FUZZ_SECONDS with its corpus and dictionary;
@@ -19,13 +20,13 @@ FUZZ_CI_SECONDS ?= 60
 FUZZ_JOBS       ?= 1
 
 # pkg-config flags of the Makefile's PKGS (computed there once), or our own when used alone.
-FUZZ_PKGS       := jansson libpcre2-8 libutf8proc
+FUZZ_PKGS       := jansson libpcre2-8 libutf8proc libmicrohttpd
 FUZZ_PKG_CFLAGS := $(if $(PKGS),$(PKG_CFLAGS),$(shell pkg-config --cflags $(FUZZ_PKGS) 2>/dev/null))
 FUZZ_PKG_LIBS   := $(if $(PKGS),$(PKG_LIBS),$(shell pkg-config --libs $(FUZZ_PKGS) 2>/dev/null))
 FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -pthread -Wall -Wextra -Wno-unused-parameter \
                $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(FUZZ_PKG_CFLAGS) \
-               -Ilib -MMD -MP
+               -Ilib -Iapi -MMD -MP
 FUZZ_LDFLAGS := $(FUZZ_SAN) -fsanitize=fuzzer -pthread -Wl,--as-needed # only the libraries used
 FUZZ_LDLIBS  := $(FUZZ_PKG_LIBS) -lm
 
@@ -35,9 +36,13 @@ FUZZ_SRC_model_config     := lib/model.c lib/safetensors.c lib/error.c
 FUZZ_SRC_adapter          := lib/adapter.c lib/model.c lib/safetensors.c lib/error.c
 FUZZ_SRC_tokenizer_load   := $(sort $(wildcard lib/tokenizer*.c)) lib/error.c
 FUZZ_SRC_tokenizer_encode := $(FUZZ_SRC_tokenizer_load)
+# The HTTP side: api/request.c (request bodies and upload parts, parsed without a connection).
+FUZZ_SRC_http_request     := api/request.c lib/chat.c $(FUZZ_SRC_tokenizer_load)
+FUZZ_SRC_http_multipart   := $(FUZZ_SRC_http_request) # + libmicrohttpd's PostProcessor
 
 FUZZ_ALL_TARGETS := safetensors model_config adapter \
-                    $(if $(wildcard lib/tokenizer.c),tokenizer_load tokenizer_encode)
+                    $(if $(wildcard lib/tokenizer.c),tokenizer_load tokenizer_encode) \
+                    $(if $(wildcard api/request.c),http_request http_multipart)
 FUZZ_TARGETS     ?= $(FUZZ_ALL_TARGETS)
 
 fuzz_obj = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(1))

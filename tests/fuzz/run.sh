@@ -57,6 +57,8 @@ options() {
     adapter)          echo "$common -max_len=40960" ;;
     tokenizer_load)   echo "$common -max_len=65536" ;;
     tokenizer_encode) echo "$common -max_len=4096" ;;
+    http_request)     echo "$common -max_len=8192" ;;
+    http_multipart)   echo "$common -max_len=16384" ;;
     *) return 1 ;;
     esac
 }
