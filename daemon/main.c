@@ -46,6 +46,7 @@ typedef struct daemon {
     uv_timer_t watch_delay;
     int watch_init;
     int stopping;
+    int closing;        /* shutdown_done ran: signals are ignored */
     uv_mutex_t wake_mu; /* guards wake_live: the engine thread may wake us until the API closes */
     int wake_live;
     char model_id[256];
@@ -125,20 +126,22 @@ static void shutdown_done(void *arg) {
         uv_close((uv_handle_t *)&d->watch, on_closed);
         uv_close((uv_handle_t *)&d->watch_delay, on_closed);
     }
-    uv_close((uv_handle_t *)&d->sig_term, on_closed);
-    uv_close((uv_handle_t *)&d->sig_int, on_closed);
-    uv_close((uv_handle_t *)&d->sig_hup, on_closed);
-    /* Closing the last watcher of a signal puts back its default action, which for SIGTERM
-     * and SIGINT is to die by the signal: one arriving during the teardown that follows (or
-     * LeakSanitizer's report at exit) would end the process with it instead of exit 0. The
-     * shutdown is under way already, so from here on they are ignored. */
-    signal(SIGTERM, SIG_IGN);
-    signal(SIGINT, SIG_IGN);
-    signal(SIGHUP, SIG_IGN);
+    /* The signal watchers are not closed but unreferenced (uv_run then returns without
+     * them) and stay installed until the process is gone: closing or stopping the last
+     * watcher of a signal puts back its default action, which for SIGTERM, SIGINT and SIGHUP
+     * is to die by the signal, so one arriving during the teardown that follows (or during
+     * LeakSanitizer's report at exit) would end the process with it instead of exit 0. From
+     * here on on_signal ignores them. (The handles live in static storage for this reason;
+     * uv_loop_close then reports them open, which is harmless at exit.) */
+    d->closing = 1;
+    uv_unref((uv_handle_t *)&d->sig_term);
+    uv_unref((uv_handle_t *)&d->sig_int);
+    uv_unref((uv_handle_t *)&d->sig_hup);
 }
 
 static void on_signal(uv_signal_t *s, int signum) {
     daemon_t *d = s->data;
+    if (d->closing) return; /* the final teardown: nothing left to do (see shutdown_done) */
     if (signum == SIGHUP) {
         sl_logf(SL_LOG_INFO, "SIGHUP: reloading (%d hook(s))", n_reload_hooks);
         notify("RELOADING=1");
@@ -328,7 +331,7 @@ static int loopback(const char *listen) {
 }
 
 int main(int argc, char **argv) {
-    daemon_t d;
+    static daemon_t d; /* static: libuv's signal handler may look at d.sig_* until the exit */
     memset(&d, 0, sizeof d);
     char err[1024];
     if (sl_options_parse(&d.o, argc, argv, err, sizeof err) != 0) {

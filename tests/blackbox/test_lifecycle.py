@@ -135,7 +135,7 @@ def sigterm_storm_during_teardown_exits_0():
     """SIGTERM after SIGTERM, as fast as they can be sent, until the daemon is gone: it must
     still exit 0. (It once closed its signal watchers before the final teardown, which put back
     the default action: a SIGTERM then killed it with the signal.)"""
-    for i in range(3):
+    for i in range(5):
         d = Daemon(args=["--shutdown-grace", "1"])
         try:
             pid = d.proc.pid
