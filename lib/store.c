@@ -269,15 +269,30 @@ int sl_store_open(sl_store **out, const char *dir, char *err, size_t errlen) {
         pathf(p2, sizeof p2, "%s/%s", path, de->d_name);
         int fd = open(p2, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) { close(fd); continue; } /* a live replica's */
+        /* "n-": a replica being born (its directory exists, its lock may not yet): empty, so
+         * only removed once it is a minute old, which no start takes. */
+        struct stat nb;
+        if (!strncmp(de->d_name, "n-", 2) && fd >= 0 && fstat(fd, &nb) == 0 && time(NULL) - nb.st_mtime < 60) {
+            close(fd);
+            continue;
+        }
         rm_rf(p2);
         if (fd >= 0) close(fd);
     }
     if (d) closedir(d);
     if (!rc) {
-        pathf(s->stage, sizeof s->stage, "%s/.tmp/p-XXXXXX", dir);
-        if (!mkdtemp(s->stage) || (s->stage_fd = open(s->stage, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
-            flock(s->stage_fd, LOCK_EX | LOCK_NB) != 0)
+        /* Born as n-XXXXXX, locked, then renamed to p-XXXXXX: a p- directory is locked for as
+         * long as its owner lives, so another replica's start never removes it by mistake. */
+        char born[4096];
+        pathf(born, sizeof born, "%s/.tmp/n-XXXXXX", dir);
+        if (!mkdtemp(born) || (s->stage_fd = open(born, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+            flock(s->stage_fd, LOCK_EX | LOCK_NB) != 0) {
             rc = sl__errf(err, errlen, SL_EIO, "store %s: cannot create a locked staging directory: %s", dir, strerror(errno));
+        } else {
+            pathf(s->stage, sizeof s->stage, "%s/.tmp/p-%s", dir, strrchr(born, '/') + 3);
+            if (rename(born, s->stage) != 0)
+                rc = sl__errf(err, errlen, SL_EIO, "store %s: cannot name the staging directory: %s", dir, strerror(errno));
+        }
     }
     if (!rc && (rc = scan(s, 1, &s->idx, &s->n)) != 0) sl__errf(err, errlen, rc, "store %s: cannot index", dir);
     s->cap = s->n;

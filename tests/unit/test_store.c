@@ -405,9 +405,16 @@ TEST(replicas_keep_each_others_uploads) {
     /* A dead replica's leftovers: a staging directory nobody holds a lock on. */
     snprintf(cmd, sizeof cmd, "mkdir -p %s/.tmp/p-dead/up-1 && echo x > %s/.tmp/p-dead/up-1/adapter_model.safetensors", dir, dir);
     CHECK(system(cmd) == 0);
+    /* A replica being born right now (n-, not locked yet) is left alone; an old n- is not. */
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/.tmp/n-young %s/.tmp/n-old && touch -d '2 minutes ago' %s/.tmp/n-old", dir, dir, dir);
+    CHECK(system(cmd) == 0);
     CHECK(sl_store_open(&b, dir, err, sizeof err) == 0);
     CHECK(access(sl_store_txn_dir(t), F_OK) == 0);
     snprintf(cmd, sizeof cmd, "%s/.tmp/p-dead", dir);
+    CHECK(access(cmd, F_OK) != 0);
+    snprintf(cmd, sizeof cmd, "%s/.tmp/n-young", dir);
+    CHECK(access(cmd, F_OK) == 0);
+    snprintf(cmd, sizeof cmd, "%s/.tmp/n-old", dir);
     CHECK(access(cmd, F_OK) != 0);
     /* Both commit the same name: distinct versions, the newest wins everywhere. */
     char path[512];
