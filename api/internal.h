@@ -39,15 +39,6 @@ typedef struct sl__route {
 extern const sl__route sl__routes[];
 extern const int sl__n_routes;
 
-/* A growable byte buffer. */
-typedef struct sl__abuf {
-    char *p;
-    size_t len, cap;
-} sl__abuf;
-int sl__abuf_put(sl__abuf *b, const void *s, size_t n);
-int sl__abuf_printf(sl__abuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void sl__abuf_free(sl__abuf *b);
-
 /* Generation state of a completion request (api/generate.c); opaque to the server. */
 typedef struct sl__gen sl__gen;
 /* A generation request parsed and waiting to be submitted (e.g. while its adapter loads). */

@@ -23,45 +23,7 @@ static double now_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* ---------------------------------------------------------------- buffers, logging */
-
-int sl__abuf_put(sl__abuf *b, const void *s, size_t n) {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 512;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) return SL_ENOMEM;
-        b->p = p;
-        b->cap = cap;
-    }
-    if (n) memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-    return 0;
-}
-
-int sl__abuf_printf(sl__abuf *b, const char *fmt, ...) {
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0) return SL_EINVAL;
-    if ((size_t)n < sizeof tmp) return sl__abuf_put(b, tmp, (size_t)n);
-    char *big = malloc((size_t)n + 1);
-    if (!big) return SL_ENOMEM;
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    int rc = sl__abuf_put(b, big, (size_t)n);
-    free(big);
-    return rc;
-}
-
-void sl__abuf_free(sl__abuf *b) {
-    free(b->p);
-    memset(b, 0, sizeof *b);
-}
+/* ---------------------------------------------------------------- logging */
 
 void sl__log(sl_api *a, int level, const char *fmt, ...) {
     if (!a->cfg.log) return;
