@@ -178,7 +178,6 @@ static void split_cols(int out, int i, int n, int *c0, int *c1) {
 
 /* Up to three base linears over the same T rows, run as one job split by output columns. */
 typedef struct lin_job {
-    sl_forward *f;
     int n_lin, T;
     struct { float *y; const float *x, *w, *bias; int out, in; } l[3];
 } lin_job;
@@ -251,7 +250,7 @@ static void ad_job_run(void *ctx, int i, int n) {
  * run of sequences: two jobs, since an adapter adds to rows whose columns every thread writes. */
 static void modules_forward(sl_forward *f, const sl_module *mods, float *const *ys, int n_mod, const float *x) {
     const sl_layer_weights *L = &f->m->layers[f->layer];
-    lin_job lj = {.f = f, .n_lin = n_mod, .T = f->T};
+    lin_job lj = {.n_lin = n_mod, .T = f->T};
     ad_job aj = {.f = f, .n_mod = n_mod};
     int any_adapter = 0;
     for (int k = 0; k < n_mod; k++) {
@@ -529,7 +528,7 @@ int sl_forward_run(sl_forward *f, sl_kv_pool *kv, const sl_batch_seq *seqs, int 
             rmsnorm(f->xl + (size_t)r * D, f->x + (size_t)(f->seq_off[s] + i) * D, m->final_norm, 1, D, c->rms_eps);
     }
     if (R > 0) {
-        lin_job lj = {.f = f, .n_lin = 1, .T = R};
+        lin_job lj = {.n_lin = 1, .T = R};
         lj.l[0].y = logits;
         lj.l[0].x = f->xl;
         lj.l[0].w = m->lm_head;
