@@ -838,19 +838,22 @@ typedef struct enc {
     sl__strmap cache;
     struct cache_blk *blocks;
     struct { uint32_t off, len; } *cache_ent;
-    size_t n_ent;
+    size_t n_ent, cap_ent;
     int32_t *cache_ids;
     size_t n_cids, cap_cids;
 } enc;
 
+/* Every part of the cache starts small and doubles (the blocks up to CACHE_BLOCK): most
+ * inputs are short prompts, and a fixed 600 KB per call cost more than the cache saved. */
 #define CACHE_MAX_WORD 64
 #define CACHE_MAX_ENTRIES 65536
+#define CACHE_FIRST_BLOCK 1024
 #define CACHE_BLOCK 65536
 
 struct cache_blk {
     struct cache_blk *next;
-    size_t used;
-    char data[CACHE_BLOCK];
+    size_t used, cap;
+    char data[];
 };
 
 static void enc_cache_free(enc *e) {
@@ -868,17 +871,26 @@ static void enc_cache_free(enc *e) {
 static void enc_cache_put(enc *e, const char *w, size_t n, size_t from) {
     size_t k = e->n - from;
     if (e->n_ent >= CACHE_MAX_ENTRIES) return;
-    if (!e->cache.slots && sl__strmap_init(&e->cache, 1024)) return;
-    if (!e->cache_ent && !(e->cache_ent = malloc(CACHE_MAX_ENTRIES * sizeof *e->cache_ent))) return;
-    if (!e->blocks || e->blocks->used + n > CACHE_BLOCK) {
-        struct cache_blk *b = malloc(sizeof *b);
+    if (!e->cache.slots && sl__strmap_init(&e->cache, 32)) return;
+    if (e->n_ent == e->cap_ent) {
+        size_t c = e->cap_ent ? e->cap_ent * 2 : 32;
+        void *v = realloc(e->cache_ent, c * sizeof *e->cache_ent);
+        if (!v) return;
+        e->cache_ent = v;
+        e->cap_ent = c;
+    }
+    if (!e->blocks || e->blocks->used + n > e->blocks->cap) {
+        size_t cap = e->blocks ? e->blocks->cap * 2 : CACHE_FIRST_BLOCK;
+        if (cap > CACHE_BLOCK) cap = CACHE_BLOCK; /* n <= CACHE_MAX_WORD < CACHE_FIRST_BLOCK */
+        struct cache_blk *b = malloc(sizeof *b + cap);
         if (!b) return;
         b->next = e->blocks;
         b->used = 0;
+        b->cap = cap;
         e->blocks = b;
     }
     if (e->n_cids + k > e->cap_cids) {
-        size_t c = e->cap_cids ? e->cap_cids * 2 : 4096;
+        size_t c = e->cap_cids ? e->cap_cids * 2 : 64;
         while (c < e->n_cids + k) c *= 2;
         int32_t *v = realloc(e->cache_ids, c * sizeof *v);
         if (!v) return;
