@@ -20,6 +20,7 @@
 #include "error.h"
 #include "model_internal.h"
 #include "pool.h"
+#include "simd.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -292,18 +293,6 @@ static void rope(float *v, int n_tok, int n_heads, int hd, const float *cosv, co
 }
 
 /* Kernels built for several instruction sets, picked at load time by the CPU (ifunc). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define SL_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define SL_SIMD_CLONES
-#endif
-
-/* 16 floats, with GCC/clang vector extensions: one AVX-512 register, or pieces of narrower
- * ones in the other clones. Unaligned loads and stores go through memcpy. */
-typedef float v16 __attribute__((vector_size(64)));
-/* Macros, not functions: a function returning v16 would change the ABI between clones. */
-#define v16_load(p) __extension__({ v16 v16_; memcpy(&v16_, (p), sizeof v16_); v16_; })
-#define v16_store(p, v) do { v16 v16s_ = (v); memcpy((p), &v16s_, sizeof v16s_); } while (0)
 
 /* Causal attention of one query row at position POS for the GROUPS query heads that share KV
  * head KH: Q (groups, hd) -> OUT (groups, hd), reading K and V in place from the sequence's
