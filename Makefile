@@ -45,6 +45,9 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# The fixed-order kernels want `acc += x * w` as one FMA (ISO C mode turns contraction off).
+$(BUILD)/obj/lib/gemm.o: CFLAGS += -ffp-contract=fast
+
 $(LIB_A): $(call obj,$(LIB_SRC))
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^

@@ -18,6 +18,7 @@
 
 #include "adapter.h"
 #include "error.h"
+#include "gemm.h"
 #include "model_internal.h"
 #include "pool.h"
 #include "simd.h"
@@ -156,11 +157,11 @@ static void rmsnorm(float *y, const float *x, const float *w, int n, int d, floa
     }
 }
 
-/* Columns [c0, c1) of Y (n, out) = X (n, in) W^T (+ bias). */
+/* Columns [c0, c1) of Y (n, out) = X (n, in) W^T (+ bias); W packed (lib/gemm.h), c0 a
+ * multiple of its panel width. */
 static void linear_cols(float *y, const float *x, const float *w, const float *bias, int n, int out, int in, int c0, int c1) {
     if (c1 <= c0) return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, c1 - c0, in, 1.0f, x, in, w + (size_t)c0 * in, in, 0.0f,
-                y + c0, out);
+    sl_gemm_packed(y, (size_t)out, x, (size_t)in, n, w, in, c0, c1);
     if (bias)
         for (int t = 0; t < n; t++) {
             float *yr = y + (size_t)t * out;
@@ -168,11 +169,11 @@ static void linear_cols(float *y, const float *x, const float *w, const float *b
         }
 }
 
-/* Thread I of N's share of OUT columns, in multiples of 16 (whole cache lines of Y). */
+/* Thread I of N's share of OUT columns, in whole panels of the packed weights. */
 static void split_cols(int out, int i, int n, int *c0, int *c1) {
-    int units = (out + 15) / 16;
-    *c0 = (int)((long)units * i / n) * 16;
-    *c1 = (int)((long)units * (i + 1) / n) * 16;
+    int units = (out + SL_GEMM_PANEL - 1) / SL_GEMM_PANEL;
+    *c0 = (int)((long)units * i / n) * SL_GEMM_PANEL;
+    *c1 = (int)((long)units * (i + 1) / n) * SL_GEMM_PANEL;
     if (*c1 > out) *c1 = out;
     if (*c0 > out) *c0 = out;
 }
@@ -467,7 +468,7 @@ int sl_forward_run(sl_forward *f, sl_kv_pool *kv, const sl_batch_seq *seqs, int 
         const sl_batch_seq *q = &seqs[s];
         for (int i = 0; i < q->n_tokens; i++) {
             int t = f->seq_off[s] + i;
-            memcpy(f->x + (size_t)t * D, m->embed + (size_t)q->tokens[i] * D, (size_t)D * sizeof(float));
+            sl__model_embed_row(m, q->tokens[i], f->x + (size_t)t * D);
             float pos = (float)(q->kv->n_pos + i);
             for (int j = 0; j < half; j++) {
                 float ang = pos * m->inv_freq[j]; /* float product, as transformers */

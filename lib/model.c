@@ -3,6 +3,7 @@
 
 #include "error.h"
 #include "model_internal.h"
+#include "gemm.h"
 #include "safetensors.h"
 
 #include <jansson.h>
@@ -13,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 static const char *const module_names[SL_MOD_COUNT] = {
     [SL_MOD_Q] = "q_proj", [SL_MOD_K] = "k_proj", [SL_MOD_V] = "v_proj", [SL_MOD_O] = "o_proj",
@@ -240,6 +243,17 @@ static void logf_(const loader *ld, int level, const char *fmt, ...) {
     ld->opts->log(ld->opts->log_ctx, level, buf);
 }
 
+/* Room for one more buffer in m->owned. */
+static int reserve_owned(sl_model *m) {
+    if (m->n_owned < m->cap_owned) return 0;
+    size_t cap = m->cap_owned ? 2 * m->cap_owned : 64;
+    float **p = realloc(m->owned, cap * sizeof *p);
+    if (!p) return SL_ENOMEM;
+    m->owned = p;
+    m->cap_owned = cap;
+    return 0;
+}
+
 /* Finds NAME, checks its shape is (d0[, d1]) and returns F32 data: the mapped bytes when they
  * are F32 and aligned, else a converted copy owned by the model. */
 static int load_tensor(loader *ld, const char *name, int64_t d0, int64_t d1, const float **out) {
@@ -261,19 +275,45 @@ static int load_tensor(loader *ld, const char *name, int64_t d0, int64_t d1, con
         m->resident_bytes += t->nbytes;
         return 0;
     }
-    if (m->n_owned == m->cap_owned) {
-        size_t cap = m->cap_owned ? 2 * m->cap_owned : 64;
-        float **p = realloc(m->owned, cap * sizeof *p);
-        if (!p) return SL_ENOMEM;
-        m->owned = p;
-        m->cap_owned = cap;
-    }
+    if (reserve_owned(m)) return SL_ENOMEM;
     float *buf = malloc((size_t)t->nelem * sizeof(float));
     if (!buf) return sl__errf(ld->err, ld->errlen, SL_ENOMEM, "%s: out of memory converting '%s'", m->dir, name);
     sl_tensor_to_f32(t, buf, (size_t)t->nelem);
     m->owned[m->n_owned++] = buf;
     m->resident_bytes += (size_t)t->nelem * sizeof(float);
     *out = buf;
+    return 0;
+}
+
+/* Drops this process's pages of a mapped range it will not read again (they stay in the page
+ * cache, shared with other replicas; a later read faults them back). */
+static void drop_pages(const void *p, size_t n) {
+    long ps = sysconf(_SC_PAGESIZE);
+    if (ps <= 0) return;
+    uintptr_t a = ((uintptr_t)p + (uintptr_t)ps - 1) & ~((uintptr_t)ps - 1), b = ((uintptr_t)p + n) & ~((uintptr_t)ps - 1);
+    if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
+/* A linear layer's weight (out, in), packed for lib/gemm.c into a buffer the model owns; the
+ * F32 (mapped) or converted original is released, so a weight is resident once. */
+static int load_packed(loader *ld, const char *name, int out, int in, const float **dst) {
+    sl_model *m = ld->m;
+    size_t owned = m->n_owned, resident = m->resident_bytes;
+    const float *w;
+    int rc = load_tensor(ld, name, out, in, &w);
+    if (rc) return rc;
+    size_t n = sl_gemm_packed_floats(out, in);
+    float *p = reserve_owned(m) ? NULL : malloc(n * sizeof *p);
+    if (!p) return sl__errf(ld->err, ld->errlen, SL_ENOMEM, "%s: out of memory packing '%s'", m->dir, name);
+    sl_gemm_pack(p, w, (size_t)in, out, in);
+    if (m->n_owned > owned) { /* a converted copy: replace it by the packed one */
+        free(m->owned[--m->n_owned]);
+    } else {
+        drop_pages(w, (size_t)out * in * sizeof *w);
+    }
+    m->owned[m->n_owned++] = p;
+    m->resident_bytes = resident + n * sizeof *p;
+    *dst = p;
     return 0;
 }
 
@@ -352,14 +392,12 @@ int sl_model_load(sl_model **out, const char *dir, const sl_model_opts *opts, ch
     logf_(&ld, 0, "loading %s: %s, %d layers, hidden %d, %d heads (%d KV), vocab %d, %zu tensors, %.1f MiB",
           dir, c->model_type, c->n_layers, c->hidden, c->n_heads, c->n_kv_heads, c->vocab,
           sl_st_set_count(m->st), sl_st_set_total_bytes(m->st) / 1048576.0);
-    if ((rc = load_tensor(&ld, "model.embed_tokens.weight", c->vocab, c->hidden, &m->embed)) ||
-        (rc = load_tensor(&ld, "model.norm.weight", c->hidden, 0, &m->final_norm)))
+    /* Tied: the packed lm_head also serves the embedding lookups (sl__model_embed_row). */
+    if ((rc = load_tensor(&ld, "model.norm.weight", c->hidden, 0, &m->final_norm)) ||
+        (c->tie_embeddings ? (rc = load_packed(&ld, "model.embed_tokens.weight", c->vocab, c->hidden, &m->lm_head))
+                           : ((rc = load_tensor(&ld, "model.embed_tokens.weight", c->vocab, c->hidden, &m->embed)) ||
+                              (rc = load_packed(&ld, "lm_head.weight", c->vocab, c->hidden, &m->lm_head)))))
         goto fail;
-    if (c->tie_embeddings) {
-        m->lm_head = m->embed;
-    } else if ((rc = load_tensor(&ld, "lm_head.weight", c->vocab, c->hidden, &m->lm_head))) {
-        goto fail;
-    }
     char name[256];
     for (int l = 0; l < c->n_layers; l++) {
         sl_layer_weights *L = &m->layers[l];
@@ -371,7 +409,7 @@ int sl_model_load(sl_model **out, const char *dir, const sl_model_opts *opts, ch
             int o, i;
             sl_model_module_shape(m, (sl_module)mod, &o, &i);
             snprintf(name, sizeof name, "model.layers.%d.%s.%s.weight", l, sl_module_parent((sl_module)mod), module_names[mod]);
-            if ((rc = load_tensor(&ld, name, o, i, &L->w[mod]))) goto fail;
+            if ((rc = load_packed(&ld, name, o, i, &L->w[mod]))) goto fail;
             int want_bias = c->qkv_bias && mod <= SL_MOD_V;
             snprintf(name, sizeof name, "model.layers.%d.%s.%s.bias", l, sl_module_parent((sl_module)mod), module_names[mod]);
             /* Llama's attention_bias also puts a bias on o_proj. */
@@ -407,3 +445,9 @@ void sl_model_free(sl_model *m) {
 const sl_model_config *sl_model_get_config(const sl_model *m) { return &m->cfg; }
 size_t sl_model_weight_bytes(const sl_model *m) { return m->resident_bytes; }
 const char *sl_model_dir(const sl_model *m) { return m->dir; }
+
+void sl__model_embed_row(const sl_model *m, int token, float *dst) {
+    int d = m->cfg.hidden;
+    if (m->embed) memcpy(dst, m->embed + (size_t)token * d, (size_t)d * sizeof *dst);
+    else sl_gemm_packed_row(dst, m->lm_head, d, token);
+}

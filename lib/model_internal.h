@@ -7,7 +7,7 @@
 
 typedef struct sl_layer_weights {
     const float *attn_norm;        /* (hidden) */
-    const float *w[SL_MOD_COUNT];  /* each (out, in) row-major, see sl_model_module_shape */
+    const float *w[SL_MOD_COUNT];  /* each (out, in) packed for lib/gemm.h; see sl_model_module_shape */
     const float *bias[SL_MOD_COUNT]; /* (out) or NULL: q/k/v for Qwen2, q/k/v/o for Llama attention_bias */
     const float *ffn_norm;         /* (hidden) */
 } sl_layer_weights;
@@ -15,15 +15,18 @@ typedef struct sl_layer_weights {
 struct sl_model {
     sl_model_config cfg;
     char *dir;
-    sl_st_set *st;            /* the mapped checkpoint; F32 weights point into it */
-    const float *embed;       /* (vocab, hidden) */
+    sl_st_set *st;            /* the mapped checkpoint; F32 norms and embeddings point into it */
+    const float *embed;       /* (vocab, hidden) row-major; NULL when tied (see sl__model_embed_row) */
     const float *final_norm;  /* (hidden) */
-    const float *lm_head;     /* (vocab, hidden); == embed when tied */
+    const float *lm_head;     /* (vocab, hidden) packed for lib/gemm.h */
     sl_layer_weights *layers; /* (n_layers) */
-    float **owned;            /* converted copies (F16/BF16/unaligned), freed with the model */
+    float **owned;            /* packed linears and converted copies (F16/BF16/unaligned), freed with the model */
     size_t n_owned, cap_owned;
     size_t resident_bytes;
     float *inv_freq;          /* (head_dim / 2) RoPE frequencies after scaling */
 };
+
+/* Embedding row TOKEN (< vocab) -> DST (hidden floats). */
+void sl__model_embed_row(const sl_model *m, int token, float *dst);
 
 #endif
