@@ -21,6 +21,7 @@ typedef struct stage {
     int passthrough;  /* ByteFallback in text mode: text can no longer be one byte token */
     sl__buf hold;     /* held-back input */
     sl__buf tmp;      /* output scratch of push, reused across tokens */
+    sl__scratch sc;   /* Replace's pattern matching state, reused across tokens */
 } stage;
 
 struct sl__decstream {
@@ -57,6 +58,7 @@ void sl__decstream_free(sl__decstream *d) {
     for (size_t i = 0; i < d->n; i++) {
         sl__buf_free(&d->st[i].hold);
         sl__buf_free(&d->st[i].tmp);
+        sl__scratch_free(&d->st[i].sc);
     }
     free(d->st);
     sl__buf_free(&d->tmp);
@@ -65,16 +67,16 @@ void sl__decstream_free(sl__decstream *d) {
 
 static int push(sl__decstream *d, size_t k, const char *s, size_t n, sl__buf *out);
 
-/* Replace of a whole string with a literal or regex pattern (pattern find needs scratch). */
-static int replace_all(const sl__dec *dc, const char *s, size_t n, sl__buf *dst) {
-    sl__scratch sc = {0};
-    int rc = sl__pattern_find(&dc->pat, &sc, s, n, &sc.spans, NULL, 0);
-    for (size_t k = 0; !rc && k < sc.spans.n; k++) {
-        sl__span sp = sc.spans.v[k];
+/* Replace of a whole string with a literal or regex pattern, with the stage's scratch SC
+ * (kept across tokens: PCRE2's match data and frames cost more to make than one match). */
+static int replace_all(const sl__dec *dc, sl__scratch *sc, const char *s, size_t n, sl__buf *dst) {
+    sc->spans.n = 0;
+    int rc = sl__pattern_find(&dc->pat, sc, s, n, &sc->spans, NULL, 0);
+    for (size_t k = 0; !rc && k < sc->spans.n; k++) {
+        sl__span sp = sc->spans.v[k];
         rc = sp.is_match ? sl__buf_put(dst, dc->content, dc->content_len)
                          : sl__buf_put(dst, s + sp.start, sp.end - sp.start);
     }
-    sl__scratch_free(&sc);
     return rc;
 }
 
@@ -209,7 +211,7 @@ static int push(sl__decstream *d, size_t k, const char *s, size_t n, sl__buf *ou
         size_t idx = st->count++;
         switch (dc->kind) {
         case SL__DEC_REPLACE:
-            if (!(rc = replace_all(dc, s, n, &o))) rc = push(d, k + 1, o.p ? o.p : "", o.len, out);
+            if (!(rc = replace_all(dc, &st->sc, s, n, &o))) rc = push(d, k + 1, o.p ? o.p : "", o.len, out);
             break;
         case SL__DEC_METASPACE:
             if (!(rc = metaspace_map(dc, idx == 0, s, n, &o))) rc = push(d, k + 1, o.p ? o.p : "", o.len, out);
@@ -322,7 +324,7 @@ static int finish(sl__decstream *d, size_t k, sl__buf *out) {
         switch (dc->kind) {
         case SL__DEC_REPLACE:
             if (dc->pat.kind == SL__PAT_STRING) rc = replace_stream(d, k, 1, out);
-            else if (st->hold.len && !(rc = replace_all(dc, st->hold.p, st->hold.len, &o)))
+            else if (st->hold.len && !(rc = replace_all(dc, &st->sc, st->hold.p, st->hold.len, &o)))
                 rc = push(d, k + 1, o.p ? o.p : "", o.len, out);
             st->hold.len = 0;
             break;

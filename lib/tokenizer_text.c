@@ -312,15 +312,16 @@ static int regex_search(const sl__regex *re, sl__scratch *sc, const char *s, siz
         if (!sc->md) return SL_ENOMEM;
     }
     if (!sc->mctx) {
-        /* PCRE2's default match limit (10M) is hit by ordinary patterns on long runs, e.g.
-         * `\s*[\r\n]+` backtracking over megabytes of spaces; scale it with the subject
-         * so a hostile pattern still stops instead of spinning forever. */
         if (!(sc->mctx = pcre2_match_context_create(NULL))) return SL_ENOMEM;
-        uint64_t lim = 10000000u + 64u * (uint64_t)n;
-        pcre2_set_match_limit(sc->mctx, lim > UINT32_MAX ? UINT32_MAX : (uint32_t)lim);
         pcre2_set_depth_limit(sc->mctx, UINT32_MAX);
         pcre2_set_heap_limit(sc->mctx, 1u << 22); /* KiB: 4 GiB of backtracking frames at most */
     }
+    /* PCRE2's default match limit (10M) is hit by ordinary patterns on long runs, e.g.
+     * `\s*[\r\n]+` backtracking over megabytes of spaces; scale it with the subject (set
+     * per call: a scratch serves subjects of any length) so a hostile pattern still stops
+     * instead of spinning forever. */
+    uint64_t lim = 10000000u + 64u * (uint64_t)n;
+    pcre2_set_match_limit(sc->mctx, lim > UINT32_MAX ? UINT32_MAX : (uint32_t)lim);
     for (int attempt = 0;; attempt++) {
         int rc = pcre2_match(re->code, (PCRE2_SPTR)s, n, pos, PCRE2_NO_UTF_CHECK, sc->md, sc->mctx);
         if (rc == PCRE2_ERROR_NOMATCH) return 0;
