@@ -11,7 +11,8 @@
  *      that the plan targets, dtype F32/F16/BF16; then per module: both tensors present, ranks
  *      equal to each other and to the plan, shapes equal to what the module needs.
  *   4. conversion into one F32 allocation, NaN/Inf rejected, the scale s folded in
- *      (SymLoRA: slam = s * lambda; LoRA: b = s * B). */
+ *      (SymLoRA: slam = s * lambda; LoRA: bt = s * B), Q and B stored transposed (qt, bt:
+ *      r rows, the layout of the forward kernel, lowrank.h). */
 #include "adapter.h"
 
 #include <errno.h>
@@ -49,7 +50,7 @@ struct sl_adapter {
     int n_layers;
     unsigned mask;            /* 1 << SL_MOD_* of adapted modules */
     size_t bytes;             /* bytes of data: exactly the tensor arrays below */
-    float *data;              /* one allocation holding every module's q/slam or a/b; owned */
+    float *data;              /* one allocation holding every module's qt/slam or a/bt; owned */
     sl_adapter_module *mods;  /* (n_layers, SL_MOD_COUNT); pointers into data; owned */
 };
 
@@ -597,6 +598,12 @@ static int convert(float *dst, const sl_tensor *t, double scale, char *err, size
     return 0;
 }
 
+/* DST (cols, rows) = SRC (rows, cols)^T, both row-major. */
+static void transpose(float *dst, const float *src, size_t rows, size_t cols) {
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++) dst[j * rows + i] = src[i * cols + j];
+}
+
 /* ---- public API ------------------------------------------------------------------------- */
 
 static void adapter_destroy(sl_adapter *a) {
@@ -630,6 +637,7 @@ int sl_adapter_load(sl_adapter **out, const sl_model *m, const char *config, siz
     plan_entry *plan = NULL;
     sl_safetensors *st = NULL;
     sl_adapter *a = NULL;
+    float *tmp = NULL;
 
     if ((rc = parse_config(&cfg, root, max_rank, nl, err, errlen))) goto done;
     plan = calloc((size_t)nl * SL_MOD_COUNT, sizeof *plan);
@@ -643,7 +651,7 @@ int sl_adapter_load(sl_adapter **out, const sl_model *m, const char *config, siz
         if ((rc = place_tensor(plan, sl_safetensors_at(st, i), &cfg, nl, err, errlen))) goto done;
 
     /* Count the floats of every adapted module before allocating them all at once. */
-    size_t total = 0;
+    size_t total = 0, tmp_n = 0; /* tmp_n: the largest tensor stored transposed (Q or B) */
     unsigned mask = 0;
     for (int l = 0; l < nl; l++) {
         for (int mod = 0; mod < SL_MOD_COUNT; mod++) {
@@ -651,6 +659,8 @@ int sl_adapter_load(sl_adapter **out, const sl_model *m, const char *config, siz
             if (!pe->r) continue;
             if ((rc = check_module(pe, l, (sl_module)mod, cfg.kind, err, errlen))) goto done;
             total += (size_t)pe->t[0]->nelem + (size_t)pe->t[1]->nelem;
+            size_t nt = (size_t)pe->t[cfg.kind == SL_ADAPTER_SYMLORA ? 0 : 1]->nelem;
+            if (nt > tmp_n) tmp_n = nt;
             mask |= 1u << mod;
         }
     }
@@ -665,7 +675,8 @@ int sl_adapter_load(sl_adapter **out, const sl_model *m, const char *config, siz
     a->bytes = total * sizeof(float);
     a->data = malloc(a->bytes);                                  /* owned by a, freed in adapter_destroy */
     a->mods = calloc((size_t)nl * SL_MOD_COUNT, sizeof *a->mods); /* owned by a */
-    if (!a->data || !a->mods) { rc = sl__errf(err, errlen, SL_ENOMEM, "adapter: out of memory for %zu bytes of tensors", a->bytes); goto done; }
+    tmp = malloc((tmp_n ? tmp_n : 1) * sizeof(float)); /* Q or B as stored, before the transpose */
+    if (!a->data || !a->mods || !tmp) { rc = sl__errf(err, errlen, SL_ENOMEM, "adapter: out of memory for %zu bytes of tensors", a->bytes); goto done; }
 
     float *p = a->data;
     for (int l = 0; l < nl; l++) {
@@ -675,20 +686,24 @@ int sl_adapter_load(sl_adapter **out, const sl_model *m, const char *config, siz
             if (!pe->r) continue;
             sl_adapter_module *am = &a->mods[idx];
             am->r = pe->r;
+            size_t r = (size_t)pe->r;
             if (cfg.kind == SL_ADAPTER_SYMLORA) {
-                am->q = p;                       /* (max(out,in), r) */
+                size_t rows = (size_t)(pe->out > pe->in ? pe->out : pe->in);
+                am->qt = p;                      /* (r, max(out,in)) = Q^T */
                 p += pe->t[0]->nelem;
                 am->slam = p;                    /* (r) = s * lambda */
                 p += pe->t[1]->nelem;
-                if ((rc = convert(am->q, pe->t[0], 1.0, err, errlen))) goto done;
+                if ((rc = convert(tmp, pe->t[0], 1.0, err, errlen))) goto done;
+                transpose(am->qt, tmp, rows, r);
                 if ((rc = convert(am->slam, pe->t[1], pe->scale, err, errlen))) goto done;
             } else {
                 am->a = p;                       /* (r, in) */
                 p += pe->t[0]->nelem;
-                am->b = p;                       /* (out, r) = s * B */
+                am->bt = p;                      /* (r, out) = (s * B)^T */
                 p += pe->t[1]->nelem;
                 if ((rc = convert(am->a, pe->t[0], 1.0, err, errlen))) goto done;
-                if ((rc = convert(am->b, pe->t[1], pe->scale, err, errlen))) goto done;
+                if ((rc = convert(tmp, pe->t[1], pe->scale, err, errlen))) goto done;
+                transpose(am->bt, tmp, (size_t)pe->out, r);
             }
         }
     }
@@ -697,6 +712,7 @@ int sl_adapter_load(sl_adapter **out, const sl_model *m, const char *config, siz
     a = NULL;
     rc = 0;
 done:
+    free(tmp);
     adapter_destroy(a);
     sl_safetensors_free(st);
     free(plan);

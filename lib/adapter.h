@@ -3,7 +3,9 @@
  * SymLoRA: dW = s * Q diag(lambda) Q^T, Q: (max(out,in), r), lambda: (r), s = alpha / r.
  * For out != in the update is the leading out x in block; Q[:k] = first k rows of Q.
  * LoRA (PEFT): dW = s * B A, A: (r, in), B: (out, r), s = alpha / r (alpha / sqrt(r) with
- * use_rslora). Tensors are converted to F32 once at load.
+ * use_rslora). Tensors are converted to F32 once at load and stored in the layout of the
+ * forward kernel (lowrank.h): r rows, each contiguous over the module's in or out features,
+ * i.e. Q and B transposed; no byte more than the tensors themselves.
  *
  * An adapter is immutable once loaded and reference-counted (atomic): a request holds a
  * reference for its whole life, so replacing or deleting it never disturbs requests in flight. */
@@ -20,10 +22,11 @@ typedef enum sl_adapter_kind { SL_ADAPTER_SYMLORA, SL_ADAPTER_LORA } sl_adapter_
 /* What the forward pass reads for one (layer, module). r == 0: module not adapted. */
 typedef struct sl_adapter_module {
     int r;
-    float *q;     /* SymLoRA: (max(out,in), r) row-major */
+    float *qt;    /* SymLoRA: Q^T, (r, max(out,in)) row-major: qt[j * max + k] = Q[k][j]; the first
+                     in columns are Q[:in]^T, the first out columns Q[:out]^T */
     float *slam;  /* SymLoRA: (r) s * lambda, the column scale of H = X Q[:in] */
-    float *a;     /* LoRA: (r, in) */
-    float *b;     /* LoRA: (out, r), already multiplied by s */
+    float *a;     /* LoRA: (r, in) row-major, as PEFT's lora_A */
+    float *bt;    /* LoRA: (s B)^T, (r, out) row-major: bt[j * out + o] = s * B[o][j] */
 } sl_adapter_module;
 
 typedef struct sl_adapter sl_adapter;

@@ -19,6 +19,7 @@
 #include "adapter.h"
 #include "error.h"
 #include "gemm.h"
+#include "lowrank.h"
 #include "model_internal.h"
 #include "pool.h"
 #include "simd.h"
@@ -52,7 +53,7 @@ struct sl_forward {
     sl_pool *pool;
     int nth;
     float *s[MAX_THREADS];  /* (groups, max_ctx) attention scores of one row, per query head of a KV group */
-    float *ah[MAX_THREADS]; /* (ah_cap) adapter intermediate H = X Q[:in] or X A^T, (rows, r) */
+    float *ah[MAX_THREADS]; /* (ah_cap) adapter intermediate h = x Q[:in] or x A^T of one row, (r) */
     size_t ah_cap;
     /* The step being run, for the jobs. */
     const sl_batch_seq *seqs;
@@ -106,7 +107,7 @@ int sl_forward_init(sl_forward **out, const sl_model *m, int max_tokens, int max
     f->cosv = falloc(T * hd / 2, &fail);
     f->sinv = falloc(T * hd / 2, &fail);
     f->s[0] = falloc((size_t)(c->n_heads / c->n_kv_heads) * (size_t)max_ctx, &fail);
-    f->ah_cap = T * 64 > 65536 ? T * 64 : 65536; /* any rank fits: segments are split into row chunks */
+    f->ah_cap = 65536; /* one row's h: any rank the daemon accepts (--max-adapter-rank <= 65536) */
     f->ah[0] = falloc(f->ah_cap, &fail);
     f->xl = falloc((size_t)max_logit_rows * D, &fail);
     f->seq_off = calloc((size_t)max_seqs + 1, sizeof *f->seq_off);
@@ -193,34 +194,31 @@ static void lin_job_run(void *ctx, int i, int n) {
     }
 }
 
-/* Adds one adapter's update to rows [0, n) of Y (n, out) given the module input X (n, in).
- *   SymLoRA: H = X Q[:in] (n, r); H *= s*lambda per column; Y += H Q[:out]^T
- *   LoRA:    H = X A^T (n, r);                                Y += H (sB)^T
- * Rows are processed in chunks so that H (the thread's scratch) fits whatever the rank. */
+/* Adds one adapter's update to rows [0, n) of Y (n, out) given the module input X (n, in), with
+ * the fixed-order kernel of lowrank.h, whatever n (never cblas: each row's result is then the
+ * same alone, in any batch, in any chunk, on any thread):
+ *   SymLoRA: h = x Q[:in]; h *= s*lambda; y += h Q[:out]^T   (U = VT = Q^T, rows of max(out,in))
+ *   LoRA:    h = x A^T;                   y += h (sB)^T       (U = A, VT = (sB)^T)
+ * H: the thread's scratch of H_CAP floats (one row's h). A rank above H_CAP (possible only
+ * with a library max_rank beyond 65536) is added in rank slices of H_CAP. */
 static void adapter_apply(const sl_adapter_module *am, float *h, size_t h_cap, float *y, const float *x, int n, int out,
                           int in) {
-    int r = am->r;
-    int chunk = (int)(h_cap / (size_t)r);
-    if (chunk < 1) chunk = 1; /* cannot happen: h_cap >= 65536 > any accepted rank */
-    for (int t0 = 0; t0 < n; t0 += chunk) {
-        int rows = n - t0 < chunk ? n - t0 : chunk;
-        const float *xr = x + (size_t)t0 * in;
-        float *yr = y + (size_t)t0 * out;
-        if (am->q) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, r, in, 1.0f, xr, in, am->q, r, 0.0f, h, r);
-            for (int t = 0; t < rows; t++)
-                for (int j = 0; j < r; j++) h[(size_t)t * r + j] *= am->slam[j];
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, r, 1.0f, h, r, am->q, r, 1.0f, yr, out);
-        } else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, r, in, 1.0f, xr, in, am->a, in, 0.0f, h, r);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, r, 1.0f, h, r, am->b, r, 1.0f, yr, out);
-        }
+    int sym = am->qt != NULL;
+    const float *u = sym ? am->qt : am->a, *vt = sym ? am->qt : am->bt, *scale = sym ? am->slam : NULL;
+    size_t ldu = sym ? (size_t)(out > in ? out : in) : (size_t)in, ldv = sym ? ldu : (size_t)out;
+    for (size_t j0 = 0; j0 < (size_t)am->r; j0 += h_cap) {
+        int r = (size_t)am->r - j0 < h_cap ? am->r - (int)j0 : (int)h_cap;
+        sl_lowrank_add(y, (size_t)out, x, (size_t)in, n, in, out, r, u + j0 * ldu, ldu, scale ? scale + j0 : NULL,
+                       vt + j0 * ldv, ldv, h);
     }
 }
 
 /* The adapter updates of up to three modules (same input X): one item per (module, run of
- * sequences sharing an adapter), dealt round-robin to the threads. Items write disjoint rows
- * of their module's Y, so they run in parallel. */
+ * sequences sharing an adapter, chunk of AD_ROWS rows of the run), dealt round-robin to the
+ * threads, so a long prefill run is split as evenly as many short decode runs. Items write
+ * disjoint rows of their module's Y, so they run in parallel; rows are computed one by one
+ * (lowrank.h), so the chunking never changes a result. */
+enum { AD_ROWS = 32 };
 typedef struct ad_job {
     sl_forward *f;
     int n_mod;
@@ -239,8 +237,9 @@ static void ad_job_run(void *ctx, int i, int n) {
             int e = s + 1;
             while (e < f->n_seqs && f->seqs[e].adapter == a) e++;
             const sl_adapter_module *am = a ? sl_adapter_get_module(a, f->layer, j->m[k].mod) : NULL;
-            if (am && am->r > 0 && item++ % n == i) {
-                int t0 = f->seq_off[s], rows = f->seq_off[e] - t0;
+            for (int t0 = f->seq_off[s], t1 = f->seq_off[e]; am && am->r > 0 && t0 < t1; t0 += AD_ROWS) {
+                if (item++ % n != i) continue;
+                int rows = t1 - t0 < AD_ROWS ? t1 - t0 : AD_ROWS;
                 adapter_apply(am, f->ah[i], f->ah_cap, j->m[k].y + (size_t)t0 * out, j->m[k].x + (size_t)t0 * in, rows, out, in);
             }
             s = e;

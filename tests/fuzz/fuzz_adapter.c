@@ -82,11 +82,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             size_t r = (size_t)am->r, n0, n1;
             const float *p0, *p1;
             if (kind == SL_ADAPTER_SYMLORA) {
-                n0 = (size_t)(out > in ? out : in) * r; p0 = am->q;
+                n0 = (size_t)(out > in ? out : in) * r; p0 = am->qt;
                 n1 = r; p1 = am->slam;
             } else {
                 n0 = r * (size_t)in; p0 = am->a;
-                n1 = (size_t)out * r; p1 = am->b;
+                n1 = (size_t)out * r; p1 = am->bt;
             }
             FUZZ_CHECK(p0 != NULL && p1 != NULL);
             for (size_t i = 0; i < n0; i++) FUZZ_CHECK(isfinite(p0[i]));

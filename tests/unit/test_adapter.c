@@ -249,8 +249,8 @@ TEST(fixtures_load_with_sane_metadata) {
                     int on = (case_info[ci].mask >> mod) & 1;
                     CHECKF(am && am->r == (on ? case_info[ci].r : 0), "%s: layer %d %s r=%d", dir, l,
                            sl_module_name((sl_module)mod), am ? am->r : -1);
-                    if (on && case_info[ci].kind == SL_ADAPTER_SYMLORA) CHECK(am->q && am->slam && !am->a && !am->b);
-                    if (on && case_info[ci].kind == SL_ADAPTER_LORA) CHECK(!am->q && !am->slam && am->a && am->b);
+                    if (on && case_info[ci].kind == SL_ADAPTER_SYMLORA) CHECK(am->qt && am->slam && !am->a && !am->bt);
+                    if (on && case_info[ci].kind == SL_ADAPTER_LORA) CHECK(!am->qt && !am->slam && am->a && am->bt);
                 }
             const sl_adapter_module *none = sl_adapter_get_module(a, nl, SL_MOD_Q);
             CHECK(none && none->r == 0);
@@ -274,7 +274,8 @@ TEST(fixtures_load_with_sane_metadata) {
     }
 }
 
-/* The stored values: F32 once, s folded into lambda (SymLoRA) or B (LoRA). */
+/* The stored values: F32 once, s folded into lambda (SymLoRA) or B (LoRA); Q and B stored
+ * transposed (qt: (r, max(out,in)), bt: (r, out)), A and lambda as they are. */
 TEST(values_are_converted_and_scaled) {
     for (int ci = 0; ci < N_CASES; ci++) {
         char dir[512], err[512] = "";
@@ -301,10 +302,14 @@ TEST(values_are_converted_and_scaled) {
                 sl_tensor st0 = {.dtype = t0->dtype, .nelem = (int64_t)n0, .data = t0->data, .nbytes = t0->nbytes};
                 sl_tensor st1 = {.dtype = t1->dtype, .nelem = (int64_t)n1, .data = t1->data, .nbytes = t1->nbytes};
                 CHECK(sl_tensor_to_f32(&st0, v0, n0) == 0 && sl_tensor_to_f32(&st1, v1, n1) == 0);
-                const float *got0 = sym ? am->q : am->a, *got1 = sym ? am->slam : am->b;
+                const float *got0 = sym ? am->qt : am->a, *got1 = sym ? am->slam : am->bt;
+                /* Q (rows, r) or B (out, r): element i = (i / r, i % r) is stored at (i % r, i / r). */
+                const ttensor *tt = sym ? t0 : t1;
+                size_t rows = (size_t)tt->shape[0], r = (size_t)tt->shape[1];
+                CHECK(r == (size_t)am->r);
                 int bad = 0;
-                for (size_t i = 0; i < n0; i++) bad += got0[i] != v0[i];
-                for (size_t i = 0; i < n1; i++) bad += got1[i] != (float)(v1[i] * scale);
+                for (size_t i = 0; i < n0; i++) bad += got0[sym ? (i % r) * rows + i / r : i] != v0[i];
+                for (size_t i = 0; i < n1; i++) bad += got1[sym ? i : (i % r) * rows + i / r] != (float)(v1[i] * scale);
                 CHECKF(bad == 0, "%s layer %d %s: %d values differ", case_names[ci], l, leaf, bad);
                 free(v0);
                 free(v1);
@@ -538,9 +543,9 @@ TEST(broken_weights_rejected_with_reasons) {
     CHECKF(rc == 0, "BF16/F16 mix: %s", err);
     if (a) {
         ttensor *t = tset_find(&s, Q0);
-        const float *q = sl_adapter_get_module(a, 0, SL_MOD_Q)->q;
+        const float *qt = sl_adapter_get_module(a, 0, SL_MOD_Q)->qt;
         float want = t->dtype == SL_DTYPE_BF16 ? sl_bf16_to_f32(((uint16_t *)t->data)[5]) : sl_f16_to_f32(((uint16_t *)t->data)[5]);
-        CHECK(q[5] == want);
+        CHECK(qt[5 * t->shape[0]] == want); /* Q[0][5] is Q^T[5][0] */
         CHECKF(sl_adapter_bytes(a) == expected_bytes(0, 2), "half-precision input still costs F32 bytes: %zu", sl_adapter_bytes(a));
     }
     sl_adapter_unref(a);
@@ -745,8 +750,10 @@ TEST(peft_config_features) {
     CHECKF(a && b, "rslora: %s", err);
     if (a && b) {
         const float *Bp = f32(tset_find(&s, LORA_B(1, "v_proj")));
-        CHECK(sl_adapter_get_module(a, 1, SL_MOD_V)->b[7] == (float)(Bp[7] * 2.0));
-        CHECK(sl_adapter_get_module(b, 1, SL_MOD_V)->b[7] == (float)(Bp[7] * 4.0));
+        /* B (out, 4): element 7 = B[1][3], stored at bt[3 * out + 1] */
+        size_t o7 = 3 * (size_t)tset_find(&s, LORA_B(1, "v_proj"))->shape[0] + 1;
+        CHECK(sl_adapter_get_module(a, 1, SL_MOD_V)->bt[o7] == (float)(Bp[7] * 2.0));
+        CHECK(sl_adapter_get_module(b, 1, SL_MOD_V)->bt[o7] == (float)(Bp[7] * 4.0));
     }
     sl_adapter_unref(a);
     sl_adapter_unref(b);

@@ -1,0 +1,31 @@
+/* lowrank.h — the fixed-order low-rank update kernel of the adapters (engine layer).
+ *
+ * sl_lowrank_add adds, to each of N rows t of Y, the low-rank product
+ *
+ *     h[j]    = sum over i <  in of x[t][i] * u[j][i]     (j < r)
+ *     h[j]   *= scale[j]                                  (when SCALE is not NULL)
+ *     y[t][o] += sum over j <  r  of h[j] * vt[j][o]      (o < out)
+ *
+ * with u[j][i] = U[j * ldu + i] and vt[j][o] = VT[j * ldv + o] (both row-major, r rows; only
+ * the first IN columns of U and the first OUT columns of VT are read, so one (r, max(out, in))
+ * matrix can serve as both). SymLoRA: U = VT = Qᵀ, SCALE = s·λ. LoRA: U = A, VT = (s·B)ᵀ,
+ * SCALE = NULL.
+ *
+ * Every row is computed on its own, in an order that depends only on (in, out, r): each h[j]
+ * is a dot product over i in 16-float lanes with four independent accumulators, a scalar
+ * tail and a fixed reduction tree; each y[t][o] sums its r terms for j = 0 .. r-1 in order
+ * and is added into Y once. So a row's result is bit-identical whatever N is and whatever
+ * rows are computed with it: batching and splitting work between threads never change a
+ * token (on one machine; see simd.h for the per-ISA clones).
+ *
+ * X and Y rows are LDX and LDY floats apart; Y must not overlap X, U, VT, SCALE or H.
+ * H: caller scratch of at least R floats (overwritten). */
+#ifndef SL_LOWRANK_H
+#define SL_LOWRANK_H
+
+#include <stddef.h>
+
+void sl_lowrank_add(float *y, size_t ldy, const float *x, size_t ldx, int n, int in, int out, int r, const float *u,
+                    size_t ldu, const float *scale, const float *vt, size_t ldv, float *h);
+
+#endif

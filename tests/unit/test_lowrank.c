@@ -1,0 +1,239 @@
+/* test_lowrank.c — the fixed-order low-rank kernel of the adapters (lib/lowrank.h):
+ * values against a double-precision reference for many shapes, and bit-identical rows
+ * whatever number of rows a call computes and wherever the row sits in it. */
+#include "lowrank.h"
+
+#include <math.h>
+#include <stdint.h>
+
+#include "check.h"
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static float frand(void) { /* uniform in [-1, 1) */
+    rng ^= rng >> 12;
+    rng ^= rng << 25;
+    rng ^= rng >> 27;
+    return (float)((rng * 0x2545f4914f6cdd1dull) >> 40) / (float)(1 << 23) - 1.0f;
+}
+
+/* One problem: N rows of X (ldx) and Y (ldy), U (r, ldu) and VT (r, ldv), or one shared
+ * matrix (SymLoRA: U == VT, r rows of max(in, out) used, ld = ldu) when SHARED. Padding
+ * columns of X, U and VT hold NaN (a read past in / out poisons the result); padding columns
+ * of Y hold a sentinel that must stay. */
+typedef struct prob {
+    int n, in, out, r, shared, scaled;
+    size_t ldx, ldy, ldu, ldv;
+    float *x, *y0, *u, *vt, *scale;
+} prob;
+
+static const float SENTINEL = 12345.0f;
+
+static float *fill(size_t rows, size_t ld, size_t used) {
+    float *p = malloc(rows * ld * sizeof(float));
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < ld; j++) p[i * ld + j] = j < used ? frand() : NAN;
+    return p;
+}
+
+static void prob_init(prob *p, int n, int in, int out, int r, int shared, int scaled, int pad) {
+    int mx = in > out ? in : out;
+    *p = (prob){.n = n, .in = in, .out = out, .r = r, .shared = shared, .scaled = scaled};
+    p->ldx = (size_t)in + (size_t)pad;
+    p->ldy = (size_t)out + (size_t)(pad ? pad + 2 : 0);
+    p->x = fill((size_t)n, p->ldx, (size_t)in);
+    p->y0 = fill((size_t)n, p->ldy, (size_t)out);
+    for (int t = 0; t < n; t++)
+        for (size_t o = (size_t)out; o < p->ldy; o++) p->y0[(size_t)t * p->ldy + o] = SENTINEL;
+    if (shared) {
+        p->ldu = p->ldv = (size_t)mx + (size_t)pad;
+        p->u = p->vt = fill((size_t)r, p->ldu, (size_t)mx);
+    } else {
+        p->ldu = (size_t)in + (size_t)pad;
+        p->ldv = (size_t)out + (size_t)(pad ? pad + 1 : 0);
+        p->u = fill((size_t)r, p->ldu, (size_t)in);
+        p->vt = fill((size_t)r, p->ldv, (size_t)out);
+    }
+    p->scale = scaled ? fill(1, (size_t)r, (size_t)r) : NULL;
+}
+
+static void prob_free(prob *p) {
+    free(p->x);
+    free(p->y0);
+    free(p->u);
+    if (!p->shared) free(p->vt);
+    free(p->scale);
+}
+
+/* Y = Y0 + the kernel's update of rows [t0, t0 + n) (Y: a copy of Y0 for all rows). */
+static float *run(const prob *p, int t0, int n, float *y) {
+    float *h = malloc((size_t)p->r * sizeof(float)); /* exactly r floats: ASan sees an overrun */
+    sl_lowrank_add(y + (size_t)t0 * p->ldy, p->ldy, p->x + (size_t)t0 * p->ldx, p->ldx, n, p->in, p->out, p->r, p->u,
+                   p->ldu, p->scale, p->vt, p->ldv, h);
+    free(h);
+    return y;
+}
+
+static float *copy_y0(const prob *p) {
+    size_t sz = (size_t)p->n * p->ldy * sizeof(float);
+    float *y = malloc(sz);
+    memcpy(y, p->y0, sz);
+    return y;
+}
+
+/* Checks Y (all rows computed) against the double reference. Bound per element, with
+ * u = 2^-24 and mag = |y0| + sum_j |s_j| (sum_i |x_i u_ji|) |vt_jo|: the kernel's rounding
+ * error is at most about (in/16 + 8 + 16 + 1 + r + 2) u * mag (lanes of in/64 terms, at
+ * most 3 more from the 16-float step, a 2 + 4 level tree, a tail of up to 15 terms, the
+ * scale, r sequential terms and the add into y). Returns the worst error / bound. */
+static double check_values(const prob *p, const float *y, const char *what) {
+    double worst = 0;
+    double ulp = ldexp(1.0, -24), k = (double)p->in / 16 + 8 + 16 + 1 + p->r + 2;
+    double *hd = malloc((size_t)p->r * sizeof(double)), *ha = malloc((size_t)p->r * sizeof(double));
+    int bad = 0;
+    for (int t = 0; t < p->n; t++) {
+        const float *x = p->x + (size_t)t * p->ldx;
+        for (int j = 0; j < p->r; j++) {
+            const float *uj = p->u + (size_t)j * p->ldu;
+            double s = 0, a = 0;
+            for (int i = 0; i < p->in; i++) {
+                s += (double)x[i] * uj[i];
+                a += fabs((double)x[i] * uj[i]);
+            }
+            double sc = p->scale ? p->scale[j] : 1.0;
+            hd[j] = s * sc;
+            ha[j] = a * fabs(sc);
+        }
+        const float *y0 = p->y0 + (size_t)t * p->ldy, *yt = y + (size_t)t * p->ldy;
+        for (int o = 0; o < p->out; o++) {
+            double ref = y0[o], mag = fabs((double)y0[o]);
+            for (int j = 0; j < p->r; j++) {
+                double v = p->vt[(size_t)j * p->ldv + o];
+                ref += hd[j] * v;
+                mag += ha[j] * fabs(v);
+            }
+            double err = fabs((double)yt[o] - ref), bound = k * ulp * mag;
+            if (!(err <= bound)) {
+                if (bad++ < 3)
+                    CHECKF(0, "%s: row %d out %d: got %.9g, want %.9g (error %.3g > bound %.3g)", what, t, o, yt[o], ref, err,
+                           bound);
+            } else if (bound > 0 && err / bound > worst) {
+                worst = err / bound;
+            }
+        }
+        for (size_t o = (size_t)p->out; o < p->ldy; o++)
+            if (yt[o] != SENTINEL && bad++ < 3) CHECKF(0, "%s: row %d: padding column %zu of Y was written", what, t, o);
+    }
+    free(hd);
+    free(ha);
+    return worst;
+}
+
+static const int ranks[] = {1, 3, 4, 8, 16, 17, 40};
+/* (in, out): out < in, out > in, square; widths with and without a 16 / 64 remainder. */
+static const int shapes[][2] = {{1, 1},   {5, 3},    {3, 5},    {17, 33},   {64, 64},  {100, 37},
+                                {37, 100}, {129, 65}, {65, 129}, {577, 193}, {193, 577}, {576, 1536}};
+enum { N_SHAPES = sizeof shapes / sizeof shapes[0], N_RANKS = sizeof ranks / sizeof ranks[0] };
+
+/* Every (shape, rank, shared U/VT or not, scale or not, padded ld or not) against the
+ * double reference; n = 5 rows, all computed in one call. */
+TEST(values_match_double_reference) {
+    double worst = 0;
+    int cases = 0;
+    for (int si = 0; si < N_SHAPES; si++)
+        for (int ri = 0; ri < N_RANKS; ri++)
+            for (int v = 0; v < 8; v++) {
+                int shared = v & 1, scaled = (v >> 1) & 1, pad = (v >> 2) & 1 ? 3 + ri : 0;
+                prob p;
+                prob_init(&p, 5, shapes[si][0], shapes[si][1], ranks[ri], shared, scaled, pad);
+                char what[160];
+                snprintf(what, sizeof what, "in %d out %d r %d %s%s%s", p.in, p.out, p.r, shared ? "shared U=VT" : "U, VT",
+                         scaled ? ", scaled" : "", pad ? ", padded ld" : "");
+                float *y = run(&p, 0, p.n, copy_y0(&p));
+                double w = check_values(&p, y, what);
+                worst = w > worst ? w : worst;
+                cases++;
+                free(y);
+                prob_free(&p);
+            }
+    printf("    %d cases: worst error = %.3f of the rounding bound\n", cases, worst);
+}
+
+/* n = 0 and an empty update change nothing. */
+TEST(empty_calls_change_nothing) {
+    prob p;
+    prob_init(&p, 3, 20, 30, 4, 0, 1, 2);
+    float *y = copy_y0(&p);
+    run(&p, 0, 0, y);
+    CHECK(memcmp(y, p.y0, (size_t)p.n * p.ldy * sizeof(float)) == 0);
+    float h[1];
+    sl_lowrank_add(y, p.ldy, p.x, p.ldx, p.n, p.in, p.out, 0, p.u, p.ldu, NULL, p.vt, p.ldv, h);
+    CHECK(memcmp(y, p.y0, (size_t)p.n * p.ldy * sizeof(float)) == 0);
+    free(y);
+    prob_free(&p);
+}
+
+/* Each of 64 rows computed alone (n = 1) is bit-identical to the same row computed in calls
+ * of 7 rows (at every position of such a call: the 64 rows in chunks starting at 0, and
+ * again starting at 3) and in one call of 64, and with other leading dimensions (the same
+ * values at other addresses and alignments). */
+TEST(rows_are_bit_identical_whatever_the_batch) {
+    int cases = 0, differ = 0;
+    for (int si = 0; si < N_SHAPES; si++)
+        for (int ri = 0; ri < N_RANKS; ri += 2) {
+            for (int v = 0; v < 4; v++) {
+                int shared = v & 1, scaled = (v >> 1) & 1;
+                prob p;
+                prob_init(&p, 64, shapes[si][0], shapes[si][1], ranks[ri], shared, scaled, 0);
+                size_t row = p.ldy * sizeof(float);
+                float *alone = copy_y0(&p), *b7 = copy_y0(&p), *b7s = copy_y0(&p), *b64 = copy_y0(&p);
+                for (int t = 0; t < p.n; t++) run(&p, t, 1, alone);
+                for (int t = 0; t < p.n; t += 7) run(&p, t, p.n - t < 7 ? p.n - t : 7, b7);
+                run(&p, 0, 3, b7s);
+                for (int t = 3; t < p.n; t += 7) run(&p, t, p.n - t < 7 ? p.n - t : 7, b7s);
+                run(&p, 0, p.n, b64);
+                for (int t = 0; t < p.n; t++) {
+                    const float *a = alone + (size_t)t * p.ldy;
+                    int d7 = memcmp(a, b7 + (size_t)t * p.ldy, row) != 0, d7s = memcmp(a, b7s + (size_t)t * p.ldy, row) != 0,
+                        d64 = memcmp(a, b64 + (size_t)t * p.ldy, row) != 0;
+                    if ((d7 || d7s || d64) && differ++ < 4)
+                        CHECKF(0, "in %d out %d r %d%s%s: row %d alone differs from it in a call of 7 (%s) / 7 shifted (%s) / 64 (%s)",
+                               p.in, p.out, p.r, shared ? " shared" : "", scaled ? " scaled" : "", t, d7 ? "yes" : "no",
+                               d7s ? "yes" : "no", d64 ? "yes" : "no");
+                }
+                /* The same problem with padded leading dimensions (X, Y, U, VT moved). */
+                prob q;
+                prob_init(&q, 64, p.in, p.out, p.r, shared, scaled, 5);
+                for (int t = 0; t < p.n; t++) {
+                    memcpy(q.x + (size_t)t * q.ldx, p.x + (size_t)t * p.ldx, (size_t)p.in * sizeof(float));
+                    memcpy(q.y0 + (size_t)t * q.ldy, p.y0 + (size_t)t * p.ldy, (size_t)p.out * sizeof(float));
+                }
+                int mx = p.in > p.out ? p.in : p.out;
+                for (int j = 0; j < p.r; j++) {
+                    memcpy(q.u + (size_t)j * q.ldu, p.u + (size_t)j * p.ldu, (size_t)(shared ? mx : p.in) * sizeof(float));
+                    if (!shared) memcpy(q.vt + (size_t)j * q.ldv, p.vt + (size_t)j * p.ldv, (size_t)p.out * sizeof(float));
+                }
+                if (scaled) memcpy(q.scale, p.scale, (size_t)p.r * sizeof(float));
+                float *yq = run(&q, 0, q.n, copy_y0(&q));
+                for (int t = 0; t < p.n; t++)
+                    if (memcmp(alone + (size_t)t * p.ldy, yq + (size_t)t * q.ldy, (size_t)p.out * sizeof(float)) != 0 &&
+                        differ++ < 4)
+                        CHECKF(0, "in %d out %d r %d: row %d differs with padded leading dimensions", p.in, p.out, p.r, t);
+                cases++;
+                free(yq);
+                prob_free(&q);
+                free(alone);
+                free(b7);
+                free(b7s);
+                free(b64);
+                prob_free(&p);
+            }
+        }
+    printf("    %d cases of 64 rows: alone == in 7 == in 7 shifted == in 64 == padded, bit for bit\n", cases);
+}
+
+int main(void) {
+    RUN(values_match_double_reference);
+    RUN(empty_calls_change_nothing);
+    RUN(rows_are_bit_identical_whatever_the_batch);
+    return check_summary();
+}
