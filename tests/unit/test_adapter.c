@@ -950,7 +950,7 @@ TEST(mixed_adapter_batch_equals_each_alone) {
             for (int s = 0; s < NS && rc == 0; s++) {
                 int p = seq_prompt[s];
                 double d = max_abs_diff(logits + off, alone[s], (size_t)len[p] * c->vocab);
-                CHECKF(d <= 1e-5, "%s: sequence %d (prompt %d, %s) in the mixed batch differs by %.3g", model_names[mi], s, p,
+                CHECKF(d == 0, "%s: sequence %d (prompt %d, %s) in the mixed batch differs by %.3g (must be bit-identical)", model_names[mi], s, p,
                        seq_case[s] < 0 ? "base" : case_names[seq_case[s]], d);
                 off += (size_t)len[p] * c->vocab;
             }
@@ -970,7 +970,7 @@ TEST(mixed_adapter_batch_equals_each_alone) {
                 float *ref = malloc((size_t)(len[p] + 1) * c->vocab * sizeof(float));
                 CHECK(golden_run_alone(models[mi], bs[s].adapter, ext, len[p] + 1, ref, 1, dummy) == 0);
                 double d = max_abs_diff(logits + (size_t)s * c->vocab, ref + (size_t)len[p] * c->vocab, (size_t)c->vocab);
-                CHECKF(d <= 1e-5, "%s: decode of sequence %d in the mixed batch differs by %.3g", model_names[mi], s, d);
+                CHECKF(d == 0, "%s: decode of sequence %d in the mixed batch differs by %.3g (must be bit-identical)", model_names[mi], s, d);
                 free(ref);
             }
             for (int s = 0; s < NS; s++) {

@@ -97,7 +97,7 @@ TEST(batching_does_not_change_logits) {
         size_t off = 0;
         for (int p = 0; p < np; p++) {
             double d = max_abs_diff(logits + off, alone[p], (size_t)len[p] * c->vocab);
-            CHECKF(d <= 1e-5, "%s: prompt %d in a batch of %d differs by %.3g", models[mi].dir, p, np, d);
+            CHECKF(d == 0, "%s: prompt %d in a batch of %d differs by %.3g (must be bit-identical)", models[mi].dir, p, np, d);
             off += (size_t)len[p] * c->vocab;
         }
         /* Mixed step: prompts 0..np-2 decode their first generated token, the last prompt is
@@ -117,7 +117,7 @@ TEST(batching_does_not_change_logits) {
             int32_t dummy[1];
             CHECK(golden_run_alone(m, NULL, ext, n, ref, 1, dummy) == 0);
             double d = max_abs_diff(logits + (size_t)p * c->vocab, ref + (size_t)(n - 1) * c->vocab, (size_t)c->vocab);
-            CHECKF(d <= 1e-5, "%s: mixed step, sequence %d (%s) differs by %.3g", models[mi].dir, p,
+            CHECKF(d == 0, "%s: mixed step, sequence %d (%s) differs by %.3g (must be bit-identical)", models[mi].dir, p,
                    p < np - 1 ? "decode" : "prefill", d);
             free(ref);
         }
