@@ -24,7 +24,6 @@
 #include "pool.h"
 #include "simd.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,9 +137,6 @@ int sl_forward_set_threads(sl_forward *f, int n, char *err, size_t errlen) {
     sl_pool_free(f->pool);
     f->pool = p;
     f->nth = n;
-    /* Our threads split the work; OpenBLAS then runs single-threaded inside each call, so no
-     * idle BLAS worker spins on a core that another thread (or the event loop) needs. */
-    if (n > 1) openblas_set_num_threads(1);
     return 0;
 }
 

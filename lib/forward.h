@@ -1,11 +1,12 @@
 /* forward.h — one step of the batched forward pass.
  *
  * One call runs T tokens that belong to any number of sequences, some in prefill (many
- * tokens), some decoding (one token). Every base linear layer is one cblas_sgemm over all T
- * tokens; adapters are applied per run of consecutive sequences that share an adapter (put
- * sequences with the same adapter next to each other for the fewest GEMMs); attention runs
- * per sequence against its own KV blocks. Scratch is sized once at init: a step allocates
- * nothing. Not thread-safe: one sl_forward per engine thread. */
+ * tokens), some decoding (one token). Every base linear layer is one pass over its packed
+ * weights for all T tokens (lib/gemm.h); adapters are applied per run of consecutive sequences
+ * that share an adapter (lib/lowrank.h); attention runs per sequence against its own KV
+ * blocks. Every kernel sums in a fixed order, so a sequence's logits are bit-identical alone
+ * or in any batch. Scratch is sized once at init: a step allocates nothing. Not thread-safe:
+ * one sl_forward per engine thread. */
 #ifndef SL_FORWARD_H
 #define SL_FORWARD_H
 
@@ -36,9 +37,9 @@ int sl_forward_init(sl_forward **out, const sl_model *m, int max_tokens, int max
 void sl_forward_free(sl_forward *f);
 
 /* Runs each step on N threads (the caller and N - 1 workers; N <= 0: one per online CPU),
- * splitting base GEMMs by output columns, adapters by runs of sequences and attention by
- * rows. With N > 1 OpenBLAS is set to one thread per call (process-wide: our threads do the
- * splitting). Results do not depend on N. Default: 1. */
+ * splitting base linears by output panels, adapters by chunks of runs of sequences and
+ * attention by rows. Results do not depend on N (bit for bit). Default: 1. The step calls no
+ * BLAS, so OpenBLAS's own threads stay idle. */
 int sl_forward_set_threads(sl_forward *f, int n, char *err, size_t errlen);
 int sl_forward_threads(const sl_forward *f);
 
