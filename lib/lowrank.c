@@ -1,12 +1,16 @@
 /* lowrank.c — the fixed-order low-rank update of the adapters (see lowrank.h).
  *
- * One row at a time, so the arithmetic of a row never depends on its neighbours:
+ * Every row's arithmetic is the same whatever rows are computed with it:
  *   down: h[j] = x·u[j], 64 floats per iteration into four independent 16-lane accumulators
  *         (a 16-float step, then a scalar tail for in % 16), reduced as
  *         ((a0 + a1) + (a2 + a3)), then lanes pairwise (k += k + 8, k + 4, k + 2, k + 1),
  *         then + tail; times scale[j].
  *   up:   64 outputs (then 16, then single ones) accumulate in registers over j = 0 .. r-1,
  *         in order, starting from 0, and are added into y once.
+ * Rows go GROUP at a time when r <= GROUP_MAX_R (their h fits on the stack), else one at a
+ * time: a group only shares the loads of U and VT between its rows (a prefill chunk reads
+ * them once per group instead of once per row); each row keeps its own accumulators and the
+ * operations on them are those of a row alone, in the same order.
  * In a decode step every adapter row is its own call with n = 1 and the adapter's bytes come
  * from memory once: the kernel reads U and VT once per row with no packing, which is what
  * makes small runs cheap (cblas_sgemm packed both operands for every 1-row call). */
@@ -14,64 +18,120 @@
 
 #include "simd.h"
 
+enum { GROUP = 4, GROUP_MAX_R = 64 };
+
+/* Rows [0, m) of the update; H: (m, ldh) scratch. m is a constant at each call site, so the
+ * loops over rows unroll and the accumulators live in registers. */
+static inline __attribute__((always_inline)) void rows_add(float *restrict y, size_t ldy, const float *restrict x,
+                                                           size_t ldx, int m, int in, int out, int r,
+                                                           const float *restrict u, size_t ldu,
+                                                           const float *restrict scale, const float *restrict vt,
+                                                           size_t ldv, float *restrict h, int ldh) {
+    /* h = X U^T (* scale) */
+    for (int j = 0; j < r; j++) {
+        const float *uj = u + (size_t)j * ldu;
+        v16 a[GROUP][4];
+#pragma GCC unroll 4
+        for (int t = 0; t < m; t++) a[t][0] = a[t][1] = a[t][2] = a[t][3] = (v16){0};
+        int i = 0;
+        for (; i + 64 <= in; i += 64) {
+            v16 u0 = v16_load(uj + i), u1 = v16_load(uj + i + 16), u2 = v16_load(uj + i + 32), u3 = v16_load(uj + i + 48);
+#pragma GCC unroll 4
+            for (int t = 0; t < m; t++) {
+                const float *xt = x + (size_t)t * ldx + i;
+                a[t][0] += v16_load(xt) * u0;
+                a[t][1] += v16_load(xt + 16) * u1;
+                a[t][2] += v16_load(xt + 32) * u2;
+                a[t][3] += v16_load(xt + 48) * u3;
+            }
+        }
+        for (; i + 16 <= in; i += 16) {
+            v16 u0 = v16_load(uj + i);
+#pragma GCC unroll 4
+            for (int t = 0; t < m; t++) a[t][0] += v16_load(x + (size_t)t * ldx + i) * u0;
+        }
+#pragma GCC unroll 4
+        for (int t = 0; t < m; t++) {
+            const float *xt = x + (size_t)t * ldx;
+            float tail = 0;
+            for (int k = i; k < in; k++) tail += xt[k] * uj[k];
+            float l[16];
+            v16_store(l, (a[t][0] + a[t][1]) + (a[t][2] + a[t][3]));
+            for (int w = 8; w >= 1; w /= 2)
+                for (int k = 0; k < w; k++) l[k] += l[k + w];
+            float d = l[0] + tail;
+            h[(size_t)t * ldh + j] = scale ? d * scale[j] : d;
+        }
+    }
+
+    /* Y += h VT */
+    int o = 0;
+    for (; o + 64 <= out; o += 64) {
+        v16 c[GROUP][4];
+#pragma GCC unroll 4
+        for (int t = 0; t < m; t++) c[t][0] = c[t][1] = c[t][2] = c[t][3] = (v16){0};
+        const float *v = vt + o;
+        for (int j = 0; j < r; j++, v += ldv) {
+            v16 v0 = v16_load(v), v1 = v16_load(v + 16), v2 = v16_load(v + 32), v3 = v16_load(v + 48);
+#pragma GCC unroll 4
+            for (int t = 0; t < m; t++) {
+                float hj = h[(size_t)t * ldh + j];
+                c[t][0] += hj * v0;
+                c[t][1] += hj * v1;
+                c[t][2] += hj * v2;
+                c[t][3] += hj * v3;
+            }
+        }
+#pragma GCC unroll 4
+        for (int t = 0; t < m; t++) {
+            float *yt = y + (size_t)t * ldy + o;
+            v16_store(yt, v16_load(yt) + c[t][0]);
+            v16_store(yt + 16, v16_load(yt + 16) + c[t][1]);
+            v16_store(yt + 32, v16_load(yt + 32) + c[t][2]);
+            v16_store(yt + 48, v16_load(yt + 48) + c[t][3]);
+        }
+    }
+    for (; o + 16 <= out; o += 16) {
+        v16 c[GROUP];
+#pragma GCC unroll 4
+        for (int t = 0; t < m; t++) c[t] = (v16){0};
+        const float *v = vt + o;
+        for (int j = 0; j < r; j++, v += ldv) {
+            v16 v0 = v16_load(v);
+#pragma GCC unroll 4
+            for (int t = 0; t < m; t++) c[t] += h[(size_t)t * ldh + j] * v0;
+        }
+#pragma GCC unroll 4
+        for (int t = 0; t < m; t++) {
+            float *yt = y + (size_t)t * ldy + o;
+            v16_store(yt, v16_load(yt) + c[t]);
+        }
+    }
+    for (; o < out; o++)
+#pragma GCC unroll 4
+        for (int t = 0; t < m; t++) {
+            float c = 0;
+            const float *v = vt + o;
+            for (int j = 0; j < r; j++, v += ldv) c += h[(size_t)t * ldh + j] * *v;
+            y[(size_t)t * ldy + o] += c;
+        }
+}
+
 SL_SIMD_CLONES
 void sl_lowrank_add(float *restrict y, size_t ldy, const float *restrict x, size_t ldx, int n, int in, int out, int r,
                     const float *restrict u, size_t ldu, const float *restrict scale, const float *restrict vt,
                     size_t ldv, float *restrict h) {
-    for (int t = 0; t < n; t++) {
-        const float *xt = x + (size_t)t * ldx;
-        float *yt = y + (size_t)t * ldy;
-
-        /* h = X[t] U^T (* scale) */
-        for (int j = 0; j < r; j++) {
-            const float *uj = u + (size_t)j * ldu;
-            v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-            int i = 0;
-            for (; i + 64 <= in; i += 64) {
-                a0 += v16_load(xt + i) * v16_load(uj + i);
-                a1 += v16_load(xt + i + 16) * v16_load(uj + i + 16);
-                a2 += v16_load(xt + i + 32) * v16_load(uj + i + 32);
-                a3 += v16_load(xt + i + 48) * v16_load(uj + i + 48);
-            }
-            for (; i + 16 <= in; i += 16) a0 += v16_load(xt + i) * v16_load(uj + i);
-            float tail = 0;
-            for (; i < in; i++) tail += xt[i] * uj[i];
-            float l[16];
-            v16_store(l, (a0 + a1) + (a2 + a3));
-            for (int w = 8; w >= 1; w /= 2)
-                for (int k = 0; k < w; k++) l[k] += l[k + w];
-            float d = l[0] + tail;
-            h[j] = scale ? d * scale[j] : d;
-        }
-
-        /* Y[t] += h VT */
-        int o = 0;
-        for (; o + 64 <= out; o += 64) {
-            v16 c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0};
-            const float *v = vt + o;
-            for (int j = 0; j < r; j++, v += ldv) {
-                float hj = h[j];
-                c0 += hj * v16_load(v);
-                c1 += hj * v16_load(v + 16);
-                c2 += hj * v16_load(v + 32);
-                c3 += hj * v16_load(v + 48);
-            }
-            v16_store(yt + o, v16_load(yt + o) + c0);
-            v16_store(yt + o + 16, v16_load(yt + o + 16) + c1);
-            v16_store(yt + o + 32, v16_load(yt + o + 32) + c2);
-            v16_store(yt + o + 48, v16_load(yt + o + 48) + c3);
-        }
-        for (; o + 16 <= out; o += 16) {
-            v16 c0 = {0};
-            const float *v = vt + o;
-            for (int j = 0; j < r; j++, v += ldv) c0 += h[j] * v16_load(v);
-            v16_store(yt + o, v16_load(yt + o) + c0);
-        }
-        for (; o < out; o++) {
-            float c = 0;
-            const float *v = vt + o;
-            for (int j = 0; j < r; j++, v += ldv) c += h[j] * *v;
-            yt[o] += c;
-        }
+    /* SCALE sits after the adapter's matrix, away from the stream the hardware prefetcher
+     * follows: fetched now, it is not a miss in the middle of the first dot products. */
+    if (scale)
+        for (int j = 0; j < r; j += 16) __builtin_prefetch(scale + j);
+    int t = 0;
+    if (r <= GROUP_MAX_R) {
+        float hg[GROUP * GROUP_MAX_R];
+        for (; t + GROUP <= n; t += GROUP)
+            rows_add(y + (size_t)t * ldy, ldy, x + (size_t)t * ldx, ldx, GROUP, in, out, r, u, ldu, scale, vt, ldv, hg,
+                     GROUP_MAX_R);
     }
+    for (; t < n; t++)
+        rows_add(y + (size_t)t * ldy, ldy, x + (size_t)t * ldx, ldx, 1, in, out, r, u, ldu, scale, vt, ldv, h, 0);
 }

@@ -11,12 +11,13 @@
  * matrix can serve as both). SymLoRA: U = VT = Qᵀ, SCALE = s·λ. LoRA: U = A, VT = (s·B)ᵀ,
  * SCALE = NULL.
  *
- * Every row is computed on its own, in an order that depends only on (in, out, r): each h[j]
+ * Every row's arithmetic is its own, in an order that depends only on (in, out, r): each h[j]
  * is a dot product over i in 16-float lanes with four independent accumulators, a scalar
  * tail and a fixed reduction tree; each y[t][o] sums its r terms for j = 0 .. r-1 in order
- * and is added into Y once. So a row's result is bit-identical whatever N is and whatever
- * rows are computed with it: batching and splitting work between threads never change a
- * token (on one machine; see simd.h for the per-ISA clones).
+ * and is added into Y once (rows computed together share only the loads of U and VT). So a
+ * row's result is bit-identical whatever N is and whatever rows are computed with it:
+ * batching and splitting work between threads never change a token (on one machine; see
+ * simd.h for the per-ISA clones).
  *
  * X and Y rows are LDX and LDY floats apart; Y must not overlap X, U, VT, SCALE or H.
  * H: caller scratch of at least R floats (overwritten). */
