@@ -46,7 +46,7 @@ $(BUILD)/obj/%.o: %.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # The fixed-order kernels want `acc += x * w` as one FMA (ISO C mode turns contraction off).
-$(BUILD)/obj/lib/gemm.o: CFLAGS += -ffp-contract=fast
+$(BUILD)/obj/lib/gemm.o $(BUILD)/obj/lib/lowrank.o: CFLAGS += -ffp-contract=fast
 
 $(LIB_A): $(call obj,$(LIB_SRC))
 	@mkdir -p $(dir $@)

@@ -73,8 +73,10 @@ void sl_forward_free(sl_forward *f) {
     free(f);
 }
 
+/* Scratch rows start on a cache line: the kernels load 16 floats (64 bytes) at a time. */
 static float *falloc(size_t n, int *fail) {
-    float *p = malloc((n ? n : 1) * sizeof(float));
+    size_t bytes = ((n ? n : 1) * sizeof(float) + 63) / 64 * 64;
+    float *p = aligned_alloc(64, bytes);
     if (!p) *fail = 1;
     return p;
 }
@@ -128,9 +130,10 @@ int sl_forward_set_threads(sl_forward *f, int n, char *err, size_t errlen) {
     if (n > MAX_THREADS) n = MAX_THREADS;
     const sl_model_config *c = &f->m->cfg;
     for (int i = 1; i < n; i++) {
-        if (!f->s[i]) f->s[i] = malloc((size_t)(c->n_heads / c->n_kv_heads) * (size_t)f->max_ctx * sizeof(float));
-        if (!f->ah[i]) f->ah[i] = malloc(f->ah_cap * sizeof(float));
-        if (!f->s[i] || !f->ah[i]) return sl__errf(err, errlen, SL_ENOMEM, "forward: cannot allocate scratch for %d threads", n);
+        int fail = 0;
+        if (!f->s[i]) f->s[i] = falloc((size_t)(c->n_heads / c->n_kv_heads) * (size_t)f->max_ctx, &fail);
+        if (!f->ah[i]) f->ah[i] = falloc(f->ah_cap, &fail);
+        if (fail) return sl__errf(err, errlen, SL_ENOMEM, "forward: cannot allocate scratch for %d threads", n);
     }
     sl_pool *p = NULL;
     if (sl_pool_init(&p, n) != 0) return sl__errf(err, errlen, SL_ENOMEM, "forward: cannot start %d threads", n);

@@ -13,7 +13,9 @@
  * operations on them are those of a row alone, in the same order.
  * In a decode step every adapter row is its own call with n = 1 and the adapter's bytes come
  * from memory once: the kernel reads U and VT once per row with no packing, which is what
- * makes small runs cheap (cblas_sgemm packed both operands for every 1-row call). */
+ * makes small runs cheap (cblas_sgemm packed both operands for every 1-row call).
+ * Built with -ffp-contract=fast (Makefile), as gemm.c: `acc += x * u` is one FMA in every
+ * path, so grouped and single rows still round alike (test_lowrank checks it bit for bit). */
 #include "lowrank.h"
 
 #include "simd.h"

@@ -299,7 +299,7 @@ static void drop_pages(const void *p, size_t n) {
 static int load_packed(loader *ld, const char *name, int out, int in, const float **dst) {
     sl_model *m = ld->m;
     size_t owned = m->n_owned, resident = m->resident_bytes;
-    const float *w;
+    const float *w = NULL;
     int rc = load_tensor(ld, name, out, in, &w);
     if (rc) return rc;
     size_t n = sl_gemm_packed_floats(out, in);
