@@ -25,21 +25,11 @@
 #include "simd.h"
 
 #include <math.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 enum { MAX_THREADS = 64 };
-/* Work items of a modules job: base GEMM columns in chunks of GEMM_COLS (whole panels), an
- * adapter's run of sequences in chunks of AD_ROWS rows. */
-enum { GEMM_COLS = 64, AD_ROWS = 32 };
-
-typedef struct mod_item {
-    int k;                         /* which module of the job */
-    int a, b;                      /* GEMM: columns [a, b); adapter: rows [a, b) of the step */
-    const sl_adapter_module *am;   /* NULL for a GEMM item */
-} mod_item;
 
 
 struct sl_forward {
@@ -64,9 +54,6 @@ struct sl_forward {
     float *s[MAX_THREADS];  /* (groups, max_ctx) attention scores of one row, per query head of a KV group */
     float *ah[MAX_THREADS]; /* (ah_cap) adapter intermediate h = x Q[:in] or x A^T of one row, (r) */
     size_t ah_cap;
-    float *dy[3];           /* (max_tokens, max out) adapter updates of a modules job, per module */
-    struct mod_item *items; /* (max_items) the work of a modules job */
-    int max_items;
     /* The step being run, for the jobs. */
     const sl_batch_seq *seqs;
     int n_seqs, T, layer;
@@ -81,8 +68,6 @@ void sl_forward_free(sl_forward *f) {
         free(f->s[i]);
         free(f->ah[i]);
     }
-    for (int i = 0; i < 3; i++) free(f->dy[i]);
-    free(f->items);
     sl_pool_free(f->pool);
     free(f->seq_off);
     free(f);
@@ -127,13 +112,6 @@ int sl_forward_init(sl_forward **out, const sl_model *m, int max_tokens, int max
     f->ah[0] = falloc(f->ah_cap, &fail);
     f->xl = falloc((size_t)max_logit_rows * D, &fail);
     f->seq_off = calloc((size_t)max_seqs + 1, sizeof *f->seq_off);
-    size_t max_out = D > Hq ? D : Hq;
-    if (FF > max_out) max_out = FF;
-    for (int i = 0; i < 3; i++) f->dy[i] = falloc(T * max_out, &fail);
-    /* Per module: its GEMM column chunks, and an adapter item per run chunk (runs <= seqs). */
-    f->max_items = 3 * ((int)((max_out + GEMM_COLS - 1) / GEMM_COLS) + max_tokens / AD_ROWS + max_seqs + 1);
-    f->items = malloc((size_t)f->max_items * sizeof *f->items);
-    if (!f->items) fail = 1;
     f->nth = 1;
     if (!fail && sl_pool_init(&f->pool, 1) != 0) fail = 1;
     if (fail || !f->seq_off) {
@@ -234,100 +212,63 @@ static void adapter_apply(const sl_adapter_module *am, float *h, size_t h_cap, f
     }
 }
 
-/* The base linears and adapter updates of up to three modules sharing input X, as one job of
- * two work lists: GEMM items (compute-bound: they reuse each weight panel across all rows)
- * and adapter items (memory-bound: each reads its adapter's bytes once). With two or more
- * threads, odd-numbered threads take adapter items first and even ones GEMM items first, each
- * turning to the other list when its own is empty, so the adapters' memory traffic overlaps
- * the base GEMM's arithmetic instead of following it. An adapter item writes its update to
- * its module's DY rows (zeroed first; base columns of the same rows are being written by
- * other threads), and DY joins Y after the job: y + (0 + c) is y + c, so results are those of
- * adding into Y directly, bit for bit, whatever thread did what. */
-typedef struct mod_lin {
-    float *y, *dy;                 /* (T, out) output; (T, out) adapter updates */
-    const float *x, *w, *bias;     /* (T, in) input; packed weight; (out) or NULL */
-    int out, in;
-} mod_lin;
-
-typedef struct mod_job {
+/* The adapter updates of up to three modules (same input X): one item per (module, run of
+ * sequences sharing an adapter, chunk of AD_ROWS rows of the run), dealt round-robin to the
+ * threads, so a long prefill run is split as evenly as many short decode runs. Items write
+ * disjoint rows of their module's Y, so they run in parallel; rows are computed one by one
+ * (lowrank.h), so the chunking never changes a result. */
+enum { AD_ROWS = 32 };
+typedef struct ad_job {
     sl_forward *f;
-    int T, n_gemm, n_ad;           /* f->items: [0, n_gemm) GEMM, then n_ad adapter items */
-    atomic_int next_gemm, next_ad;
-    mod_lin m[3];
-} mod_job;
+    int n_mod;
+    struct { sl_module mod; float *y; const float *x; } m[3];
+} ad_job;
 
-static void mod_item_run(mod_job *j, const mod_item *e, int thread) {
+static void ad_job_run(void *ctx, int i, int n) {
+    ad_job *j = ctx;
     sl_forward *f = j->f;
-    const mod_lin *mm = &j->m[e->k];
-    if (!e->am) {
-        linear_cols(mm->y, mm->x, mm->w, mm->bias, j->T, mm->out, mm->in, e->a, e->b);
-        return;
-    }
-    float *dy = mm->dy + (size_t)e->a * mm->out;
-    memset(dy, 0, (size_t)(e->b - e->a) * mm->out * sizeof *dy);
-    adapter_apply(e->am, f->ah[thread], f->ah_cap, dy, mm->x + (size_t)e->a * mm->in, e->b - e->a, mm->out, mm->in);
-}
-
-static int take(atomic_int *next, int lim) {
-    int v = atomic_fetch_add_explicit(next, 1, memory_order_relaxed);
-    return v < lim ? v : -1;
-}
-
-static void mod_job_run(void *ctx, int i, int n) {
-    mod_job *j = ctx;
-    int adapters_first = n > 1 && i % 2 == 1;
-    for (;;) {
-        int g = -1, a = -1;
-        if (adapters_first && (a = take(&j->next_ad, j->n_ad)) < 0) g = take(&j->next_gemm, j->n_gemm);
-        if (!adapters_first && (g = take(&j->next_gemm, j->n_gemm)) < 0) a = take(&j->next_ad, j->n_ad);
-        if (g >= 0) mod_item_run(j, &j->f->items[g], i);
-        else if (a >= 0) mod_item_run(j, &j->f->items[j->n_gemm + a], i);
-        else return;
-    }
-}
-
-/* Base linears of modules MODS (sharing input X) over all T tokens plus the adapters of each
- * run of sequences sharing one (put sequences with the same adapter next to each other). */
-static void modules_forward(sl_forward *f, const sl_module *mods, float *const *ys, int n_mod, const float *x) {
-    const sl_layer_weights *L = &f->m->layers[f->layer];
-    mod_job j = {.f = f, .T = f->T};
-    int n = 0;
-    for (int k = 0; k < n_mod; k++) {
+    int item = 0;
+    for (int k = 0; k < j->n_mod; k++) {
         int out, in;
-        sl_model_module_shape(f->m, mods[k], &out, &in);
-        j.m[k].y = ys[k];
-        j.m[k].dy = f->dy[k];
-        j.m[k].x = x;
-        j.m[k].w = L->w[mods[k]];
-        j.m[k].bias = L->bias[mods[k]];
-        j.m[k].out = out;
-        j.m[k].in = in;
-        for (int c0 = 0; c0 < out; c0 += GEMM_COLS)
-            f->items[n++] = (mod_item){.k = k, .a = c0, .b = out - c0 < GEMM_COLS ? out : c0 + GEMM_COLS};
-    }
-    j.n_gemm = n;
-    for (int k = 0; k < n_mod; k++) {
+        sl_model_module_shape(f->m, j->m[k].mod, &out, &in);
         for (int s = 0; s < f->n_seqs;) {
             const sl_adapter *a = f->seqs[s].adapter;
             int e = s + 1;
             while (e < f->n_seqs && f->seqs[e].adapter == a) e++;
-            const sl_adapter_module *am = a ? sl_adapter_get_module(a, f->layer, mods[k]) : NULL;
-            for (int t0 = f->seq_off[s], t1 = f->seq_off[e]; am && am->r > 0 && t0 < t1; t0 += AD_ROWS)
-                f->items[n++] = (mod_item){.k = k, .a = t0, .b = t1 - t0 < AD_ROWS ? t1 : t0 + AD_ROWS, .am = am};
+            const sl_adapter_module *am = a ? sl_adapter_get_module(a, f->layer, j->m[k].mod) : NULL;
+            for (int t0 = f->seq_off[s], t1 = f->seq_off[e]; am && am->r > 0 && t0 < t1; t0 += AD_ROWS) {
+                if (item++ % n != i) continue;
+                int rows = t1 - t0 < AD_ROWS ? t1 - t0 : AD_ROWS;
+                adapter_apply(am, f->ah[i], f->ah_cap, j->m[k].y + (size_t)t0 * out, j->m[k].x + (size_t)t0 * in, rows, out, in);
+            }
             s = e;
         }
     }
-    j.n_ad = n - j.n_gemm;
-    atomic_init(&j.next_gemm, 0);
-    atomic_init(&j.next_ad, 0);
-    sl_pool_run(f->pool, mod_job_run, &j);
-    for (int it = j.n_gemm; it < n; it++) { /* the adapters' updates join the base outputs */
-        const mod_item *e = &f->items[it];
-        int out = j.m[e->k].out;
-        float *y = j.m[e->k].y + (size_t)e->a * out;
-        const float *dy = j.m[e->k].dy + (size_t)e->a * out;
-        for (size_t q = 0; q < (size_t)(e->b - e->a) * out; q++) y[q] += dy[q];
+}
+
+/* Base linears of modules MODS (sharing input X) over all T tokens, then the adapters of each
+ * run of sequences: two jobs, since an adapter adds to rows whose columns every thread writes. */
+static void modules_forward(sl_forward *f, const sl_module *mods, float *const *ys, int n_mod, const float *x) {
+    const sl_layer_weights *L = &f->m->layers[f->layer];
+    lin_job lj = {.n_lin = n_mod, .T = f->T};
+    ad_job aj = {.f = f, .n_mod = n_mod};
+    int any_adapter = 0;
+    for (int k = 0; k < n_mod; k++) {
+        int out, in;
+        sl_model_module_shape(f->m, mods[k], &out, &in);
+        lj.l[k].y = ys[k];
+        lj.l[k].x = x;
+        lj.l[k].w = L->w[mods[k]];
+        lj.l[k].bias = L->bias[mods[k]];
+        lj.l[k].out = out;
+        lj.l[k].in = in;
+        aj.m[k].mod = mods[k];
+        aj.m[k].y = ys[k];
+        aj.m[k].x = x;
     }
+    sl_pool_run(f->pool, lin_job_run, &lj);
+    for (int s = 0; s < f->n_seqs; s++) any_adapter |= f->seqs[s].adapter != NULL;
+    if (any_adapter) sl_pool_run(f->pool, ad_job_run, &aj);
 }
 
 static void module_forward(sl_forward *f, sl_module mod, float *y, const float *x) {
