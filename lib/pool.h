@@ -1,9 +1,10 @@
 /* pool.h — a fixed set of worker threads that run one job at a time with the caller.
  *
  * sl_pool_run(p, fn, ctx) calls fn(ctx, i, n) once for every i in 0..n-1 — i == 0 on the
- * calling thread, the others on the workers — and returns when all have returned. Workers
- * sleep on a condition variable between jobs (no spinning to steal the CPU from the event
- * loop or from each other). One caller at a time. */
+ * calling thread, the others on the workers — and returns when all have returned. Between
+ * jobs workers spin for at most 50 us (the next job of a step is usually that close), then
+ * sleep on a condition variable: an idle pool takes no CPU from the event loop. One caller
+ * at a time. */
 #ifndef SL_POOL_H
 #define SL_POOL_H
 
