@@ -698,7 +698,14 @@ int sl_adapter_load(sl_adapter **out, const sl_model *m, const char *config, siz
                 am->slam = p;                    /* (r) = s * lambda */
                 p += pe->t[1]->nelem;
                 if ((rc = convert(tmp, pe->t[0], 1.0, err, errlen))) goto done;
-                transpose(am->qt, tmp, rows, r);
+                if (pe->out > pe->in) { /* blocked: Q[:in]^T, then Q[in:]^T (adapter.h) */
+                    size_t in = (size_t)pe->in;
+                    am->qt2 = am->qt + r * in;
+                    transpose(am->qt, tmp, in, r);
+                    transpose(am->qt2, tmp + in * r, rows - in, r);
+                } else {
+                    transpose(am->qt, tmp, rows, r);
+                }
                 if ((rc = convert(am->slam, pe->t[1], pe->scale, err, errlen))) goto done;
             } else {
                 am->a = p;                       /* (r, in) */

@@ -205,10 +205,15 @@ static void adapter_apply(const sl_adapter_module *am, float *h, size_t h_cap, f
     int sym = am->qt != NULL;
     const float *u = sym ? am->qt : am->a, *vt = sym ? am->qt : am->bt, *scale = sym ? am->slam : NULL;
     size_t ldu = sym ? (size_t)(out > in ? out : in) : (size_t)in, ldv = sym ? ldu : (size_t)out;
+    /* SymLoRA with out > in: Q^T blocked as [Q[:in]^T | Q[in:]^T] (adapter.h). */
+    const float *vt2 = am->qt2;
+    size_t ldv2 = vt2 ? (size_t)(out - in) : 0;
+    int split = vt2 ? in : out;
+    if (vt2) ldu = ldv = (size_t)in;
     for (size_t j0 = 0; j0 < (size_t)am->r; j0 += h_cap) {
         int r = (size_t)am->r - j0 < h_cap ? am->r - (int)j0 : (int)h_cap;
-        sl_lowrank_add(y, (size_t)out, x, (size_t)in, n, in, out, r, u + j0 * ldu, ldu, scale ? scale + j0 : NULL,
-                       vt + j0 * ldv, ldv, h);
+        sl_lowrank_add_split(y, (size_t)out, x, (size_t)in, n, in, out, r, u + j0 * ldu, ldu, scale ? scale + j0 : NULL,
+                             vt + j0 * ldv, ldv, split, vt2 ? vt2 + j0 * ldv2 : NULL, ldv2, h);
     }
 }
 

@@ -22,51 +22,11 @@
 
 enum { GROUP = 4, GROUP_MAX_R = 64 };
 
-/* Rows [0, m) of the update; H: (m, ldh) scratch. m is a constant at each call site, so the
- * loops over rows unroll and the accumulators live in registers. */
-static inline __attribute__((always_inline)) void rows_add(float *restrict y, size_t ldy, const float *restrict x,
-                                                           size_t ldx, int m, int in, int out, int r,
-                                                           const float *restrict u, size_t ldu,
-                                                           const float *restrict scale, const float *restrict vt,
-                                                           size_t ldv, float *restrict h, int ldh) {
-    /* h = X U^T (* scale) */
-    for (int j = 0; j < r; j++) {
-        const float *uj = u + (size_t)j * ldu;
-        v16 a[GROUP][4];
-#pragma GCC unroll 4
-        for (int t = 0; t < m; t++) a[t][0] = a[t][1] = a[t][2] = a[t][3] = (v16){0};
-        int i = 0;
-        for (; i + 64 <= in; i += 64) {
-            v16 u0 = v16_load(uj + i), u1 = v16_load(uj + i + 16), u2 = v16_load(uj + i + 32), u3 = v16_load(uj + i + 48);
-#pragma GCC unroll 4
-            for (int t = 0; t < m; t++) {
-                const float *xt = x + (size_t)t * ldx + i;
-                a[t][0] += v16_load(xt) * u0;
-                a[t][1] += v16_load(xt + 16) * u1;
-                a[t][2] += v16_load(xt + 32) * u2;
-                a[t][3] += v16_load(xt + 48) * u3;
-            }
-        }
-        for (; i + 16 <= in; i += 16) {
-            v16 u0 = v16_load(uj + i);
-#pragma GCC unroll 4
-            for (int t = 0; t < m; t++) a[t][0] += v16_load(x + (size_t)t * ldx + i) * u0;
-        }
-#pragma GCC unroll 4
-        for (int t = 0; t < m; t++) {
-            const float *xt = x + (size_t)t * ldx;
-            float tail = 0;
-            for (int k = i; k < in; k++) tail += xt[k] * uj[k];
-            float l[16];
-            v16_store(l, (a[t][0] + a[t][1]) + (a[t][2] + a[t][3]));
-            for (int w = 8; w >= 1; w /= 2)
-                for (int k = 0; k < w; k++) l[k] += l[k + w];
-            float d = l[0] + tail;
-            h[(size_t)t * ldh + j] = scale ? d * scale[j] : d;
-        }
-    }
-
-    /* Y += h VT */
+/* Y[:, 0..out) += h VT for rows [0, m): each column sums its r terms for j = 0 .. r-1 in order
+ * from 0, then joins Y; so a column's bits do not depend on which call or block it is in. */
+static inline __attribute__((always_inline)) void up_add(float *restrict y, size_t ldy, int m, int out, int r,
+                                                         const float *restrict vt, size_t ldv,
+                                                         const float *restrict h, int ldh) {
     int o = 0;
     for (; o + 64 <= out; o += 64) {
         v16 c[GROUP][4];
@@ -119,10 +79,62 @@ static inline __attribute__((always_inline)) void rows_add(float *restrict y, si
         }
 }
 
+/* Rows [0, m) of the update; H: (m, ldh) scratch. m is a constant at each call site, so the
+ * loops over rows unroll and the accumulators live in registers. */
+static inline __attribute__((always_inline)) void rows_add(float *restrict y, size_t ldy, const float *restrict x,
+                                                           size_t ldx, int m, int in, int out, int r,
+                                                           const float *restrict u, size_t ldu,
+                                                           const float *restrict scale, const float *restrict vt,
+                                                           size_t ldv, int split, const float *restrict vt2,
+                                                           size_t ldv2, float *restrict h, int ldh) {
+    /* h = X U^T (* scale) */
+    for (int j = 0; j < r; j++) {
+        const float *uj = u + (size_t)j * ldu;
+        v16 a[GROUP][4];
+#pragma GCC unroll 4
+        for (int t = 0; t < m; t++) a[t][0] = a[t][1] = a[t][2] = a[t][3] = (v16){0};
+        int i = 0;
+        for (; i + 64 <= in; i += 64) {
+            v16 u0 = v16_load(uj + i), u1 = v16_load(uj + i + 16), u2 = v16_load(uj + i + 32), u3 = v16_load(uj + i + 48);
+#pragma GCC unroll 4
+            for (int t = 0; t < m; t++) {
+                const float *xt = x + (size_t)t * ldx + i;
+                a[t][0] += v16_load(xt) * u0;
+                a[t][1] += v16_load(xt + 16) * u1;
+                a[t][2] += v16_load(xt + 32) * u2;
+                a[t][3] += v16_load(xt + 48) * u3;
+            }
+        }
+        for (; i + 16 <= in; i += 16) {
+            v16 u0 = v16_load(uj + i);
+#pragma GCC unroll 4
+            for (int t = 0; t < m; t++) a[t][0] += v16_load(x + (size_t)t * ldx + i) * u0;
+        }
+#pragma GCC unroll 4
+        for (int t = 0; t < m; t++) {
+            const float *xt = x + (size_t)t * ldx;
+            float tail = 0;
+            for (int k = i; k < in; k++) tail += xt[k] * uj[k];
+            float l[16];
+            v16_store(l, (a[t][0] + a[t][1]) + (a[t][2] + a[t][3]));
+            for (int w = 8; w >= 1; w /= 2)
+                for (int k = 0; k < w; k++) l[k] += l[k + w];
+            float d = l[0] + tail;
+            h[(size_t)t * ldh + j] = scale ? d * scale[j] : d;
+        }
+    }
+
+    /* Y += h VT, the first SPLIT columns from VT, the others from VT2 (see lowrank.h). */
+    up_add(y, ldy, m, split, r, vt, ldv, h, ldh);
+    if (out > split) up_add(y + split, ldy, m, out - split, r, vt2, ldv2, h, ldh);
+}
+
 SL_SIMD_CLONES
-void sl_lowrank_add(float *restrict y, size_t ldy, const float *restrict x, size_t ldx, int n, int in, int out, int r,
-                    const float *restrict u, size_t ldu, const float *restrict scale, const float *restrict vt,
-                    size_t ldv, float *restrict h) {
+void sl_lowrank_add_split(float *restrict y, size_t ldy, const float *restrict x, size_t ldx, int n, int in, int out,
+                          int r, const float *restrict u, size_t ldu, const float *restrict scale,
+                          const float *restrict vt, size_t ldv, int split, const float *restrict vt2, size_t ldv2,
+                          float *restrict h) {
+    if (split > out) split = out;
     /* SCALE sits after the adapter's matrix, away from the stream the hardware prefetcher
      * follows: fetched now, it is not a miss in the middle of the first dot products. */
     if (scale)
@@ -131,9 +143,15 @@ void sl_lowrank_add(float *restrict y, size_t ldy, const float *restrict x, size
     if (r <= GROUP_MAX_R) {
         float hg[GROUP * GROUP_MAX_R];
         for (; t + GROUP <= n; t += GROUP)
-            rows_add(y + (size_t)t * ldy, ldy, x + (size_t)t * ldx, ldx, GROUP, in, out, r, u, ldu, scale, vt, ldv, hg,
-                     GROUP_MAX_R);
+            rows_add(y + (size_t)t * ldy, ldy, x + (size_t)t * ldx, ldx, GROUP, in, out, r, u, ldu, scale, vt, ldv,
+                     split, vt2, ldv2, hg, GROUP_MAX_R);
     }
     for (; t < n; t++)
-        rows_add(y + (size_t)t * ldy, ldy, x + (size_t)t * ldx, ldx, 1, in, out, r, u, ldu, scale, vt, ldv, h, 0);
+        rows_add(y + (size_t)t * ldy, ldy, x + (size_t)t * ldx, ldx, 1, in, out, r, u, ldu, scale, vt, ldv, split, vt2,
+                 ldv2, h, 0);
+}
+
+void sl_lowrank_add(float *y, size_t ldy, const float *x, size_t ldx, int n, int in, int out, int r, const float *u,
+                    size_t ldu, const float *scale, const float *vt, size_t ldv, float *h) {
+    sl_lowrank_add_split(y, ldy, x, ldx, n, in, out, r, u, ldu, scale, vt, ldv, out, NULL, 0, h);
 }

@@ -28,5 +28,13 @@
 
 void sl_lowrank_add(float *y, size_t ldy, const float *x, size_t ldx, int n, int in, int out, int r, const float *u,
                     size_t ldu, const float *scale, const float *vt, size_t ldv, float *h);
+/* The same with VT in two blocks: output columns [0, SPLIT) from VT (ldv), columns
+ * [SPLIT, out) from VT2 (ldv2; column SPLIT is VT2's column 0). Every column's result is
+ * bit-identical to sl_lowrank_add on the joined matrix. SymLoRA with out > in stores Qᵀ so:
+ * its first IN columns as one (r, in) block, which the down pass then reads as one stream
+ * (like LoRA's A) instead of r strided pieces, and the rest as an (r, out - in) block. */
+void sl_lowrank_add_split(float *y, size_t ldy, const float *x, size_t ldx, int n, int in, int out, int r,
+                          const float *u, size_t ldu, const float *scale, const float *vt, size_t ldv, int split,
+                          const float *vt2, size_t ldv2, float *h);
 
 #endif
