@@ -692,19 +692,16 @@ int sl_adapter_load(sl_adapter **out, const sl_model *m, const char *config, siz
             am->r = pe->r;
             size_t r = (size_t)pe->r;
             if (cfg.kind == SL_ADAPTER_SYMLORA) {
-                size_t rows = (size_t)(pe->out > pe->in ? pe->out : pe->in);
-                am->qt = p;                      /* (r, max(out,in)) = Q^T */
+                size_t rows = (size_t)(pe->out > pe->in ? pe->out : pe->in), in = (size_t)pe->in;
+                am->qt = p;                      /* (r, in) = Q[:in]^T, then Q[in:]^T (adapter.h) */
                 p += pe->t[0]->nelem;
                 am->slam = p;                    /* (r) = s * lambda */
                 p += pe->t[1]->nelem;
                 if ((rc = convert(tmp, pe->t[0], 1.0, err, errlen))) goto done;
-                if (pe->out > pe->in) { /* blocked: Q[:in]^T, then Q[in:]^T (adapter.h) */
-                    size_t in = (size_t)pe->in;
+                transpose(am->qt, tmp, in, r);
+                if (rows > in) { /* out > in */
                     am->qt2 = am->qt + r * in;
-                    transpose(am->qt, tmp, in, r);
                     transpose(am->qt2, tmp + in * r, rows - in, r);
-                } else {
-                    transpose(am->qt, tmp, rows, r);
                 }
                 if ((rc = convert(am->slam, pe->t[1], pe->scale, err, errlen))) goto done;
             } else {

@@ -22,11 +22,10 @@ typedef enum sl_adapter_kind { SL_ADAPTER_SYMLORA, SL_ADAPTER_LORA } sl_adapter_
 /* What the forward pass reads for one (layer, module). r == 0: module not adapted. */
 typedef struct sl_adapter_module {
     int r;
-    float *qt;    /* SymLoRA: Q^T, (r, max(out,in)) row-major: qt[j * max + k] = Q[k][j]; the first
-                     in columns are Q[:in]^T, the first out columns Q[:out]^T. When out > in it
-                     is blocked instead: qt = Q[:in]^T (r, in), then qt2 = Q[in:out]^T (r, out-in)
-                     right after it, so the down pass reads Q[:in] as one stream */
-    float *qt2;   /* SymLoRA with out > in: qt + r * in (see qt); else NULL */
+    float *qt;    /* SymLoRA: Q[:in]^T, (r, in) row-major: qt[j * in + k] = Q[k][j] (k < in), so
+                     the down pass reads it as one stream; its first min(out, in) columns are
+                     also the up pass's Q[:out]^T when out <= in */
+    float *qt2;   /* SymLoRA with out > in: Q[in:out]^T, (r, out - in), right after qt; else NULL */
     float *slam;  /* SymLoRA: (r) s * lambda, the column scale of H = X Q[:in] */
     float *a;     /* LoRA: (r, in) row-major, as PEFT's lora_A */
     float *bt;    /* LoRA: (s B)^T, (r, out) row-major: bt[j * out + o] = s * B[o][j] */

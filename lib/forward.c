@@ -196,20 +196,17 @@ static void lin_job_run(void *ctx, int i, int n) {
 /* Adds one adapter's update to rows [0, n) of Y (n, out) given the module input X (n, in), with
  * the fixed-order kernel of lowrank.h, whatever n (never cblas: each row's result is then the
  * same alone, in any batch, in any chunk, on any thread):
- *   SymLoRA: h = x Q[:in]; h *= s*lambda; y += h Q[:out]^T   (U = VT = Q^T, rows of max(out,in))
+ *   SymLoRA: h = x Q[:in]; h *= s*lambda; y += h Q[:out]^T   (U = VT = qt, then qt2: adapter.h)
  *   LoRA:    h = x A^T;                   y += h (sB)^T       (U = A, VT = (sB)^T)
  * H: the thread's scratch of H_CAP floats (one row's h). A rank above H_CAP (possible only
  * with a library max_rank beyond 65536) is added in rank slices of H_CAP. */
 static void adapter_apply(const sl_adapter_module *am, float *h, size_t h_cap, float *y, const float *x, int n, int out,
                           int in) {
     int sym = am->qt != NULL;
-    const float *u = sym ? am->qt : am->a, *vt = sym ? am->qt : am->bt, *scale = sym ? am->slam : NULL;
-    size_t ldu = sym ? (size_t)(out > in ? out : in) : (size_t)in, ldv = sym ? ldu : (size_t)out;
-    /* SymLoRA with out > in: Q^T blocked as [Q[:in]^T | Q[in:]^T] (adapter.h). */
-    const float *vt2 = am->qt2;
-    size_t ldv2 = vt2 ? (size_t)(out - in) : 0;
+    const float *u = sym ? am->qt : am->a, *vt = sym ? am->qt : am->bt, *vt2 = am->qt2, *scale = sym ? am->slam : NULL;
+    /* SymLoRA: output columns [0, min(out, in)) from qt (r, in), the rest from qt2 (adapter.h). */
+    size_t ldu = (size_t)in, ldv = sym ? (size_t)in : (size_t)out, ldv2 = vt2 ? (size_t)(out - in) : 0;
     int split = vt2 ? in : out;
-    if (vt2) ldu = ldv = (size_t)in;
     for (size_t j0 = 0; j0 < (size_t)am->r; j0 += h_cap) {
         int r = (size_t)am->r - j0 < h_cap ? am->r - (int)j0 : (int)h_cap;
         sl_lowrank_add_split(y, (size_t)out, x, (size_t)in, n, in, out, r, u + j0 * ldu, ldu, scale ? scale + j0 : NULL,
@@ -295,8 +292,6 @@ static void rope(float *v, int n_tok, int n_heads, int hd, const float *cosv, co
         }
     }
 }
-
-/* Kernels built for several instruction sets, picked at load time by the CPU (ifunc). */
 
 /* Causal attention of one query row at position POS for the GROUPS query heads that share KV
  * head KH: Q (groups, hd) -> OUT (groups, hd), reading K and V in place from the sequence's

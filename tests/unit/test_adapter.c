@@ -275,7 +275,7 @@ TEST(fixtures_load_with_sane_metadata) {
 }
 
 /* The stored values: F32 once, s folded into lambda (SymLoRA) or B (LoRA); Q and B stored
- * transposed (qt: (r, max(out,in)), blocked when out > in; bt: (r, out)), A and lambda as they are. */
+ * transposed (qt: (r, in) and qt2: (r, out - in); bt: (r, out)), A and lambda as they are. */
 TEST(values_are_converted_and_scaled) {
     for (int ci = 0; ci < N_CASES; ci++) {
         char dir[512], err[512] = "";
@@ -308,10 +308,10 @@ TEST(values_are_converted_and_scaled) {
                 size_t rows = (size_t)tt->shape[0], r = (size_t)tt->shape[1];
                 CHECK(r == (size_t)am->r);
                 int bad = 0;
-                /* SymLoRA with out > in: Q^T blocked as [Q[:in]^T (r, in) | Q[in:]^T (r, out - in)]. */
-                int mo, mi_;
-                sl_model_module_shape(models[0], (sl_module)mod, &mo, &mi_);
-                size_t split = sym && mo > mi_ ? (size_t)mi_ : rows;
+                /* SymLoRA: Q^T as [Q[:in]^T (r, in) | Q[in:]^T (r, out - in)] (adapter.h). */
+                int mi_;
+                sl_model_module_shape(models[0], (sl_module)mod, NULL, &mi_);
+                size_t split = sym ? (size_t)mi_ : rows;
                 for (size_t i = 0; i < n0; i++) {
                     size_t k = i / r, j = i % r;
                     size_t at = !sym ? i : k < split ? j * split + k : r * split + j * (rows - split) + (k - split);
