@@ -21,7 +21,7 @@ struct sl__gen {
     sl_finish finish;
     int sent_first;    /* chat stream: the role chunk went out */
     /* Non-streaming: accumulated until the end. */
-    sl__abuf text;
+    sl_buf text;
     json_t *lp;        /* completions: {tokens, token_logprobs, top_logprobs, text_offset}; chat: [content...] */
     size_t text_offset;
 };
@@ -29,7 +29,7 @@ struct sl__gen {
 void sl__gen_free(sl__gen *g) {
     if (!g) return;
     free(g->model);
-    sl__abuf_free(&g->text);
+    sl_buf_free(&g->text);
     json_decref(g->lp);
     free(g);
 }
@@ -67,14 +67,14 @@ static size_t utf8_len(const unsigned char *s, size_t n) {
 static json_t *jstr(const char *s, size_t n) {
     json_t *j = json_stringn(s, n);
     if (j) return j;
-    sl__abuf b = {0};
+    sl_buf b = {0};
     for (size_t i = 0; i < n;) {
         size_t l = utf8_len((const unsigned char *)s + i, n - i);
-        if (l) sl__abuf_put(&b, s + i, l), i += l;
-        else sl__abuf_put(&b, "\xef\xbf\xbd", 3), i++;
+        if (l) sl_buf_put(&b, s + i, l), i += l;
+        else sl_buf_put(&b, "\xef\xbf\xbd", 3), i++;
     }
     j = json_stringn(b.p ? b.p : "", b.len);
-    sl__abuf_free(&b);
+    sl_buf_free(&b);
     return j ? j : json_string("");
 }
 
@@ -185,9 +185,9 @@ static void sse_event(sl__req *q, json_t *j) {
     char *s = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     if (!s) return;
-    sl__abuf_put(&q->sse, "data: ", 6);
-    sl__abuf_put(&q->sse, s, strlen(s));
-    sl__abuf_put(&q->sse, "\n\n", 2);
+    sl_buf_put(&q->sse, "data: ", 6);
+    sl_buf_put(&q->sse, s, strlen(s));
+    sl_buf_put(&q->sse, "\n\n", 2);
     free(s);
 }
 
@@ -247,7 +247,7 @@ static void stream_output(sl__req *q, sl__gen *g, const sl_engine_out *out) {
         json_object_set_new(j, "usage", usage_json(g));
         sse_event(q, j);
     }
-    sl__abuf_put(&q->sse, "data: [DONE]\n\n", 14);
+    sl_buf_put(&q->sse, "data: [DONE]\n\n", 14);
     q->sse_end = 1;
 }
 
@@ -304,7 +304,7 @@ void sl__gen_on_output(sl__req *q, const sl_engine_out *out) {
         stream_output(q, g, out);
         return;
     }
-    sl__abuf_put(&g->text, out->text, out->text_len);
+    sl_buf_put(&g->text, out->text, out->text_len);
     if (g->logprobs >= 0 && out->n_tokens) add_logprobs(q->api, g, &g->lp, out->tokens, out->n_tokens);
     if (out->finished) final_response(q, g, out);
 }

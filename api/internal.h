@@ -61,7 +61,7 @@ struct sl__req {
     char param[256];      /* prefix routes: the rest of the (decoded) path */
     int param_long;       /* ... which did not fit in param */
 
-    sl__abuf body;         /* request body (bounded by max_body_bytes) */
+    sl_buf body;         /* request body (bounded by max_body_bytes) */
     int too_big;
     size_t discarded;     /* body bytes dropped after too_big */
     int dispatched;
@@ -77,7 +77,7 @@ struct sl__req {
     /* Output of a generation: a full response made later (non-streaming) or SSE bytes. */
     struct MHD_Response *pending; /* non-streaming: ready to queue on the next handler call */
     int pending_status;
-    sl__abuf sse;          /* streaming: bytes not yet handed to MHD */
+    sl_buf sse;          /* streaming: bytes not yet handed to MHD */
     size_t sse_off;
     int sse_end;          /* the last event is in sse */
     sl__gen *gen;         /* owned; freed with the request */

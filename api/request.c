@@ -90,44 +90,6 @@ int sl__jstr(json_t *obj, const char *f, const char **out, sl__err *e) {
     return 1;
 }
 
-int sl__abuf_put(sl__abuf *b, const void *s, size_t n) {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 512;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) return SL_ENOMEM;
-        b->p = p;
-        b->cap = cap;
-    }
-    if (n) memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-    return 0;
-}
-
-int sl__abuf_printf(sl__abuf *b, const char *fmt, ...) {
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0) return SL_EINVAL;
-    if ((size_t)n < sizeof tmp) return sl__abuf_put(b, tmp, (size_t)n);
-    char *big = malloc((size_t)n + 1);
-    if (!big) return SL_ENOMEM;
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    int rc = sl__abuf_put(b, big, (size_t)n);
-    free(big);
-    return rc;
-}
-
-void sl__abuf_free(sl__abuf *b) {
-    free(b->p);
-    memset(b, 0, sizeof *b);
-}
-
 int sl__jmessages(json_t *obj, sl_chat_msg **msgs, int *n, char ***texts, sl__err *e) {
     *msgs = NULL;
     *n = 0;
@@ -160,7 +122,7 @@ int sl__jmessages(json_t *obj, sl_chat_msg **msgs, int *n, char ***texts, sl__er
             m[i].content = json_string_value(content);
             m[i].content_len = json_string_length(content);
         } else if (json_is_array(content)) { /* [{type: "text", text}], joined with newlines as vLLM does */
-            sl__abuf b = {0};
+            sl_buf b = {0};
             size_t k;
             json_t *part;
             json_array_foreach(content, k, part) {
@@ -172,8 +134,8 @@ int sl__jmessages(json_t *obj, sl_chat_msg **msgs, int *n, char ***texts, sl__er
                                 "messages[%zu].content[%zu]: only parts of type 'text' are supported", i, k);
                     goto fail;
                 }
-                if ((k && sl__abuf_put(&b, "\n", 1) != 0) ||
-                    sl__abuf_put(&b, json_string_value(text), json_string_length(text)) != 0) {
+                if ((k && sl_buf_put(&b, "\n", 1) != 0) ||
+                    sl_buf_put(&b, json_string_value(text), json_string_length(text)) != 0) {
                     free(b.p);
                     sl__err_set(e, 500, "internal_error", NULL, "out of memory");
                     goto fail;

@@ -15,17 +15,10 @@
 
 #include <jansson.h>
 
+#include "buf.h"
 #include "chat.h"
 #include "engine.h"
 
-/* A growable byte buffer, NUL-terminated (here, with no HTTP, so the fuzz targets have it). */
-typedef struct sl__abuf {
-    char *p;
-    size_t len, cap;
-} sl__abuf;
-int sl__abuf_put(sl__abuf *b, const void *s, size_t n);
-int sl__abuf_printf(sl__abuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void sl__abuf_free(sl__abuf *b);
 
 struct sl_tokenizer;
 

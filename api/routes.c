@@ -174,32 +174,32 @@ enum MHD_Result sl__handle_detokenize(sl__req *q) {
 
 /* ---------------------------------------------------------------- /metrics */
 
-static void hist(sl__abuf *b, const char *name, const char *help, const sl_engine_hist *h, const double *bounds) {
-    sl__abuf_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+static void hist(sl_buf *b, const char *name, const char *help, const sl_engine_hist *h, const double *bounds) {
+    sl_buf_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
     uint64_t cum = 0;
     for (int i = 0; i < SL_ENGINE_HIST_N; i++) {
         cum += h->buckets[i];
-        sl__abuf_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[i], (unsigned long long)cum);
+        sl_buf_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[i], (unsigned long long)cum);
     }
     cum += h->buckets[SL_ENGINE_HIST_N];
-    sl__abuf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name, (unsigned long long)cum, name,
+    sl_buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name, (unsigned long long)cum, name,
                    h->sum, name, (unsigned long long)h->count);
 }
 
-static void gauge(sl__abuf *b, const char *name, const char *help, const char *type, double v) {
-    sl__abuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, v);
+static void gauge(sl_buf *b, const char *name, const char *help, const char *type, double v) {
+    sl_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, v);
 }
 
 enum MHD_Result sl__handle_metrics(sl__req *q) {
     sl_api *a = q->api;
     sl_engine_stats st;
     sl_engine_get_stats(a->cfg.engine, &st);
-    sl__abuf b = {0};
-    sl__abuf_printf(&b, "# HELP symlora_requests_total HTTP requests by route and status.\n"
+    sl_buf b = {0};
+    sl_buf_printf(&b, "# HELP symlora_requests_total HTTP requests by route and status.\n"
                        "# TYPE symlora_requests_total counter\n");
     for (int i = 0; i < a->n_counts; i++) {
         int ri = a->counts[i].route;
-        sl__abuf_printf(&b, "symlora_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
+        sl_buf_printf(&b, "symlora_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
                        ri >= 0 ? sl__routes[ri].name : "other", a->counts[i].status, (unsigned long long)a->counts[i].n);
     }
     gauge(&b, "symlora_http_requests_active", "HTTP requests in progress.", "gauge", a->n_active);
@@ -220,10 +220,10 @@ enum MHD_Result sl__handle_metrics(sl__req *q) {
     gauge(&b, "symlora_engine_steps_total", "Engine steps (forward passes).", "counter", (double)st.steps);
     gauge(&b, "symlora_prompt_tokens_total", "Prompt tokens prefilled.", "counter", (double)st.prompt_tokens);
     gauge(&b, "symlora_generation_tokens_total", "Tokens generated.", "counter", (double)st.generation_tokens);
-    sl__abuf_printf(&b, "# HELP symlora_requests_finished_total Sequences ended, by reason.\n"
+    sl_buf_printf(&b, "# HELP symlora_requests_finished_total Sequences ended, by reason.\n"
                        "# TYPE symlora_requests_finished_total counter\n");
     for (int f = SL_FINISH_STOP; f <= SL_FINISH_ERROR; f++)
-        sl__abuf_printf(&b, "symlora_requests_finished_total{reason=\"%s\"} %llu\n", sl_finish_name((sl_finish)f),
+        sl_buf_printf(&b, "symlora_requests_finished_total{reason=\"%s\"} %llu\n", sl_finish_name((sl_finish)f),
                        (unsigned long long)st.finished[f]);
     hist(&b, "symlora_time_to_first_token_seconds", "Time from submission to the first generated token.", &st.ttft,
          sl_engine_hist_bounds);
@@ -245,19 +245,19 @@ enum MHD_Result sl__handle_metrics(sl__req *q) {
         gauge(&b, "symlora_adapter_load_failures_total", "Adapter loads that failed (unreadable or corrupt versions).",
               "counter", (double)rs.load_failures);
         const char *ln = "symlora_adapter_load_seconds";
-        sl__abuf_printf(&b, "# HELP %s Time to load an adapter from the store (read, sha256, validate).\n# TYPE %s histogram\n",
+        sl_buf_printf(&b, "# HELP %s Time to load an adapter from the store (read, sha256, validate).\n# TYPE %s histogram\n",
                         ln, ln);
         uint64_t cum = 0;
         for (int i = 0; i < SL_REGISTRY_LOAD_BUCKETS; i++) {
             cum += rs.load_hist[i];
-            if (i == SL_REGISTRY_LOAD_BUCKETS - 1) sl__abuf_printf(&b, "%s_bucket{le=\"+Inf\"} %llu\n", ln, (unsigned long long)cum);
-            else sl__abuf_printf(&b, "%s_bucket{le=\"%g\"} %llu\n", ln, sl_registry_load_bucket_ms[i] / 1000.0, (unsigned long long)cum);
+            if (i == SL_REGISTRY_LOAD_BUCKETS - 1) sl_buf_printf(&b, "%s_bucket{le=\"+Inf\"} %llu\n", ln, (unsigned long long)cum);
+            else sl_buf_printf(&b, "%s_bucket{le=\"%g\"} %llu\n", ln, sl_registry_load_bucket_ms[i] / 1000.0, (unsigned long long)cum);
         }
-        sl__abuf_printf(&b, "%s_sum %.6f\n%s_count %llu\n", ln, rs.load_ms_sum / 1000.0, ln, (unsigned long long)rs.loads);
+        sl_buf_printf(&b, "%s_sum %.6f\n%s_count %llu\n", ln, rs.load_ms_sum / 1000.0, ln, (unsigned long long)rs.loads);
     }
     gauge(&b, "symlora_auth_failures_total", "Requests refused with 401 (no key, wrong key).", "counter",
           (double)a->auth_failures);
     enum MHD_Result ret = sl__reply(q, 200, "text/plain; version=0.0.4; charset=utf-8", b.p ? b.p : "", b.len);
-    sl__abuf_free(&b);
+    sl_buf_free(&b);
     return ret;
 }

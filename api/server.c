@@ -344,8 +344,8 @@ static void count_status(sl_api *a, const sl__route *rt, int status) {
 }
 
 static void req_free(sl__req *q) {
-    sl__abuf_free(&q->body);
-    sl__abuf_free(&q->sse);
+    sl_buf_free(&q->body);
+    sl_buf_free(&q->sse);
     if (q->pending) MHD_destroy_response(q->pending);
     sl__gen_free(q->gen);
     sl__sub_free(q->sub);
@@ -568,10 +568,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         if (q->body.len + n > a->cfg.max_body_bytes) {
             q->too_big = 1;
-            sl__abuf_free(&q->body);
+            sl_buf_free(&q->body);
             return MHD_YES;
         }
-        if (sl__abuf_put(&q->body, upload_data, n) != 0) return MHD_NO;
+        if (sl_buf_put(&q->body, upload_data, n) != 0) return MHD_NO;
         return MHD_YES;
     }
     if (q->client_gone) return MHD_NO;

@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "buf.h"
 #include "error.h"
 
 const char *sl_chat_format_name(sl_chat_format f) {
@@ -127,32 +128,15 @@ const char *sl_chat_end_token(const sl_chat *c) {
     }
 }
 
+/* A text buffer whose first failure sticks (checked once at the end). */
 typedef struct sbuf {
-    char *p;
-    size_t len, cap;
+    sl_buf b;
     int oom;
 } sbuf;
 
 static void sb_put(sbuf *b, const char *s, size_t n) {
     /* The size guard also tells GCC -O3 that n is sane (else a -Wstringop-overflow false positive). */
-    if (b->oom || n > ((size_t)1 << 30) || b->len > ((size_t)1 << 30)) {
-        b->oom = 1;
-        return;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
+    if (b->oom || n > ((size_t)1 << 30) || b->b.len > ((size_t)1 << 30) || sl_buf_put(&b->b, s, n)) b->oom = 1;
 }
 static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
 
@@ -220,7 +204,7 @@ int sl_chat_render(const sl_chat *c, const sl_chat_msg *m, int n, int add_gen, c
         sbuf sys = {0};
         for (int i = 0; i < n; i++) {
             if (role_of(m[i].role) != R_SYSTEM) continue;
-            if (sys.len) sb_str(&sys, "\n\n");
+            if (sys.b.len) sb_str(&sys, "\n\n");
             sb_put(&sys, m[i].content, m[i].content_len);
         }
         int first_user = 1;
@@ -230,13 +214,13 @@ int sl_chat_render(const sl_chat *c, const sl_chat_msg *m, int n, int add_gen, c
             if (role == R_SYSTEM) continue;
             if (role == R_USER) {
                 sbuf u = {0};
-                if (first_user && sys.len) {
+                if (first_user && sys.b.len) {
                     if (c->fmt == SL_CHAT_LLAMA2) {
                         sb_str(&u, "<<SYS>>\n");
-                        sb_put(&u, sys.p, sys.len);
+                        sb_put(&u, sys.b.p, sys.b.len);
                         sb_str(&u, "\n<</SYS>>\n\n");
                     } else {
-                        sb_put(&u, sys.p, sys.len);
+                        sb_put(&u, sys.b.p, sys.b.len);
                         sb_str(&u, "\n\n");
                     }
                 }
@@ -245,15 +229,15 @@ int sl_chat_render(const sl_chat *c, const sl_chat_msg *m, int n, int add_gen, c
                 if (c->fmt == SL_CHAT_LLAMA2) {
                     sb_str(&b, c->bos);
                     sb_str(&b, "[INST] ");
-                    sb_trimmed(&b, u.p ? u.p : "", u.len);
+                    sb_trimmed(&b, u.b.p ? u.b.p : "", u.b.len);
                     sb_str(&b, " [/INST]");
                 } else {
                     sb_str(&b, "[INST] ");
-                    sb_put(&b, u.p ? u.p : "", u.len);
+                    sb_put(&b, u.b.p ? u.b.p : "", u.b.len);
                     sb_str(&b, " [/INST]");
                 }
                 b.oom |= u.oom;
-                free(u.p);
+                free(u.b.p);
             } else {
                 if (c->fmt == SL_CHAT_LLAMA2) {
                     sb_str(&b, " ");
@@ -266,17 +250,17 @@ int sl_chat_render(const sl_chat *c, const sl_chat_msg *m, int n, int add_gen, c
             }
         }
         b.oom |= sys.oom;
-        free(sys.p);
+        free(sys.b.p);
         (void)add_gen; /* the [INST] turn already asks for the answer */
         break;
     }
     default: break;
     }
-    if (b.oom || !b.p) {
-        free(b.p);
+    if (b.oom || !b.b.p) {
+        free(b.b.p);
         return sl__errf(err, errlen, SL_ENOMEM, "out of memory rendering the chat");
     }
-    *out = b.p;
-    if (outlen) *outlen = b.len;
+    *out = b.b.p;
+    if (outlen) *outlen = b.b.len;
     return 0;
 }

@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "adapter.h"
+#include "buf.h"
 #include "error.h"
 #include "forward.h"
 #include "kvcache.h"
@@ -30,8 +31,7 @@ const double sl_engine_batch_bounds[SL_ENGINE_HIST_N] = {1, 2, 3, 4, 6, 8, 12, 1
 enum { ST_QUEUED, ST_PREFILL, ST_DECODE, ST_DONE };
 
 typedef struct outbuf {
-    char *text; /* (cap) */
-    size_t len, cap;
+    sl_buf text;
     sl_engine_token *toks; /* (tcap) */
     int n, tcap;
 } outbuf;
@@ -63,8 +63,7 @@ struct sl_engine_req {
     int chunk;       /* tokens of this sequence in the current step */
     sl_sampler sampler;
     sl_detok *detok;
-    char *gen;       /* (gen_cap) generated text so far */
-    size_t gen_len, gen_cap;
+    sl_buf gen;      /* generated text so far */
     size_t committed; /* gen[0..committed) is published or being published */
     size_t published; /* gen[0..published) already appended to pend */
     double t_last;
@@ -143,24 +142,13 @@ static void hist_add(sl_engine_hist *h, const double *bounds, double v) {
 /* ---------------------------------------------------------------- requests */
 
 static void outbuf_free(outbuf *b) {
-    free(b->text);
+    sl_buf_free(&b->text);
     free(b->toks);
     memset(b, 0, sizeof *b);
 }
 
 static int outbuf_put_text(outbuf *b, const char *s, size_t n) {
-    if (!n) return 0;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n) cap *= 2;
-        char *t = realloc(b->text, cap);
-        if (!t) return SL_ENOMEM;
-        b->text = t;
-        b->cap = cap;
-    }
-    memcpy(b->text + b->len, s, n);
-    b->len += n;
-    return 0;
+    return n ? sl_buf_put(&b->text, s, n) : 0;
 }
 
 static int outbuf_put_tok(outbuf *b, const sl_engine_token *t) {
@@ -179,7 +167,7 @@ static void req_free(sl_engine_req *r) {
     free(r->prompt);
     free(r->stop_ids);
     for (int i = 0; i < r->n_stop; i++) free(r->stop[i]);
-    free(r->gen);
+    sl_buf_free(&r->gen);
     if (r->detok) sl_detok_free(r->detok);
     sl_adapter_unref(r->adapter); /* normally already dropped at finish */
     outbuf_free(&r->pend);
@@ -238,10 +226,10 @@ void sl_engine_read(sl_engine_req *r, sl_engine_out *out) {
     outbuf t = r->rd;
     r->rd = r->pend;
     r->pend = t;
-    r->pend.len = 0;
+    r->pend.text.len = 0;
     r->pend.n = 0;
-    out->text = r->rd.text ? r->rd.text : "";
-    out->text_len = r->rd.len;
+    out->text = r->rd.text.p ? r->rd.text.p : "";
+    out->text_len = r->rd.text.len;
     out->tokens = r->rd.toks;
     out->n_tokens = r->rd.n;
     out->n_prompt = r->n_prompt;
@@ -254,34 +242,19 @@ void sl_engine_read(sl_engine_req *r, sl_engine_out *out) {
 
 /* ---------------------------------------------------------------- engine thread */
 
-static int gen_append(sl_engine_req *r, const char *s, size_t n) {
-    if (r->gen_len + n + 1 > r->gen_cap) {
-        size_t cap = r->gen_cap ? r->gen_cap : 256;
-        while (cap < r->gen_len + n + 1) cap *= 2;
-        char *g = realloc(r->gen, cap);
-        if (!g) return SL_ENOMEM;
-        r->gen = g;
-        r->gen_cap = cap;
-    }
-    memcpy(r->gen + r->gen_len, s, n);
-    r->gen_len += n;
-    r->gen[r->gen_len] = 0;
-    return 0;
-}
-
 /* Looks for a stop string starting at or after r->committed. Returns its position or -1;
  * otherwise advances r->committed past every byte that can no longer begin a match. */
 static long stop_scan(sl_engine_req *r) {
     if (!r->n_stop) {
-        r->committed = r->gen_len;
+        r->committed = r->gen.len;
         return -1;
     }
-    const char *base = r->gen + r->committed;
-    size_t n = r->gen_len - r->committed;
+    const char *base = r->gen.p + r->committed;
+    size_t n = r->gen.len - r->committed;
     long best = -1;
     for (int i = 0; i < r->n_stop; i++) {
         const char *p = memmem(base, n, r->stop[i], r->stop_len[i]);
-        if (p && (best < 0 || p - r->gen < best)) best = (long)(p - r->gen);
+        if (p && (best < 0 || p - r->gen.p < best)) best = (long)(p - r->gen.p);
     }
     if (best >= 0) return best;
     /* Hold back the longest suffix that is a proper prefix of some stop string. */
@@ -289,13 +262,13 @@ static long stop_scan(sl_engine_req *r) {
     for (int i = 0; i < r->n_stop; i++) {
         size_t maxl = r->stop_len[i] - 1 < n ? r->stop_len[i] - 1 : n;
         for (size_t l = maxl; l > hold; l--) {
-            if (memcmp(r->gen + r->gen_len - l, r->stop[i], l) == 0) {
+            if (memcmp(r->gen.p + r->gen.len - l, r->stop[i], l) == 0) {
                 hold = l;
                 break;
             }
         }
     }
-    r->committed = r->gen_len - hold;
+    r->committed = r->gen.len - hold;
     return -1;
 }
 
@@ -314,7 +287,7 @@ static int publish(sl_engine *e, sl_engine_req *r, const sl_engine_token *tok, s
     int rc = 0;
     uv_mutex_lock(&r->mu);
     if (r->committed > r->published) {
-        rc |= outbuf_put_text(&r->pend, r->gen + r->published, r->committed - r->published);
+        rc |= outbuf_put_text(&r->pend, r->gen.p + r->published, r->committed - r->published);
         r->published = r->committed;
     }
     if (tok) rc |= outbuf_put_tok(&r->pend, tok);
@@ -385,10 +358,10 @@ static sl_finish on_token(sl_engine *e, sl_engine_req *r, int32_t t) {
     } else {
         const char *d;
         size_t dn;
-        if (sl_detok_feed(r->detok, t, &d, &dn) == 0 && gen_append(r, d, dn) != 0) return SL_FINISH_ERROR;
+        if (sl_detok_feed(r->detok, t, &d, &dn) == 0 && sl_buf_put(&r->gen, d, dn) != 0) return SL_FINISH_ERROR;
         long at = stop_scan(r);
         if (at >= 0) {
-            r->gen_len = (size_t)at;
+            r->gen.len = (size_t)at;
             r->committed = (size_t)at;
             return SL_FINISH_STOP;
         }
@@ -398,13 +371,13 @@ static sl_finish on_token(sl_engine *e, sl_engine_req *r, int32_t t) {
         /* The end: text held back for the detokenizer or a possible stop string is final now. */
         const char *d;
         size_t dn;
-        if (sl_detok_flush(r->detok, &d, &dn) == 0 && dn && gen_append(r, d, dn) != 0) return SL_FINISH_ERROR;
+        if (sl_detok_flush(r->detok, &d, &dn) == 0 && dn && sl_buf_put(&r->gen, d, dn) != 0) return SL_FINISH_ERROR;
         long at = stop_scan(r);
         if (at >= 0) {
-            r->gen_len = (size_t)at;
+            r->gen.len = (size_t)at;
             fin = SL_FINISH_STOP;
         }
-        r->committed = r->gen_len;
+        r->committed = r->gen.len;
     }
     return fin;
 }

@@ -617,7 +617,7 @@ static int parse_added(sl_tokenizer *t, json_t *arr, char *err, size_t errlen) {
 static int build_added(sl_tokenizer *t, char *err, size_t errlen) {
     int rc;
     sl__scratch sc = {0};
-    sl__buf nb = {0};
+    sl_buf nb = {0};
     int32_t vs = t->n_model_ids;
     for (size_t i = 0; i < t->n_added; i++)
         if (t->added[i].id + 1 > vs) vs = t->added[i].id + 1;
@@ -656,7 +656,7 @@ static int build_added(sl_tokenizer *t, char *err, size_t errlen) {
                                     : (int32_t)i;
         a->skip_on_decode = k >= 0 && t->added[k].special;
     }
-    sl__buf_free(&nb);
+    sl_buf_free(&nb);
     sl__scratch_free(&sc);
     return rc;
 }
@@ -751,13 +751,13 @@ int sl_tokenizer_load(sl_tokenizer **out, const char *path, char *err, size_t er
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) return sl__errf(err, errlen, errno == ENOENT ? SL_ENOENT : SL_EIO, "%s: %s", path, strerror(errno));
-    sl__buf b = {0};
+    sl_buf b = {0};
     char chunk[65536];
     size_t n;
     int rc = 0;
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
         if (b.len + n > MAX_JSON_BYTES) { rc = sl__errf(err, errlen, SL_ETOOBIG, "%s: larger than 1 GiB", path); break; }
-        if ((rc = sl__buf_put(&b, chunk, n))) break;
+        if ((rc = sl_buf_put(&b, chunk, n))) break;
     }
     if (!rc && ferror(f)) rc = sl__errf(err, errlen, SL_EIO, "%s: read error", path);
     fclose(f);
@@ -769,7 +769,7 @@ int sl_tokenizer_load(sl_tokenizer **out, const char *path, char *err, size_t er
             snprintf(err, errlen, "%s", tmp);
         }
     }
-    sl__buf_free(&b);
+    sl_buf_free(&b);
     return rc;
 }
 
@@ -826,7 +826,7 @@ typedef struct enc {
     sl__scratch sc;
     sl__bpe_scratch bs;
     sl__pieces ps;
-    sl__buf norm;
+    sl_buf norm;
     int32_t *ids;
     size_t n, cap;
     int seg_first; /* the current raw segment starts at offset 0 of the input */
@@ -926,7 +926,7 @@ static int enc_text(enc *e, const char *s, size_t n, int first) {
     if (n == 0) return 0;
     e->ps.arena.len = 0;
     e->ps.n = 0;
-    if ((rc = sl__buf_put(&e->ps.arena, s, n))) return rc;
+    if ((rc = sl_buf_put(&e->ps.arena, s, n))) return rc;
     if ((rc = sl__pieces_push(&e->ps, 0, n, first))) return rc;
     if (e->t->pretok && (rc = sl__pretok_apply(e->t->pretok, &e->sc, &e->ps, e->err, e->errlen))) return rc;
     for (size_t i = 0; i < e->ps.n; i++) {
@@ -1045,7 +1045,7 @@ int sl_tokenizer_encode(const sl_tokenizer *t, const char *text, size_t len, int
     *n_ids = 0;
     if (!t || (!text && len)) return sl__errf(err, errlen, SL_EINVAL, "tokenizer encode: bad arguments");
     enc e = {.t = t, .err = err, .errlen = errlen};
-    sl__buf clean = {0};
+    sl_buf clean = {0};
     const char *s = text ? text : "";
     /* invalid UTF-8 is replaced by U+FFFD, as String::from_utf8_lossy would */
     if (!sl__utf8_valid(s, len)) {
@@ -1067,8 +1067,8 @@ int sl_tokenizer_encode(const sl_tokenizer *t, const char *text, size_t len, int
 out:
     if (rc == SL_ENOMEM) sl__errf(err, errlen, SL_ENOMEM, "tokenizer encode: out of memory");
     free(e.ids);
-    sl__buf_free(&clean);
-    sl__buf_free(&e.norm);
+    sl_buf_free(&clean);
+    sl_buf_free(&e.norm);
     sl__pieces_free(&e.ps);
     sl__scratch_free(&e.sc);
     sl__bpe_scratch_free(&e.bs);
@@ -1089,7 +1089,7 @@ int sl_tokenizer_decode(const sl_tokenizer *t, const int32_t *ids, size_t n, int
             return sl__errf(err, errlen, SL_ERANGE, "tokenizer decode: id %d at %zu is not in the vocabulary",
                             (int)ids[i], i);
     sl__decstream *ds;
-    sl__buf out = {0};
+    sl_buf out = {0};
     int rc = sl__decstream_init(&ds, t);
     if (rc) return rc;
     for (size_t i = 0; i < n && !rc; i++) {
@@ -1098,10 +1098,10 @@ int sl_tokenizer_decode(const sl_tokenizer *t, const int32_t *ids, size_t n, int
         rc = sl__decstream_push(ds, s, tl, &out);
     }
     if (!rc) rc = sl__decstream_finish(ds, &out);
-    if (!rc) rc = sl__buf_put(&out, "", 0); /* ensures a NUL-terminated buffer */
+    if (!rc) rc = sl_buf_put(&out, "", 0); /* ensures a NUL-terminated buffer */
     sl__decstream_free(ds);
     if (rc) {
-        sl__buf_free(&out);
+        sl_buf_free(&out);
         return rc == SL_ENOMEM ? sl__errf(err, errlen, rc, "tokenizer decode: out of memory") : rc;
     }
     *text = out.p;
@@ -1113,7 +1113,7 @@ struct sl_detok {
     const sl_tokenizer *t;
     int skip;
     sl__decstream *ds;
-    sl__buf out;
+    sl_buf out;
 };
 
 int sl_detok_init(sl_detok **out, const sl_tokenizer *t, int skip_special) {
@@ -1124,7 +1124,7 @@ int sl_detok_init(sl_detok **out, const sl_tokenizer *t, int skip_special) {
     d->t = t;
     d->skip = skip_special;
     int rc = sl__decstream_init(&d->ds, t);
-    if (!rc) rc = sl__buf_reserve(&d->out, 64);
+    if (!rc) rc = sl_buf_reserve(&d->out, 64);
     if (rc) {
         sl_detok_free(d);
         return rc;
@@ -1160,6 +1160,6 @@ int sl_detok_flush(sl_detok *d, const char **delta, size_t *delta_len) {
 void sl_detok_free(sl_detok *d) {
     if (!d) return;
     sl__decstream_free(d->ds);
-    sl__buf_free(&d->out);
+    sl_buf_free(&d->out);
     free(d);
 }

@@ -19,15 +19,15 @@ typedef struct stage {
     size_t count;     /* items seen */
     size_t start_left; /* Strip in text mode: leading chars still to examine */
     int passthrough;  /* ByteFallback in text mode: text can no longer be one byte token */
-    sl__buf hold;     /* held-back input */
-    sl__buf tmp;      /* output scratch of push, reused across tokens */
+    sl_buf hold;     /* held-back input */
+    sl_buf tmp;      /* output scratch of push, reused across tokens */
     sl__scratch sc;   /* Replace's pattern matching state, reused across tokens */
 } stage;
 
 struct sl__decstream {
     stage *st;
     size_t n;
-    sl__buf tmp;
+    sl_buf tmp;
 };
 
 static const char FFFD[] = "\xEF\xBF\xBD";
@@ -56,40 +56,40 @@ int sl__decstream_init(sl__decstream **out, const sl_tokenizer *tok) {
 void sl__decstream_free(sl__decstream *d) {
     if (!d) return;
     for (size_t i = 0; i < d->n; i++) {
-        sl__buf_free(&d->st[i].hold);
-        sl__buf_free(&d->st[i].tmp);
+        sl_buf_free(&d->st[i].hold);
+        sl_buf_free(&d->st[i].tmp);
         sl__scratch_free(&d->st[i].sc);
     }
     free(d->st);
-    sl__buf_free(&d->tmp);
+    sl_buf_free(&d->tmp);
     free(d);
 }
 
-static int push(sl__decstream *d, size_t k, const char *s, size_t n, sl__buf *out);
+static int push(sl__decstream *d, size_t k, const char *s, size_t n, sl_buf *out);
 
 /* Replace of a whole string with a literal or regex pattern, with the stage's scratch SC
  * (kept across tokens: PCRE2's match data and frames cost more to make than one match). */
-static int replace_all(const sl__dec *dc, sl__scratch *sc, const char *s, size_t n, sl__buf *dst) {
+static int replace_all(const sl__dec *dc, sl__scratch *sc, const char *s, size_t n, sl_buf *dst) {
     sc->spans.n = 0;
     int rc = sl__pattern_find(&dc->pat, sc, s, n, &sc->spans, NULL, 0);
     for (size_t k = 0; !rc && k < sc->spans.n; k++) {
         sl__span sp = sc->spans.v[k];
-        rc = sp.is_match ? sl__buf_put(dst, dc->content, dc->content_len)
-                         : sl__buf_put(dst, s + sp.start, sp.end - sp.start);
+        rc = sp.is_match ? sl_buf_put(dst, dc->content, dc->content_len)
+                         : sl_buf_put(dst, s + sp.start, sp.end - sp.start);
     }
     return rc;
 }
 
-static int metaspace_map(const sl__dec *dc, int first, const char *s, size_t n, sl__buf *dst) {
-    int rc = sl__buf_reserve(dst, n);
+static int metaspace_map(const sl__dec *dc, int first, const char *s, size_t n, sl_buf *dst) {
+    int rc = sl_buf_reserve(dst, n);
     if (rc) return rc;
     for (size_t i = 0; i < n;) {
         int32_t cp;
         size_t l = sl__utf8_next(s + i, n - i, &cp);
         if (cp == dc->ch) {
-            if (!(first && dc->prepend != SL__PREPEND_NEVER) && (rc = sl__buf_put(dst, " ", 1)))
+            if (!(first && dc->prepend != SL__PREPEND_NEVER) && (rc = sl_buf_put(dst, " ", 1)))
                 return rc;
-        } else if ((rc = sl__buf_put(dst, s + i, l))) {
+        } else if ((rc = sl_buf_put(dst, s + i, l))) {
             return rc;
         }
         i += l;
@@ -98,7 +98,7 @@ static int metaspace_map(const sl__dec *dc, int first, const char *s, size_t n, 
 }
 
 /* Strip of one whole item: up to `start` leading and `stop` trailing content chars. */
-static int strip_item(const sl__dec *dc, const char *s, size_t n, sl__buf *dst) {
+static int strip_item(const sl__dec *dc, const char *s, size_t n, sl_buf *dst) {
     size_t a = 0, b = n;
     for (size_t i = 0; i < dc->start && a < b; i++) {
         int32_t cp;
@@ -114,7 +114,7 @@ static int strip_item(const sl__dec *dc, const char *s, size_t n, sl__buf *dst) 
         if (cp != dc->ch) break;
         b = q;
     }
-    return sl__buf_put(dst, s + a, b - a);
+    return sl_buf_put(dst, s + a, b - a);
 }
 
 /* "<0xNN>" -> byte, or -1 (Rust u8::from_str_radix accepts a leading '+'). */
@@ -136,23 +136,23 @@ static int byte_token(const char *s, size_t n) {
 
 /* Emits a finished run of byte-fallback bytes: the string if valid UTF-8, else one U+FFFD
  * item per byte (the library's rule). */
-static int flush_bytes(sl__decstream *d, size_t k, sl__buf *out) {
+static int flush_bytes(sl__decstream *d, size_t k, sl_buf *out) {
     stage *st = &d->st[k];
     if (!st->hold.len) return 0;
-    sl__buf run = st->hold;
-    st->hold = (sl__buf){0};
+    sl_buf run = st->hold;
+    st->hold = (sl_buf){0};
     int rc = 0;
     if (sl__utf8_valid(run.p, run.len)) rc = push(d, k + 1, run.p, run.len, out);
     else
         for (size_t i = 0; i < run.len && !rc; i++) rc = push(d, k + 1, FFFD, 3, out);
-    sl__buf_free(&run);
+    sl_buf_free(&run);
     return rc;
 }
 
 /* ByteLevel: token chars -> bytes (raw bytes if any char is outside the alphabet). */
-static int bytelevel_bytes(const char *s, size_t n, sl__buf *dst) {
+static int bytelevel_bytes(const char *s, size_t n, sl_buf *dst) {
     size_t mark = dst->len;
-    int rc = sl__buf_reserve(dst, n);
+    int rc = sl_buf_reserve(dst, n);
     if (rc) return rc;
     for (size_t i = 0; i < n;) {
         int32_t cp;
@@ -160,7 +160,7 @@ static int bytelevel_bytes(const char *s, size_t n, sl__buf *dst) {
         int b = sl__char_to_byte(cp);
         if (b < 0) {
             dst->len = mark;
-            return sl__buf_put(dst, s, n);
+            return sl_buf_put(dst, s, n);
         }
         dst->p[dst->len++] = (char)b;
         i += l;
@@ -169,19 +169,19 @@ static int bytelevel_bytes(const char *s, size_t n, sl__buf *dst) {
 }
 
 /* Literal Replace over a growing text: emit all but a tail that could start a match. */
-static int replace_stream(sl__decstream *d, size_t k, int final, sl__buf *out) {
+static int replace_stream(sl__decstream *d, size_t k, int final, sl_buf *out) {
     stage *st = &d->st[k];
     const sl__dec *dc = st->d;
     const char *s = st->hold.p;
     size_t n = st->hold.len, pl = dc->pat.str_len, i = 0, emit_from = 0;
-    sl__buf o = {0};
+    sl_buf o = {0};
     int rc = 0;
     while (pl && i + pl <= n) {
         const char *hit = memmem(s + i, n - i, dc->pat.str, pl);
         if (!hit) break;
         size_t at = (size_t)(hit - s);
-        if ((rc = sl__buf_put(&o, s + emit_from, at - emit_from))) goto done;
-        if ((rc = sl__buf_put(&o, dc->content, dc->content_len))) goto done;
+        if ((rc = sl_buf_put(&o, s + emit_from, at - emit_from))) goto done;
+        if ((rc = sl_buf_put(&o, dc->content, dc->content_len))) goto done;
         i = emit_from = at + pl;
     }
     size_t keep = 0;
@@ -190,21 +190,21 @@ static int replace_stream(sl__decstream *d, size_t k, int final, sl__buf *out) {
         for (size_t t = maxk; t > 0; t--)
             if (memcmp(s + n - t, dc->pat.str, t) == 0) { keep = t; break; }
     }
-    if ((rc = sl__buf_put(&o, s + emit_from, n - emit_from - keep))) goto done;
+    if ((rc = sl_buf_put(&o, s + emit_from, n - emit_from - keep))) goto done;
     memmove(st->hold.p, s + n - keep, keep);
     st->hold.len = keep;
     if (o.len) rc = push(d, k + 1, o.p, o.len, out);
 done:
-    sl__buf_free(&o);
+    sl_buf_free(&o);
     return rc;
 }
 
 /* Feeds s to stage k (k == n: the output). */
-static int push(sl__decstream *d, size_t k, const char *s, size_t n, sl__buf *out) {
-    if (k == d->n) return sl__buf_put(out, s, n);
+static int push(sl__decstream *d, size_t k, const char *s, size_t n, sl_buf *out) {
+    if (k == d->n) return sl_buf_put(out, s, n);
     stage *st = &d->st[k];
     const sl__dec *dc = st->d;
-    sl__buf o = st->tmp; /* this stage's scratch: push never re-enters the same stage */
+    sl_buf o = st->tmp; /* this stage's scratch: push never re-enters the same stage */
     o.len = 0;
     int rc = 0;
     if (!st->text_in) {
@@ -223,7 +223,7 @@ static int push(sl__decstream *d, size_t k, const char *s, size_t n, sl__buf *ou
             int b = byte_token(s, n);
             if (b >= 0) {
                 char c = (char)b;
-                rc = sl__buf_put(&st->hold, &c, 1);
+                rc = sl_buf_put(&st->hold, &c, 1);
             } else if (!(rc = flush_bytes(d, k, out))) {
                 rc = push(d, k + 1, s, n, out);
             }
@@ -253,7 +253,7 @@ static int push(sl__decstream *d, size_t k, const char *s, size_t n, sl__buf *ou
     /* text mode: s continues one text */
     switch (dc->kind) {
     case SL__DEC_REPLACE:
-        rc = sl__buf_put(&st->hold, s, n);
+        rc = sl_buf_put(&st->hold, s, n);
         if (!rc && dc->pat.kind == SL__PAT_STRING) rc = replace_stream(d, k, 0, out);
         break; /* a regex can match across chunks: the whole text waits for finish */
     case SL__DEC_METASPACE: /* the whole text is the library's token 0 */
@@ -269,7 +269,7 @@ static int push(sl__decstream *d, size_t k, const char *s, size_t n, sl__buf *ou
             st->start_left--;
         }
         if (a < n) st->start_left = 0;
-        if ((rc = sl__buf_put(&st->hold, s + a, n - a))) break;
+        if ((rc = sl_buf_put(&st->hold, s + a, n - a))) break;
         /* hold back up to `stop` trailing content chars: they are stripped if nothing follows */
         size_t b = st->hold.len;
         for (size_t i = 0; i < dc->stop && b > 0; i++) {
@@ -287,7 +287,7 @@ static int push(sl__decstream *d, size_t k, const char *s, size_t n, sl__buf *ou
     }
     case SL__DEC_BYTEFALLBACK: /* only a whole text of exactly "<0xNN>" is a byte */
         if (st->passthrough) { rc = push(d, k + 1, s, n, out); break; }
-        if ((rc = sl__buf_put(&st->hold, s, n))) break;
+        if ((rc = sl_buf_put(&st->hold, s, n))) break;
         if (st->hold.len > 6) {
             st->passthrough = 1;
             rc = push(d, k + 1, st->hold.p, st->hold.len, out);
@@ -299,7 +299,7 @@ static int push(sl__decstream *d, size_t k, const char *s, size_t n, sl__buf *ou
         rc = push(d, k + 1, s, n, out);
         break;
     case SL__DEC_BYTELEVEL: /* chars of one token: raw or mapped depends on all of them */
-        rc = sl__buf_put(&st->hold, s, n);
+        rc = sl_buf_put(&st->hold, s, n);
         break;
     }
     st->tmp = o;
@@ -307,11 +307,11 @@ static int push(sl__decstream *d, size_t k, const char *s, size_t n, sl__buf *ou
 }
 
 /* Flushes stage k and everything after it. */
-static int finish(sl__decstream *d, size_t k, sl__buf *out) {
+static int finish(sl__decstream *d, size_t k, sl_buf *out) {
     if (k == d->n) return 0;
     stage *st = &d->st[k];
     const sl__dec *dc = st->d;
-    sl__buf o = {0};
+    sl_buf o = {0};
     int rc = 0;
     if (!st->text_in) {
         if (dc->kind == SL__DEC_BYTEFALLBACK) rc = flush_bytes(d, k, out);
@@ -346,11 +346,11 @@ static int finish(sl__decstream *d, size_t k, sl__buf *out) {
             break;
         case SL__DEC_BYTELEVEL:
             if (st->hold.len) {
-                sl__buf bytes = {0};
+                sl_buf bytes = {0};
                 rc = bytelevel_bytes(st->hold.p, st->hold.len, &bytes);
                 if (!rc) rc = sl__utf8_lossy(&o, bytes.p, bytes.len);
                 if (!rc) rc = push(d, k + 1, o.p, o.len, out);
-                sl__buf_free(&bytes);
+                sl_buf_free(&bytes);
                 st->hold.len = 0;
             }
             break;
@@ -358,16 +358,16 @@ static int finish(sl__decstream *d, size_t k, sl__buf *out) {
             break;
         }
     }
-    sl__buf_free(&o);
+    sl_buf_free(&o);
     if (rc) return rc;
     return finish(d, k + 1, out);
 }
 
-int sl__decstream_push(sl__decstream *d, const char *tok, size_t len, sl__buf *out) {
+int sl__decstream_push(sl__decstream *d, const char *tok, size_t len, sl_buf *out) {
     return push(d, 0, tok, len, out);
 }
 
-int sl__decstream_finish(sl__decstream *d, sl__buf *out) {
+int sl__decstream_finish(sl__decstream *d, sl_buf *out) {
     int rc = finish(d, 0, out);
     /* ready for a new text */
     for (size_t i = 0; i < d->n; i++) {

@@ -11,19 +11,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "tokenizer.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
-
-/* ---- growable byte buffer ---- */
-typedef struct sl__buf {
-    char *p;
-    size_t len, cap;
-} sl__buf;
-int sl__buf_reserve(sl__buf *b, size_t extra);
-int sl__buf_put(sl__buf *b, const void *s, size_t n);
-void sl__buf_free(sl__buf *b);
 
 /* ---- UTF-8 and Unicode ---- */
 /* Decodes one code point of a VALID UTF-8 string at s (n bytes left); returns its length. */
@@ -34,7 +26,7 @@ size_t sl__utf8_put(char *dst, int32_t cp); /* dst has room for 4 bytes */
 size_t sl__utf8_incomplete_tail(const char *s, size_t n);
 /* Appends s to out with every maximal invalid subpart replaced by U+FFFD (as Rust's
  * String::from_utf8_lossy). */
-int sl__utf8_lossy(sl__buf *out, const char *s, size_t n);
+int sl__utf8_lossy(sl_buf *out, const char *s, size_t n);
 int sl__utf8_valid(const char *s, size_t n);
 int sl__is_whitespace(int32_t cp); /* Rust char::is_whitespace (White_Space) */
 int sl__is_numeric(int32_t cp);    /* Rust char::is_numeric (N*) */
@@ -125,7 +117,7 @@ typedef struct sl__norm {
 } sl__norm;
 void sl__norm_free(sl__norm *n);
 /* Normalizes s (valid UTF-8) into out (cleared first). */
-int sl__norm_apply(const sl__norm *n, sl__scratch *sc, const char *s, size_t len, sl__buf *out,
+int sl__norm_apply(const sl__norm *n, sl__scratch *sc, const char *s, size_t len, sl_buf *out,
                    char *err, size_t errlen);
 
 /* ---- pre-tokenizers ---- */
@@ -157,7 +149,7 @@ typedef struct sl__piece {
     int first;
 } sl__piece;
 typedef struct sl__pieces {
-    sl__buf arena;
+    sl_buf arena;
     sl__piece *v;
     size_t n, cap;
 } sl__pieces;
@@ -272,8 +264,8 @@ struct sl_tokenizer {
 typedef struct sl__decstream sl__decstream;
 int sl__decstream_init(sl__decstream **out, const sl_tokenizer *tok);
 /* Pushes one token's text (NUL-free, valid UTF-8) and appends stable output to out. */
-int sl__decstream_push(sl__decstream *d, const char *tok, size_t len, sl__buf *out);
-int sl__decstream_finish(sl__decstream *d, sl__buf *out);
+int sl__decstream_push(sl__decstream *d, const char *tok, size_t len, sl_buf *out);
+int sl__decstream_finish(sl__decstream *d, sl_buf *out);
 void sl__decstream_free(sl__decstream *d);
 
 int sl__trie_init(sl__trie *t);

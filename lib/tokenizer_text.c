@@ -8,39 +8,6 @@
 #include <string.h>
 #include <utf8proc.h>
 
-/* ------------------------------------------------------------------ buffers */
-
-int sl__buf_reserve(sl__buf *b, size_t extra) {
-    if (extra >= SIZE_MAX - b->len) return SL_ENOMEM;
-    size_t need = b->len + extra + 1; /* +1 keeps room for a NUL terminator */
-    if (need <= b->cap) return 0;
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < need) {
-        if (cap > SIZE_MAX / 2) { cap = need; break; }
-        cap *= 2;
-    }
-    char *p = realloc(b->p, cap);
-    if (!p) return SL_ENOMEM;
-    b->p = p;
-    b->cap = cap;
-    return 0;
-}
-
-int sl__buf_put(sl__buf *b, const void *s, size_t n) {
-    int rc = sl__buf_reserve(b, n);
-    if (rc) return rc;
-    if (n) memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-    return 0;
-}
-
-void sl__buf_free(sl__buf *b) {
-    free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
-}
-
 /* ------------------------------------------------------------------ UTF-8 */
 
 size_t sl__utf8_next(const char *s, size_t n, int32_t *cp) {
@@ -115,21 +82,21 @@ int sl__utf8_valid(const char *s, size_t n) {
     return 1;
 }
 
-int sl__utf8_lossy(sl__buf *out, const char *s, size_t n) {
+int sl__utf8_lossy(sl_buf *out, const char *s, size_t n) {
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0, run = 0, vp = 0;
-    int rc = sl__buf_reserve(out, n);
+    int rc = sl_buf_reserve(out, n);
     if (rc) return rc;
     while (i < n) {
         if (u[i] < 0x80) { i++; continue; }
         size_t w = utf8_check(u + i, n - i, &vp);
         if (w) { i += w; continue; }
-        if ((rc = sl__buf_put(out, s + run, i - run))) return rc;
-        if ((rc = sl__buf_put(out, "\xEF\xBF\xBD", 3))) return rc;
+        if ((rc = sl_buf_put(out, s + run, i - run))) return rc;
+        if ((rc = sl_buf_put(out, "\xEF\xBF\xBD", 3))) return rc;
         i += vp;
         run = i;
     }
-    return sl__buf_put(out, s + run, n - run);
+    return sl_buf_put(out, s + run, n - run);
 }
 
 size_t sl__utf8_incomplete_tail(const char *s, size_t n) {
@@ -465,14 +432,14 @@ void sl__norm_free(sl__norm *n) {
     free(n->sub);
 }
 
-static int norm_span(utf8proc_option_t opt, const char *s, size_t len, sl__buf *out) {
+static int norm_span(utf8proc_option_t opt, const char *s, size_t len, sl_buf *out) {
     utf8proc_uint8_t *dst = NULL;
     if (len == 0) return 0;
     if (len > (size_t)(SIZE_MAX / 32)) return SL_ETOOBIG;
     utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &dst,
                                       opt | UTF8PROC_STABLE);
     if (r < 0) return r == UTF8PROC_ERROR_NOMEM ? SL_ENOMEM : SL_EINVAL;
-    int rc = sl__buf_put(out, dst, (size_t)r);
+    int rc = sl_buf_put(out, dst, (size_t)r);
     free(dst);
     return rc;
 }
@@ -480,7 +447,7 @@ static int norm_span(utf8proc_option_t opt, const char *s, size_t len, sl__buf *
 /* NF(K)C/D. ASCII is invariant under all four forms and never composes with what follows
  * it, so only runs of non-ASCII text (with the one ASCII char before them, which may take a
  * combining mark) go through utf8proc: plain text costs a copy, not a full mapping. */
-static int norm_unicode(utf8proc_option_t opt, const char *s, size_t len, sl__buf *out) {
+static int norm_unicode(utf8proc_option_t opt, const char *s, size_t len, sl_buf *out) {
     size_t i = 0, copied = 0;
     int rc;
     while (i < len) {
@@ -488,26 +455,26 @@ static int norm_unicode(utf8proc_option_t opt, const char *s, size_t len, sl__bu
         size_t a = i > copied ? i - 1 : i; /* include the preceding ASCII starter */
         size_t b = i;
         while (b < len && ((unsigned char)s[b] & 0x80)) b++;
-        if ((rc = sl__buf_put(out, s + copied, a - copied))) return rc;
+        if ((rc = sl_buf_put(out, s + copied, a - copied))) return rc;
         if ((rc = norm_span(opt, s + a, b - a, out))) return rc;
         copied = i = b;
     }
-    return sl__buf_put(out, s + copied, len - copied);
+    return sl_buf_put(out, s + copied, len - copied);
 }
 
-static int norm_one(const sl__norm *n, sl__scratch *sc, const char *s, size_t len, sl__buf *out,
+static int norm_one(const sl__norm *n, sl__scratch *sc, const char *s, size_t len, sl_buf *out,
                     char *err, size_t errlen) {
     int rc = 0;
     out->len = 0;
-    if ((rc = sl__buf_reserve(out, len))) return rc;
+    if ((rc = sl_buf_reserve(out, len))) return rc;
     switch (n->kind) {
     case SL__NORM_NFC: return norm_unicode(UTF8PROC_COMPOSE, s, len, out);
     case SL__NORM_NFD: return norm_unicode(UTF8PROC_DECOMPOSE, s, len, out);
     case SL__NORM_NFKC: return norm_unicode(UTF8PROC_COMPOSE | UTF8PROC_COMPAT, s, len, out);
     case SL__NORM_NFKD: return norm_unicode(UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT, s, len, out);
     case SL__NORM_PREPEND:
-        if (len && (rc = sl__buf_put(out, n->str, n->str_len))) return rc;
-        return sl__buf_put(out, s, len);
+        if (len && (rc = sl_buf_put(out, n->str, n->str_len))) return rc;
+        return sl_buf_put(out, s, len);
     case SL__NORM_LOWERCASE:
     case SL__NORM_STRIP_ACCENTS:
         for (size_t i = 0; i < len;) {
@@ -524,7 +491,7 @@ static int norm_one(const sl__norm *n, sl__scratch *sc, const char *s, size_t le
                 k = sl__utf8_put(tmp, cp < 0x80 ? (cp >= 'A' && cp <= 'Z' ? cp + 32 : cp)
                                                 : utf8proc_tolower(cp));
             }
-            if ((rc = sl__buf_put(out, tmp, k))) return rc;
+            if ((rc = sl_buf_put(out, tmp, k))) return rc;
             i += l;
         }
         return 0;
@@ -546,37 +513,37 @@ static int norm_one(const sl__norm *n, sl__scratch *sc, const char *s, size_t le
                 if (!sl__is_whitespace(cp)) break;
                 b = q;
             }
-        return sl__buf_put(out, s + a, b - a);
+        return sl_buf_put(out, s + a, b - a);
     }
     case SL__NORM_REPLACE: {
         if ((rc = sl__pattern_find(&n->pat, sc, s, len, &sc->spans, err, errlen))) return rc;
         for (size_t k = 0; k < sc->spans.n; k++) {
             sl__span sp = sc->spans.v[k];
-            rc = sp.is_match ? sl__buf_put(out, n->str, n->str_len)
-                             : sl__buf_put(out, s + sp.start, sp.end - sp.start);
+            rc = sp.is_match ? sl_buf_put(out, n->str, n->str_len)
+                             : sl_buf_put(out, s + sp.start, sp.end - sp.start);
             if (rc) return rc;
         }
         return 0;
     }
     case SL__NORM_SEQUENCE: {
-        sl__buf a = {0}, b = {0};
-        if ((rc = sl__buf_put(&a, s, len))) return rc;
+        sl_buf a = {0}, b = {0};
+        if ((rc = sl_buf_put(&a, s, len))) return rc;
         for (size_t i = 0; i < n->n_sub && !rc; i++) {
             rc = norm_one(&n->sub[i], sc, a.p, a.len, &b, err, errlen);
-            sl__buf t = a;
+            sl_buf t = a;
             a = b;
             b = t;
         }
-        if (!rc) rc = sl__buf_put(out, a.p, a.len);
-        sl__buf_free(&a);
-        sl__buf_free(&b);
+        if (!rc) rc = sl_buf_put(out, a.p, a.len);
+        sl_buf_free(&a);
+        sl_buf_free(&b);
         return rc;
     }
     }
     return SL_EINVAL;
 }
 
-int sl__norm_apply(const sl__norm *n, sl__scratch *sc, const char *s, size_t len, sl__buf *out,
+int sl__norm_apply(const sl__norm *n, sl__scratch *sc, const char *s, size_t len, sl_buf *out,
                    char *err, size_t errlen) {
     return norm_one(n, sc, s, len, out, err, errlen);
 }
@@ -596,7 +563,7 @@ int sl__pieces_push(sl__pieces *ps, size_t off, size_t len, int first) {
 }
 
 void sl__pieces_free(sl__pieces *ps) {
-    sl__buf_free(&ps->arena);
+    sl_buf_free(&ps->arena);
     free(ps->v);
     memset(ps, 0, sizeof *ps);
 }
@@ -642,7 +609,7 @@ static int bytelevel(const sl__pretok *p, sl__scratch *sc, sl__pieces *ps, char 
         for (size_t i = 0; i < ps->n; i++) {
             sl__piece *pc = &ps->v[i];
             if (pc->len && ps->arena.p[pc->off] == ' ') continue;
-            if ((rc = sl__buf_reserve(&ps->arena, pc->len + 1))) return rc;
+            if ((rc = sl_buf_reserve(&ps->arena, pc->len + 1))) return rc;
             size_t off = ps->arena.len;
             ps->arena.p[off] = ' ';
             memcpy(ps->arena.p + off + 1, ps->arena.p + pc->off, pc->len);
@@ -655,7 +622,7 @@ static int bytelevel(const sl__pretok *p, sl__scratch *sc, sl__pieces *ps, char 
         return rc;
     for (size_t i = 0; i < ps->n; i++) {
         sl__piece *pc = &ps->v[i];
-        if ((rc = sl__buf_reserve(&ps->arena, 2 * pc->len))) return rc;
+        if ((rc = sl_buf_reserve(&ps->arena, 2 * pc->len))) return rc;
         const unsigned char *src = (const unsigned char *)ps->arena.p + pc->off;
         char *dst = ps->arena.p + ps->arena.len;
         size_t k = 0;
@@ -681,7 +648,7 @@ static int metaspace(const sl__pretok *p, sl__scratch *sc, sl__pieces *ps, char 
         int pre = (p->prepend == SL__PREPEND_ALWAYS && !starts) ||
                   (p->prepend == SL__PREPEND_FIRST && !starts && pc->first);
         size_t need = pc->len + spaces * p->rep_len + (pre ? p->rep_len : 0);
-        if ((rc = sl__buf_reserve(&ps->arena, need))) return rc;
+        if ((rc = sl_buf_reserve(&ps->arena, need))) return rc;
         const char *src = ps->arena.p + pc->off;
         char *dst = ps->arena.p + ps->arena.len;
         size_t k = 0;

@@ -34,7 +34,7 @@ FUZZ_LDLIBS  := $(FUZZ_PKG_LIBS) -lm
 FUZZ_SRC_safetensors      := lib/safetensors.c lib/error.c
 FUZZ_SRC_model_config     := lib/model.c lib/gemm.c lib/safetensors.c lib/error.c
 FUZZ_SRC_adapter          := lib/adapter.c lib/model.c lib/gemm.c lib/safetensors.c lib/error.c
-FUZZ_SRC_tokenizer_load   := $(sort $(wildcard lib/tokenizer*.c)) lib/error.c
+FUZZ_SRC_tokenizer_load   := $(sort $(wildcard lib/tokenizer*.c)) lib/buf.c lib/error.c
 FUZZ_SRC_tokenizer_encode := $(FUZZ_SRC_tokenizer_load)
 # The HTTP side: api/request.c (request bodies and upload parts, parsed without a connection).
 FUZZ_SRC_http_request     := api/request.c lib/chat.c $(FUZZ_SRC_tokenizer_load)
