@@ -5,8 +5,10 @@
 #   make soak       [SOAK_SECONDS=180] 64 streams + uploads/deletes against the sanitizer build
 #   make bench      optimised build + benchmarks (writes build/bench.json)
 #   make run        start symlorad on the bundled demo model
-# Sources are discovered by directory: lib/ (engine, no HTTP), api/ (routes),
-# daemon/ (main), tools/*.c (one program each), tests/unit/test_*.c (one binary each).
+# Sources are discovered by directory: lib/ and its rooms (engine, no HTTP: common/, tokenizer/,
+# model/, serving/, adapters/, template/ ...), api/ (routes), daemon/ (main), tools/*.c (one
+# program each), tests/unit/test_*.c (one binary each). Every lib/ room is on the include path,
+# so a header is included by its name alone.
 
 BUILD    ?= build
 PKGS     := openblas jansson libuv libmicrohttpd libpcre2-8 libutf8proc nettle
@@ -17,11 +19,12 @@ OPT      ?= -O2
 SAN      ?=
 CFLAGS   ?=
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
-            -Wno-unused-parameter -g -pthread $(OPT) $(SAN) $(PKG_CFLAGS) -Ilib -Iapi -Idaemon -MMD -MP
+            -Wno-unused-parameter -g -pthread $(OPT) $(SAN) $(PKG_CFLAGS) $(addprefix -I,$(LIB_DIRS)) -Iapi -Idaemon -MMD -MP
 LDLIBS   += $(PKG_LIBS) -lm -pthread
 LDFLAGS  += $(SAN)
 
-LIB_SRC    := $(wildcard lib/*.c)
+LIB_DIRS   := $(sort $(shell find lib -type d))
+LIB_SRC    := $(sort $(shell find lib -name '*.c'))
 API_SRC    := $(wildcard api/*.c)
 DAEMON_SRC := $(wildcard daemon/*.c)
 TOOL_SRC   := $(wildcard tools/*.c)
@@ -46,7 +49,7 @@ $(BUILD)/obj/%.o: %.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # The fixed-order kernels want `acc += x * w` as one FMA (ISO C mode turns contraction off).
-$(BUILD)/obj/lib/gemm.o $(BUILD)/obj/lib/lowrank.o: CFLAGS += -ffp-contract=fast
+$(BUILD)/obj/lib/model/gemm.o $(BUILD)/obj/lib/model/lowrank.o: CFLAGS += -ffp-contract=fast
 
 $(LIB_A): $(call obj,$(LIB_SRC))
 	@mkdir -p $(dir $@)

@@ -220,7 +220,7 @@ http_bench() {
         if [ "$cell" = "32x8" ]; then
             # B: the same on OPENBLAS_NUM_THREADS=1 (same store, warmed first), then A and B
             # once more: A, B, A, B, so that a change of load on the shared machine hits both.
-            # The step calls no BLAS any more (lib/gemm.c, lib/lowrank.c), so A and B run the
+            # The step calls no BLAS any more (lib/model/gemm.c, lib/model/lowrank.c), so A and B run the
             # same code: their difference is the machine's noise between adjacent runs.
             start_daemon B OPENBLAS_NUM_THREADS=1 -- --adapter-cache-bytes 4294967296
             B_PID=$DAEMON_PID

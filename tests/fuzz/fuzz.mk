@@ -26,22 +26,22 @@ FUZZ_PKG_LIBS   := $(if $(PKGS),$(PKG_LIBS),$(shell pkg-config --libs $(FUZZ_PKG
 FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -pthread -Wall -Wextra -Wno-unused-parameter \
                $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(FUZZ_PKG_CFLAGS) \
-               -Ilib -Iapi -MMD -MP
+               $(addprefix -I,$(sort $(shell find lib -type d))) -Iapi -MMD -MP
 FUZZ_LDFLAGS := $(FUZZ_SAN) -fsanitize=fuzzer -pthread -Wl,--as-needed # only the libraries used
 FUZZ_LDLIBS  := $(FUZZ_PKG_LIBS) -lm
 
 # The lib/ sources of each target (only these are compiled for it).
-FUZZ_SRC_safetensors      := lib/safetensors.c lib/error.c
-FUZZ_SRC_model_config     := lib/model.c lib/gemm.c lib/safetensors.c lib/error.c
-FUZZ_SRC_adapter          := lib/adapter.c lib/model.c lib/gemm.c lib/safetensors.c lib/error.c
-FUZZ_SRC_tokenizer_load   := $(sort $(wildcard lib/tokenizer*.c)) lib/buf.c lib/error.c
+FUZZ_SRC_safetensors      := lib/common/safetensors.c lib/common/error.c
+FUZZ_SRC_model_config     := lib/model/model.c lib/model/gemm.c lib/common/safetensors.c lib/common/error.c
+FUZZ_SRC_adapter          := lib/adapters/adapter.c lib/model/model.c lib/model/gemm.c lib/common/safetensors.c lib/common/error.c
+FUZZ_SRC_tokenizer_load   := $(sort $(wildcard lib/tokenizer/*.c)) lib/common/buf.c lib/common/error.c
 FUZZ_SRC_tokenizer_encode := $(FUZZ_SRC_tokenizer_load)
 # The HTTP side: api/request.c (request bodies and upload parts, parsed without a connection).
-FUZZ_SRC_http_request     := api/request.c lib/chat.c $(FUZZ_SRC_tokenizer_load)
+FUZZ_SRC_http_request     := api/request.c lib/template/chat.c $(FUZZ_SRC_tokenizer_load)
 FUZZ_SRC_http_multipart   := $(FUZZ_SRC_http_request) # + libmicrohttpd's PostProcessor
 
 FUZZ_ALL_TARGETS := safetensors model_config adapter \
-                    $(if $(wildcard lib/tokenizer.c),tokenizer_load tokenizer_encode) \
+                    $(if $(wildcard lib/tokenizer/tokenizer.c),tokenizer_load tokenizer_encode) \
                     $(if $(wildcard api/request.c),http_request http_multipart)
 FUZZ_TARGETS     ?= $(FUZZ_ALL_TARGETS)
 
