@@ -19,8 +19,6 @@ from harness import (FIXTURES, SANITIZED, TIMEOUT, Daemon, expected, fixture_ada
 
 EXP = expected()["models"]["llama-tiny"]
 FIX = fixture_adapters()  # name -> directory
-with open(os.path.join(FIXTURES, "models", "llama-tiny", "config.json")) as _f:
-    BOS = json.load(_f).get("bos_token_id")
 LIMIT = 200000  # --max-adapter-bytes of the shared daemon (the biggest fixture is ~82 KB)
 
 
@@ -39,8 +37,8 @@ def sha(fix):
 
 
 def prompts():
-    """expected.json's prompts as the golden outputs continue them: without a leading BOS."""
-    return [p[1:] if len(p) > 1 and p[0] == BOS else p for p in EXP["prompts"]]
+    """expected.json's prompts (BOS included), whose greedy continuations it records."""
+    return EXP["prompts"]
 
 
 def check_golden(d, model, case):

@@ -137,7 +137,7 @@ def push_use_replace_rm(d):
     # The pushed copy serves exactly as the preloaded fixture (and as expected.json's golden).
     args = ["complete", "-n", "10", "-t", "0", "Once upon a time"]
     assert ok(args + ["--model", name], d) == ok(args + ["--model", "symlora-qo-r8"], d)
-    prompt = EXP["prompts"][0][1:]
+    prompt = EXP["prompts"][0]
     want = EXP["cases"]["symlora-qo-r8"]["greedy"][0]
     j = symlora.Client(url(d)).completions(prompt, model=name, max_tokens=len(want), temperature=0, logprobs=0,
                                            return_tokens_as_token_ids=True, ignore_eos=True)

@@ -32,8 +32,6 @@ from harness import FIXTURES, ROOT, SANITIZED, TIMEOUT, Daemon, expected, fixtur
 
 EXP = expected()["models"]["llama-tiny"]
 FIX = fixture_adapters()
-with open(os.path.join(FIXTURES, "models", "llama-tiny", "config.json")) as _f:
-    BOS = json.load(_f).get("bos_token_id")
 CONF = os.path.join(ROOT, "deploy", "nginx", "symlora.conf")
 KEYS = {"alice": "sk-scaleout-alice-0123456789", "bob": "sk-scaleout-bob-abcdefghij"}
 STEP_MS = 3            # --step-delay-ms: makes a long generation last long enough to be killed mid-way
@@ -76,8 +74,8 @@ def sha(fix):
 
 
 def prompts():
-    """expected.json's prompts as the golden outputs continue them: without a leading BOS."""
-    return [p[1:] if len(p) > 1 and p[0] == BOS else p for p in EXP["prompts"]]
+    """expected.json's prompts (BOS included), whose greedy continuations it records."""
+    return EXP["prompts"]
 
 
 # ---------------------------------------------------------------------- the cluster

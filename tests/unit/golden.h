@@ -46,20 +46,8 @@ static inline int golden_n_prompts(const golden *g, const char *model) {
     return (int)json_array_size(json_object_get(json_object_get(json_object_get(g->root, "models"), model), "prompts"));
 }
 
-/* The prompt whose greedy continuation expected.json records. Measured: for llama-tiny the
- * continuations follow the prompt WITHOUT its leading BOS (all 4 prompts x 12 tokens match that
- * way, and the first token already differs with BOS), while the logits in logits.safetensors
- * are of the prompt WITH BOS. So the BOS that starts prompts[i] is dropped here. */
-static inline int golden_greedy_prompt(const golden *g, const char *model, int i, int32_t bos, int32_t *ids, int cap) {
-    int n = golden_prompt(g, model, i, ids, cap);
-    if (n > 1 && bos >= 0 && ids[0] == bos) {
-        memmove(ids, ids + 1, (size_t)(n - 1) * sizeof *ids);
-        n--;
-    }
-    return n;
-}
-
-/* The expected greedy continuation of prompt I under CASE ("base", "lora-all-r8", ...). */
+/* The expected greedy continuation of prompt I (with its BOS, as golden_prompt gives it) under
+ * CASE ("base", "lora-all-r8", ...). */
 static inline int golden_greedy(const golden *g, const char *model, const char *cas, int i, int32_t *ids) {
     json_t *c = json_object_get(json_object_get(json_object_get(json_object_get(g->root, "models"), model), "cases"), cas);
     json_t *p = json_array_get(json_object_get(c, "greedy"), (size_t)i);
