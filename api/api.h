@@ -64,12 +64,32 @@ struct sl_registry;
 struct sl_store;
 sl_adapter_source sl_adapter_registry_source(struct sl_registry *r);
 
-/* API keys (--api-keys FILE, api/keys.c): lines `SHA256HEX TENANT ROLE`, ROLE tenant|admin.
- * Refused when group/world can read or write the file (mode & 077). */
+/* API keys (--api-keys FILE, api/keys.c): lines `SHA256HEX TENANT ROLE [WEIGHT] [NAME=VALUE ...]`,
+ * ROLE tenant|admin, WEIGHT the tenant's fair-share weight (1..SL_TENANT_WEIGHT_MAX, default
+ * 1), NAME=VALUE the tenant's own limits (names: sl_quota_names). Refused when group/world can
+ * read or write the file (mode & 077), and for any malformed line (the error names it). */
 typedef struct sl_api_keys sl_api_keys;
 int sl_api_keys_load(sl_api_keys **out, const char *path, char *err, size_t errlen);
 void sl_api_keys_free(sl_api_keys *k);
 int sl_api_keys_count(const sl_api_keys *k);
+
+/* Per-tenant settings of the keys file. Tenants are those named by at least one line, indexed
+ * 0..sl_api_keys_tenant_count()-1 in name order (names valid while K lives). */
+#define SL_TENANT_WEIGHT_MAX 1000
+typedef enum sl_quota {
+    SL_QUOTA_STORE_BYTES, /* max_store_bytes: bytes of the tenant's stored adapters (current versions) */
+    SL_QUOTA_ADAPTERS,    /* max_adapters: number of stored adapters */
+    SL_QUOTA_UPLOADS,     /* max_uploads: uploads in progress at once */
+    SL_QUOTA_COUNT
+} sl_quota;
+extern const char *const sl_quota_names[SL_QUOTA_COUNT]; /* the NAME of NAME=VALUE */
+int sl_api_keys_tenant_count(const sl_api_keys *k);
+const char *sl_api_keys_tenant_name(const sl_api_keys *k, int i);
+/* TENANT's weight: its line's WEIGHT, else 1 (also for an unknown tenant and for K NULL). */
+int sl_api_keys_tenant_weight(const sl_api_keys *k, const char *tenant);
+/* TENANT's own limit Q (0: no limit), or -1 when its lines set none (the server's default
+ * applies; also for an unknown tenant and for K NULL). */
+int64_t sl_api_keys_tenant_quota(const sl_api_keys *k, const char *tenant, sl_quota q);
 /* The entry of the key KEY (LEN bytes): 0 with *tenant (valid while K lives) and *admin set,
  * or SL_ENOENT. The SHA-256 of KEY is compared with every entry in constant time. */
 int sl_api_keys_check(const sl_api_keys *k, const char *key, size_t len, const char **tenant, int *admin);

@@ -43,7 +43,7 @@ static const sl_opt opts[] = {
     {.name = "import-dir", .type = OPT_STR, .def = "", .off = F(import_dir), .metavar = "DIR",
      .help = "POST /v1/load_lora_adapter may read adapters below DIR only (empty: that route is disabled)"},
     {.name = "api-keys", .type = OPT_STR, .def = "", .off = F(api_keys), .metavar = "FILE",
-     .help = "API keys, lines 'SHA256HEX TENANT ROLE' (role tenant|admin), mode 600; reloaded on SIGHUP (empty: auth off)"},
+     .help = "API keys, lines 'SHA256HEX TENANT ROLE [WEIGHT] [NAME=VALUE ...]' (role tenant|admin), mode 600; reloaded on SIGHUP (empty: auth off)"},
     {.name = "store-rescan-ms", .type = OPT_LONG, .def = "2000", .min = 0, .max = 86400000, .off = F(store_rescan_ms),
      .metavar = "MS", .help = "re-read the store directory this often, to see other replicas' changes (0: never, and no store-watch)"},
     {.name = "store-watch", .type = OPT_LONG, .def = "1", .min = 0, .max = 1, .off = F(store_watch), .metavar = "0|1",

@@ -277,6 +277,9 @@ def keys_file_must_be_private_and_well_formed():
              (["abc alice tenant"], 0o600, "SHA-256"),
              (["%s Alice tenant" % h("k")], 0o600, "tenant"),
              (["%s alice tenant" % h("k"), "%s bob tenant" % h("k")], 0o600, "twice"),
+             (["# c", "%s alice tenant 0" % h("k")], 0o600, "keys:4: the weight '0'"),
+             (["%s alice tenant max_store_bytes=lots" % h("k")], 0o600, "keys:3: max_store_bytes='lots'"),
+             (["%s alice tenant 2" % h("k"), "%s alice tenant 3" % h("k2")], 0o600, "keys:4: tenant 'alice' has weight 2 on line 3"),
              ([], 0o600, "no keys")]
     for lines, mode, word in cases:
         write_keys(path, lines, mode)
@@ -309,6 +312,19 @@ def sighup_reloads_keys():
         assert req(d, "GET", "/v1/adapters", "carol")[0] == 200
         assert req(d, "GET", "/v1/adapters", "alice")[0] == 401
         assert "keeping the keys loaded before" in d.log_text()
+        # So is a malformed line, named in the log; the weight and limit columns are accepted.
+        write_keys(path, ["%s alice tenant 2 max_adapters=3" % h(KEYS["alice"]), "%s carol tenant x" % h(KEYS["carol"])])
+        d.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.3)
+        assert req(d, "GET", "/v1/adapters", "carol")[0] == 200
+        assert req(d, "GET", "/v1/adapters", "alice")[0] == 401
+        assert "keys:4: the weight 'x'" in d.log_text(), d.log_text()[-2000:]
+        write_keys(path, ["%s alice tenant 2 max_adapters=3" % h(KEYS["alice"])])
+        d.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 5
+        while req(d, "GET", "/v1/adapters", "alice")[0] != 200 and time.time() < deadline:
+            time.sleep(0.05)
+        assert req(d, "GET", "/v1/adapters", "alice")[0] == 200
         assert d.stop() == 0
     finally:
         d.cleanup()

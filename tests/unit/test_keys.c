@@ -62,6 +62,60 @@ TEST(valid_file_and_check) {
     sl_api_keys_free(k);
 }
 
+TEST(tenant_fields) {
+    char text[2048], a[65], a2[65], b[65], c[65];
+    snprintf(a, sizeof a, "%s", hexsha("sk-alice"));
+    snprintf(a2, sizeof a2, "%s", hexsha("sk-alice-2"));
+    snprintf(b, sizeof b, "%s", hexsha("sk-bob"));
+    snprintf(c, sizeof c, "%s", hexsha("sk-carol"));
+    snprintf(text, sizeof text,
+             "%s alice tenant 3 max_store_bytes=64M max_adapters=10 # comment 7\n"
+             "%s alice tenant max_uploads=2\n" /* a second key of alice: more of her limits */
+             "%s bob tenant weight=2 max_store_bytes=0\n"
+             "%s carol admin\n", a, a2, b, c);
+    write_file(text, 0600);
+    sl_api_keys *k = NULL;
+    char err[512] = "";
+    CHECKF(sl_api_keys_load(&k, path, err, sizeof err) == 0, "%s", err);
+    if (!k) return;
+    CHECK(sl_api_keys_count(k) == 4);
+    CHECK(sl_api_keys_tenant_count(k) == 3);
+    CHECK(!strcmp(sl_api_keys_tenant_name(k, 0), "alice") && !strcmp(sl_api_keys_tenant_name(k, 2), "carol"));
+    CHECK(sl_api_keys_tenant_name(k, 3) == NULL && sl_api_keys_tenant_name(k, -1) == NULL);
+    CHECK(sl_api_keys_tenant_weight(k, "alice") == 3);
+    CHECK(sl_api_keys_tenant_weight(k, "bob") == 2);
+    CHECK(sl_api_keys_tenant_weight(k, "carol") == 1);
+    CHECK(sl_api_keys_tenant_weight(k, "nobody") == 1);
+    CHECK(sl_api_keys_tenant_weight(NULL, "alice") == 1);
+    CHECK(sl_api_keys_tenant_quota(k, "alice", SL_QUOTA_STORE_BYTES) == 64LL << 20);
+    CHECK(sl_api_keys_tenant_quota(k, "alice", SL_QUOTA_ADAPTERS) == 10);
+    CHECK(sl_api_keys_tenant_quota(k, "alice", SL_QUOTA_UPLOADS) == 2);
+    CHECK(sl_api_keys_tenant_quota(k, "bob", SL_QUOTA_STORE_BYTES) == 0); /* 0: no limit */
+    CHECK(sl_api_keys_tenant_quota(k, "bob", SL_QUOTA_ADAPTERS) == -1);   /* -1: the server's default */
+    CHECK(sl_api_keys_tenant_quota(k, "carol", SL_QUOTA_UPLOADS) == -1);
+    CHECK(sl_api_keys_tenant_quota(k, "nobody", SL_QUOTA_UPLOADS) == -1);
+    CHECK(sl_api_keys_tenant_quota(NULL, "alice", SL_QUOTA_UPLOADS) == -1);
+    const char *tenant = NULL;
+    int admin = -1;
+    CHECK(sl_api_keys_check(k, "sk-alice-2", 10, &tenant, &admin) == 0 && !strcmp(tenant, "alice") && !admin);
+    sl_api_keys_free(k);
+    /* Suffixes are powers of 1024; the same value on two lines of a tenant is fine. */
+    snprintf(text, sizeof text, "%s alice tenant 1000 max_store_bytes=1T\n%s alice tenant 1000 max_store_bytes=1024G\n", a, a2);
+    write_file(text, 0600);
+    CHECKF(sl_api_keys_load(&k, path, err, sizeof err) == 0, "%s", err);
+    CHECK(k && sl_api_keys_tenant_quota(k, "alice", SL_QUOTA_STORE_BYTES) == 1LL << 40);
+    CHECK(k && sl_api_keys_tenant_weight(k, "alice") == 1000);
+    sl_api_keys_free(k);
+    /* Two lines of one tenant that disagree: refused, naming both lines. */
+    snprintf(text, sizeof text, "%s alice tenant 2\n\n%s alice tenant 3\n", a, a2);
+    write_file(text, 0600);
+    k = NULL;
+    CHECK(sl_api_keys_load(&k, path, err, sizeof err) != 0 && !k && strstr(err, ":3:") && strstr(err, "line 1"));
+    snprintf(text, sizeof text, "%s alice tenant max_adapters=2\n%s alice tenant max_adapters=3\n", a, a2);
+    write_file(text, 0600);
+    CHECK(sl_api_keys_load(&k, path, err, sizeof err) != 0 && !k && strstr(err, ":2:") && strstr(err, "max_adapters=2"));
+}
+
 TEST(refusals) {
     char a[65];
     snprintf(a, sizeof a, "%s", hexsha("sk-alice"));
@@ -75,7 +129,19 @@ TEST(refusals) {
         {"%s alice tenant\n", 0620, "chmod 600"},
         {"%s alice boss\n", 0600, "role"},
         {"%s alice\n", 0600, "expected"},
-        {"%s alice tenant extra\n", 0600, "expected"},
+        {"%s alice tenant extra\n", 0600, ":1: the weight 'extra'"},
+        {"%s alice tenant 0\n", 0600, "weight '0'"},
+        {"%s alice tenant 1001\n", 0600, "from 1 to 1000"},
+        {"%s alice tenant -2\n", 0600, "weight '-2'"},
+        {"%s alice tenant 2 3\n", 0600, "only NAME=VALUE"},
+        {"%s alice tenant max_store_bytes=12Q\n", 0600, "max_store_bytes='12Q'"},
+        {"%s alice tenant max_store_bytes=\n", 0600, "whole number"},
+        {"%s alice tenant max_store_bytes=99999999999999999999\n", 0600, "whole number"},
+        {"%s alice tenant max_store_bytes=16777216T\n", 0600, "whole number"},
+        {"%s alice tenant max_adapters=-1\n", 0600, "max_adapters='-1'"},
+        {"%s alice tenant colour=blue\n", 0600, "unknown field 'colour'"},
+        {"%1$s alice tenant # 2\n%1$s alice tenant weight=x\n", 0600, ":2: the weight 'x'"},
+        {"%s alice # tenant\n", 0600, "expected"},
         {"%.63s alice tenant\n", 0600, "SHA-256"},
         {"%.62szz alice tenant\n", 0600, "SHA-256"},
         {"%s ../alice tenant\n", 0600, "tenant"},
@@ -108,6 +174,7 @@ int main(void) {
     }
     snprintf(path, sizeof path, "%s/keys", dir);
     RUN(valid_file_and_check);
+    RUN(tenant_fields);
     RUN(refusals);
     unlink(path);
     rmdir(dir);
