@@ -39,10 +39,11 @@ FUZZ_SRC_tokenizer_encode := $(FUZZ_SRC_tokenizer_load)
 # The HTTP side: api/request.c (request bodies and upload parts, parsed without a connection).
 FUZZ_SRC_http_request     := api/request.c lib/template/chat.c $(FUZZ_SRC_tokenizer_load)
 FUZZ_SRC_http_multipart   := $(FUZZ_SRC_http_request) # + libmicrohttpd's PostProcessor
+FUZZ_SRC_toolcall         := lib/toolcall/toolcall.c lib/common/buf.c lib/common/error.c
 
 FUZZ_ALL_TARGETS := safetensors model_config adapter \
                     $(if $(wildcard lib/tokenizer/tokenizer.c),tokenizer_load tokenizer_encode) \
-                    $(if $(wildcard api/request.c),http_request http_multipart)
+                    $(if $(wildcard api/request.c),http_request http_multipart) toolcall
 FUZZ_TARGETS     ?= $(FUZZ_ALL_TARGETS)
 
 fuzz_obj = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(1))

@@ -59,6 +59,7 @@ options() {
     tokenizer_encode) echo "$common -max_len=4096" ;;
     http_request)     echo "$common -max_len=8192" ;;
     http_multipart)   echo "$common -max_len=16384" ;;
+    toolcall)         echo "$common -max_len=4096" ;;
     *) return 1 ;;
     esac
 }
