@@ -123,6 +123,8 @@ typedef struct sl_api_config {
     const struct sl_tokenizer *tok;
     sl_engine *engine;
     const sl_chat *chat;
+    int tool_format;           /* sl_toolcall_format the model writes tool calls in (0: none) */
+    int reasoning;             /* 1: <think> blocks of the output are reasoning_content */
     sl_adapter_source adapters;
     /* The adapter store and its registry (the REST adapter API); both NULL: no such routes. */
     struct sl_store *store;

@@ -8,6 +8,7 @@
 #include "error.h"
 #include "internal.h"
 #include "tokenizer.h"
+#include "tools.h"
 
 struct sl__gen {
     int chat;
@@ -24,6 +25,15 @@ struct sl__gen {
     sl_buf text;
     json_t *lp;        /* completions: {tokens, token_logprobs, top_logprobs, text_offset}; chat: [content...] */
     size_t text_offset;
+    /* Chat: the output parsed into content, reasoning and tool calls (tc NULL: plain content). */
+    int parsed;           /* the output goes through tc (or, after tc ran out of memory, as content) */
+    sl_toolcall_parser *tc;
+    sl_toolcall_out tco;  /* what the latest feed gave */
+    int reasoning;        /* reasoning_content is reported */
+    int parallel;         /* parallel_tool_calls: 0 keeps only the first call */
+    int n_calls;          /* tool calls reported so far */
+    sl_buf reasoning_text; /* non-streaming: accumulated */
+    json_t *calls;         /* non-streaming: message.tool_calls */
 };
 
 void sl__gen_free(sl__gen *g) {
@@ -31,6 +41,10 @@ void sl__gen_free(sl__gen *g) {
     free(g->model);
     sl_buf_free(&g->text);
     json_decref(g->lp);
+    sl_toolcall_parser_free(g->tc);
+    sl_toolcall_out_free(&g->tco);
+    sl_buf_free(&g->reasoning_text);
+    json_decref(g->calls);
     free(g);
 }
 
@@ -164,6 +178,54 @@ static const char *finish_reason(sl_finish f) {
     }
 }
 
+/* "tool_calls" when the model ended its turn with calls, as OpenAI reports it. */
+static const char *gen_finish_reason(const sl__gen *g, sl_finish f) {
+    return g->n_calls > 0 && f == SL_FINISH_STOP ? "tool_calls" : finish_reason(f);
+}
+
+static void make_id(char *out, size_t n, const char *prefix);
+
+/* Feeds the engine's new text to the output parser (g->tco gets what became certain). */
+static void parse_output(sl__gen *g, const sl_engine_out *out) {
+    sl_toolcall_out_clear(&g->tco);
+    if (g->tc && sl_toolcall_feed(g->tc, out->text, out->text_len, out->finished, &g->tco) == 0) return;
+    /* out of memory: what comes from here on is plain content */
+    sl_toolcall_parser_free(g->tc);
+    g->tc = NULL;
+    sl_toolcall_out_clear(&g->tco);
+    sl_buf_put(&g->tco.content, out->text, out->text_len);
+}
+
+/* The calls of the latest feed as OpenAI tool_calls entries appended to ARR (STREAM: with their
+ * index); with parallel_tool_calls false, calls after the first are dropped. */
+static void add_calls(sl__gen *g, json_t *arr, int stream) {
+    for (int i = 0; i < g->tco.n_calls; i++) {
+        if (!g->parallel && g->n_calls >= 1) break;
+        char id[40];
+        make_id(id, sizeof id, "call_");
+        json_array_append_new(arr, sl__tool_call_json(&g->tco.calls[i], id, stream ? g->n_calls : -1));
+        g->n_calls++;
+    }
+}
+
+/* A chat stream's delta: the parsed pieces of the latest feed, or the new text as it is. */
+static json_t *chat_delta(sl__gen *g, const sl_engine_out *out) {
+    json_t *d = json_object();
+    if (!g->parsed) {
+        if (out->text_len || !out->finished) json_object_set_new(d, "content", jstr(out->text, out->text_len));
+        return d;
+    }
+    if (g->tco.reasoning.len) json_object_set_new(d, "reasoning_content", jstr(g->tco.reasoning.p, g->tco.reasoning.len));
+    if (g->tco.content.len) json_object_set_new(d, "content", jstr(g->tco.content.p, g->tco.content.len));
+    if (g->tco.n_calls) {
+        json_t *arr = json_array();
+        add_calls(g, arr, 1);
+        if (json_array_size(arr)) json_object_set_new(d, "tool_calls", arr);
+        else json_decref(arr);
+    }
+    return d;
+}
+
 static json_t *usage_json(const sl__gen *g) {
     json_t *u = json_object();
     json_object_set_new(u, "prompt_tokens", json_integer(g->n_prompt));
@@ -195,8 +257,8 @@ static void sse_event(sl__req *q, json_t *j) {
 
 static void stream_output(sl__req *q, sl__gen *g, const sl_engine_out *out) {
     sl_api *a = q->api;
-    const char *fr = out->finished ? finish_reason(out->finish) : NULL;
     int has_lp = g->logprobs >= 0 && out->n_tokens > 0;
+    size_t new_text = g->parsed ? g->tco.content.len + g->tco.reasoning.len + (size_t)g->tco.n_calls : out->text_len;
     if (g->chat && !g->sent_first) {
         g->sent_first = 1;
         json_t *j = envelope(g, "chat.completion.chunk");
@@ -213,14 +275,12 @@ static void stream_output(sl__req *q, sl__gen *g, const sl_engine_out *out) {
         json_object_set_new(j, "choices", arr);
         sse_event(q, j);
     }
-    if (out->text_len || has_lp || (out->finished && out->finish != SL_FINISH_ERROR)) {
+    if (new_text || has_lp || (out->finished && out->finish != SL_FINISH_ERROR)) {
         json_t *j = envelope(g, g->chat ? "chat.completion.chunk" : "text_completion");
         json_t *c = json_object();
         json_object_set_new(c, "index", json_integer(0));
         if (g->chat) {
-            json_t *d = json_object();
-            if (out->text_len || !out->finished) json_object_set_new(d, "content", jstr(out->text, out->text_len));
-            json_object_set_new(c, "delta", d);
+            json_object_set_new(c, "delta", chat_delta(g, out)); /* before the finish reason: it counts the calls */
         } else {
             json_object_set_new(c, "text", jstr(out->text, out->text_len));
         }
@@ -232,6 +292,7 @@ static void stream_output(sl__req *q, sl__gen *g, const sl_engine_out *out) {
             lp = o;
         }
         json_object_set_new(c, "logprobs", lp ? lp : json_null());
+        const char *fr = out->finished ? gen_finish_reason(g, out->finish) : NULL;
         json_object_set_new(c, "finish_reason", fr ? json_string(fr) : json_null());
         json_t *arr = json_array();
         json_array_append_new(arr, c);
@@ -268,7 +329,17 @@ static void final_response(sl__req *q, sl__gen *g, const sl_engine_out *out) {
     if (g->chat) {
         json_t *m = json_object();
         json_object_set_new(m, "role", json_string("assistant"));
-        json_object_set_new(m, "content", text);
+        /* content null when the model said nothing besides its calls or reasoning, as OpenAI */
+        int none = !g->text.len && (g->n_calls || g->reasoning_text.len);
+        json_object_set_new(m, "content", none ? json_null() : json_incref(text));
+        json_decref(text);
+        if (g->reasoning)
+            json_object_set_new(m, "reasoning_content", g->reasoning_text.len ? jstr(g->reasoning_text.p, g->reasoning_text.len)
+                                                                               : json_null());
+        if (g->n_calls) {
+            json_object_set_new(m, "tool_calls", g->calls);
+            g->calls = NULL;
+        }
         json_object_set_new(c, "message", m);
     } else {
         json_object_set_new(c, "text", text);
@@ -285,7 +356,7 @@ static void final_response(sl__req *q, sl__gen *g, const sl_engine_out *out) {
         }
     }
     json_object_set_new(c, "logprobs", lp ? lp : json_null());
-    json_object_set_new(c, "finish_reason", json_string(finish_reason(out->finish)));
+    json_object_set_new(c, "finish_reason", json_string(gen_finish_reason(g, out->finish)));
     json_t *arr = json_array();
     json_array_append_new(arr, c);
     json_object_set_new(j, "choices", arr);
@@ -300,11 +371,21 @@ void sl__gen_on_output(sl__req *q, const sl_engine_out *out) {
     g->n_prompt = out->n_prompt;
     g->n_gen = out->n_generated;
     if (out->finished) g->finish = out->finish;
+    if (g->parsed) parse_output(g, out);
     if (g->stream) {
         stream_output(q, g, out);
         return;
     }
-    sl_buf_put(&g->text, out->text, out->text_len);
+    if (g->parsed) {
+        sl_buf_put(&g->text, g->tco.content.p, g->tco.content.len);
+        sl_buf_put(&g->reasoning_text, g->tco.reasoning.p, g->tco.reasoning.len);
+        if (g->tco.n_calls) {
+            if (!g->calls) g->calls = json_array();
+            add_calls(g, g->calls, 0);
+        }
+    } else {
+        sl_buf_put(&g->text, out->text, out->text_len);
+    }
     if (g->logprobs >= 0 && out->n_tokens) add_logprobs(q->api, g, &g->lp, out->tokens, out->n_tokens);
     if (out->finished) final_response(q, g, out);
 }
@@ -400,6 +481,21 @@ static enum MHD_Result after_load(sl__req *q) {
     return submit(q);
 }
 
+/* Chat: the parser of the output when the request has tools (and did not say tool_choice
+ * "none") and the model writes calls in a known format, or when the model reasons in <think>
+ * blocks. 0 or SL_ENOMEM. */
+static int setup_output_parser(sl_api *a, sl__gen *g, sl__gen_req *r) {
+    sl_toolcall_format fmt = r->tools.choice != SL__TOOL_CHOICE_NONE ? (sl_toolcall_format)a->cfg.tool_format : SL_TOOLCALL_NONE;
+    g->parallel = r->tools.parallel;
+    g->reasoning = a->cfg.reasoning;
+    if (fmt == SL_TOOLCALL_NONE && !g->reasoning) return 0;
+    int think_open = g->reasoning && sl__prompt_opens_think(a->cfg.tok, r->ids, r->n_ids);
+    /* Mistral's [TOOL_CALLS] is a special token: keep it in the text unless the client said */
+    if (fmt == SL_TOOLCALL_MISTRAL && !json_object_get(r->body, "skip_special_tokens")) r->ep.skip_special = 0;
+    g->parsed = 1;
+    return sl_toolcall_parser_new(&g->tc, fmt, g->reasoning, think_open);
+}
+
 static enum MHD_Result generate(sl__req *q, int chat) {
     sl_api *a = q->api;
     enum MHD_Result ret = MHD_NO;
@@ -426,6 +522,10 @@ static enum MHD_Result generate(sl__req *q, int chat) {
     g->created = (json_int_t)time(NULL);
     g->n_prompt = (int)r.n_ids;
     make_id(g->id, sizeof g->id, chat ? "chatcmpl-" : "cmpl-");
+    if (chat && setup_output_parser(a, g, &r) != 0) {
+        ret = sl__reply_error(q, 500, "internal_error", NULL, "out of memory");
+        goto out;
+    }
 
     /* Everything the submission needs, kept until the adapter is at hand. Ownership: the body
      * (the stop strings and MODEL point into it) and the prompt pass to SUB. */

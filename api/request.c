@@ -326,6 +326,8 @@ int sl__gen_parse(json_t *body, int chat, const sl__gen_limits *lim, sl__gen_req
         goto fail;
     }
 
+    if (chat && sl__tools_parse(body, lim->can_force_tools, &r->tools, e) < 0) goto fail;
+
     /* The prompt. */
     if (chat) {
         if (lim->chat->fmt == SL_CHAT_UNKNOWN) {

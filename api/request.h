@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "chat.h"
 #include "engine.h"
+#include "tools.h"
 
 
 struct sl_tokenizer;
@@ -56,6 +57,7 @@ typedef struct sl__gen_limits {
     int max_ctx;                    /* prompt + output */
     int max_tokens;                 /* largest max_tokens (0: up to the context) */
     int max_prompt_tokens;          /* longest prompt (0: up to the context) */
+    int can_force_tools;            /* tool_choice required/named can be enforced (constrained decoding) */
 } sl__gen_limits;
 
 /* A parsed /v1/completions or /v1/chat/completions body. */
@@ -72,6 +74,7 @@ typedef struct sl__gen_req {
                                            * and &stop_id where this struct finally lives */
     const char *stops[SL_ENGINE_MAX_STOP];
     int32_t stop_id;                      /* the chat template's end-of-turn token, or -1 */
+    sl__tools tools;                      /* chat: tools, tool_choice (borrowing from body) */
 } sl__gen_req;
 
 /* Parses BODY (ownership passes: kept in r->body, or released on failure) as a chat (CHAT)

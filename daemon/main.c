@@ -14,6 +14,7 @@
 #include "adapter.h"
 #include "api.h"
 #include "chat.h"
+#include "toolcall.h"
 #include "engine.h"
 #include "error.h"
 #include "log.h"
@@ -32,6 +33,7 @@ typedef struct daemon {
     sl_model *model;
     sl_tokenizer *tok;
     sl_chat chat;
+    int tool_format, reasoning; /* of the chat template, or forced (--tool-call-parser, --reasoning-parser) */
     sl_store *store;
     sl_registry *registry;
     sl_engine *engine;
@@ -255,6 +257,31 @@ static int mkdir_p(const char *path) {
 }
 
 /* The store (cleaned and indexed), the registry over it, and the pinned --adapter NAME=DIR. */
+/* The tool-call format and reasoning of the chat template (by its markers; a model without a
+ * template source gets the forced family's usual format), unless forced by option. */
+static void setup_tool_calls(daemon_t *d) {
+    sl_toolcall_format fmt;
+    int reasoning;
+    const char *from = "chat template";
+    if (!sl_toolcall_detect_model(d->o.model, NULL, &fmt, &reasoning)) {
+        from = "chat format";
+        fmt = d->chat.fmt == SL_CHAT_CHATML ? SL_TOOLCALL_HERMES
+              : d->chat.fmt == SL_CHAT_LLAMA3 ? SL_TOOLCALL_LLAMA3_JSON
+              : d->chat.fmt == SL_CHAT_MISTRAL ? SL_TOOLCALL_MISTRAL
+                                               : SL_TOOLCALL_NONE;
+    }
+    int forced = sl_toolcall_format_parse(d->o.tool_call_parser);
+    if (forced >= 0) {
+        fmt = (sl_toolcall_format)forced;
+        from = "forced";
+    }
+    if (strcmp(d->o.reasoning_parser, "auto") != 0) reasoning = strcmp(d->o.reasoning_parser, "think") == 0;
+    d->tool_format = fmt;
+    d->reasoning = reasoning;
+    sl_logf(SL_LOG_INFO, "tool calls: %s (%s); reasoning: %s", sl_toolcall_format_name(fmt), from,
+            reasoning ? "<think> blocks" : "none");
+}
+
 static int load_adapters(daemon_t *d) {
     char err[1024];
     if (sl_store_open(&d->store, d->o.store, err, sizeof err) != 0) {
@@ -395,6 +422,7 @@ int main(int argc, char **argv) {
     else
         sl_logf(SL_LOG_INFO, "chat template: %s (%s)", sl_chat_format_name(d.chat.fmt),
                 d.chat.forced ? "forced" : "recognised");
+    setup_tool_calls(&d);
     if (load_adapters(&d) != 0) goto out;
     if (d.o.import_dir && *d.o.import_dir) {
         struct stat ist;
@@ -459,6 +487,8 @@ int main(int argc, char **argv) {
         .tok = d.tok,
         .engine = d.engine,
         .chat = &d.chat,
+        .tool_format = d.tool_format,
+        .reasoning = d.reasoning,
         .adapters = sl_adapter_registry_source(d.registry),
         .store = d.store,
         .registry = d.registry,

@@ -19,6 +19,8 @@ typedef struct sl_daemon_opts {
     sl_strlist adapters; /* NAME=DIR */
     char *model_name;
     char *chat_template;
+    char *tool_call_parser;
+    char *reasoning_parser;
     char *config;
     long max_model_len;
     long max_batch_tokens;

@@ -1,0 +1,157 @@
+"""Tool calling and reasoning on /v1/chat/completions: the request's tools, tool_choice and
+tool messages are checked (each mistake a 400 naming the field), and the output parser sits
+between the engine and the client (streamed content equals the non-streamed content for every
+parser; whole calls are covered by tests/unit/test_toolcall.c and, with constrained decoding,
+by the OpenAI SDK test)."""
+import copy
+
+from harness import Daemon, main, test
+
+WEATHER = {"type": "function", "function": {
+    "name": "get_weather", "description": "The weather in a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+BASE = {"messages": [{"role": "user", "content": "What is the weather in Paris?"}],
+        "tools": [WEATHER], "max_tokens": 12, "temperature": 0}
+
+
+def with_(**kw):
+    b = copy.deepcopy(BASE)
+    for k, v in kw.items():
+        if v is None:
+            b.pop(k, None)
+        else:
+            b[k] = v
+    return b
+
+
+def fn(name, params=None, **kw):
+    f = {"name": name}
+    if params is not None:
+        f["parameters"] = params
+    f.update(kw)
+    return {"type": "function", "function": f}
+
+
+CALL = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}
+REFUSED = [
+    ("tools_not_array", with_(tools={"a": 1}), "tools", "must be an array"),
+    ("tools_empty", with_(tools=[]), "tools", "must not be empty"),
+    ("tool_type", with_(tools=[{"type": "retrieval"}]), "tools", "only tools of type \"function\""),
+    ("tool_no_function", with_(tools=[{"type": "function"}]), "tools", "function must be an object"),
+    ("tool_no_name", with_(tools=[{"type": "function", "function": {}}]), "tools", "name must be a string"),
+    ("tool_bad_name", with_(tools=[fn("get weather")]), "tools", "1 to 64"),
+    ("tool_long_name", with_(tools=[fn("a" * 65)]), "tools", "1 to 64"),
+    ("tool_twice", with_(tools=[WEATHER, WEATHER]), "tools", "given twice"),
+    ("params_not_object", with_(tools=[fn("f", [1])]), "tools", "JSON Schema object"),
+    ("params_not_object_type", with_(tools=[fn("f", {"type": "string"})]), "tools", "type \"object\""),
+    ("params_properties", with_(tools=[fn("f", {"type": "object", "properties": [1]})]), "tools", "properties must be an object"),
+    ("params_property_schema", with_(tools=[fn("f", {"properties": {"a": 3}})]), "tools", "properties.a"),
+    ("params_required", with_(tools=[fn("f", {"required": "a"})]), "tools", "required must be an array"),
+    ("description", with_(tools=[fn("f", description=3)]), "tools", "description must be a string"),
+    ("strict", with_(tools=[fn("f", strict="yes")]), "tools", "strict must be a boolean"),
+    ("too_many_tools", with_(tools=[fn("f%d" % i) for i in range(129)]), "tools", "at most 128"),
+    ("choice_word", with_(tool_choice="any"), "tool_choice", "must be \"none\""),
+    ("choice_type", with_(tool_choice=3), "tool_choice", "string or an object"),
+    ("choice_object", with_(tool_choice={"type": "function"}), "tool_choice", "a named 'tool_choice'"),
+    ("choice_unknown_name", with_(tool_choice={"type": "function", "function": {"name": "nope"}}), "tool_choice",
+     "not in 'tools'"),
+    ("choice_without_tools", with_(tools=None, tool_choice="auto"), "tool_choice", "needs 'tools'"),
+    ("parallel_type", with_(parallel_tool_calls="yes"), "parallel_tool_calls", "boolean"),
+    ("functions", with_(functions=[{"name": "f"}]), "functions", "deprecated"),
+    ("tool_calls_on_user", with_(messages=[{"role": "user", "content": "x", "tool_calls": [CALL]}]), "messages",
+     "only assistant messages"),
+    ("tool_calls_shape", with_(messages=[{"role": "user", "content": "x"},
+                                         {"role": "assistant", "content": None,
+                                          "tool_calls": [{"id": "c", "function": {"name": "f", "arguments": {}}}]}]),
+     "messages", "a string of JSON"),
+    ("tool_without_id", with_(messages=[{"role": "user", "content": "x"}, {"role": "assistant", "tool_calls": [CALL]},
+                                        {"role": "tool", "content": "sunny"}]), "messages", "tool_call_id"),
+    ("tool_unknown_id", with_(messages=[{"role": "user", "content": "x"}, {"role": "assistant", "tool_calls": [CALL]},
+                                        {"role": "tool", "tool_call_id": "call_2", "content": "sunny"}]), "messages",
+     "answers no tool call"),
+]
+
+
+@test
+def refusals(d):
+    bad = []
+    for name, body, param, text in REFUSED:
+        st, j, _ = d.post("/v1/chat/completions", body)
+        err = (j or {}).get("error", {})
+        if st != 400 or err.get("param") != param or text not in err.get("message", ""):
+            bad.append("%s: %d %s" % (name, st, j))
+    assert not bad, "\n".join(bad)
+    assert d.get("/health")[0] == 200
+
+
+@test
+def forced_choice_refused_without_constrained_decoding(d):
+    """Until constrained decoding exists, a forced call is refused, never silently ignored."""
+    for choice in ("required", {"type": "function", "function": {"name": "get_weather"}}):
+        st, j, _ = d.post("/v1/chat/completions", with_(tool_choice=choice))
+        assert st == 400 and j["error"]["param"] == "tool_choice", j
+        assert "constrained decoding" in j["error"]["message"], j
+
+
+@test
+def accepted_forms(d):
+    """tools with no parameters, tool_choice none/auto, parallel_tool_calls: a normal answer."""
+    for body in (with_(), with_(tool_choice="none"), with_(tool_choice="auto", parallel_tool_calls=False),
+                 with_(tools=[fn("ping"), fn("f", {}), fn("g", {"type": "object", "properties": {}, "required": []},
+                                                         description="d", strict=True)]),
+                 with_(tools=None, tool_choice="none")):
+        st, j, _ = d.post("/v1/chat/completions", body)
+        assert st == 200, (body, j)
+        c = j["choices"][0]
+        assert c["finish_reason"] == "length" and isinstance(c["message"]["content"], str), j
+        assert "tool_calls" not in c["message"], j
+
+
+def stream_equals_whole(d, body):
+    st, j, _ = d.post("/v1/chat/completions", body)
+    assert st == 200, j
+    msg = j["choices"][0]["message"]
+    st, events, done = d.stream("/v1/chat/completions", body)
+    assert st == 200 and done, events
+    content, reasoning, calls, finish = "", "", [], None
+    for ev in events:
+        for c in ev.get("choices", []):
+            delta = c["delta"]
+            content += delta.get("content") or ""
+            reasoning += delta.get("reasoning_content") or ""
+            calls += delta.get("tool_calls") or []
+            finish = c["finish_reason"] or finish
+    assert content == (msg["content"] or ""), (content, msg)
+    assert reasoning == (msg.get("reasoning_content") or ""), (reasoning, msg)
+    assert len(calls) == len(msg.get("tool_calls", [])), (calls, msg)
+    assert finish == j["choices"][0]["finish_reason"], (finish, j)
+    return msg
+
+
+@test
+def every_parser_streams_what_it_answers():
+    """The random model's text goes through each parser: streamed pieces (with text held back
+    while it may be a call marker) add up to the non-streamed answer, with and without an adapter."""
+    for parser in ("hermes", "llama3_json", "mistral"):
+        d = Daemon(args=["--tool-call-parser", parser, "--reasoning-parser", "think"])
+        try:
+            assert "tool calls: %s (forced); reasoning: <think> blocks" % parser in d.log_text(), d.log_text()
+            for model in ("llama-tiny", "symlora-qo-r8"):
+                for seed in range(3):
+                    msg = stream_equals_whole(d, with_(model=model, max_tokens=24, temperature=1.0, seed=seed))
+                    assert "reasoning_content" in msg, msg
+        finally:
+            assert d.stop() == 0
+
+
+@test
+def no_parser_without_tools(d):
+    """Without tools (or with tool_choice none) the text is not parsed: no reasoning_content, the
+    content is the model's text as it is."""
+    for body in (with_(tools=None), with_(tool_choice="none")):
+        msg = stream_equals_whole(d, body)
+        assert "reasoning_content" not in msg and "tool_calls" not in msg, msg
+
+
+if __name__ == "__main__":
+    main()
