@@ -6,7 +6,7 @@ import os
 import sys
 import time
 
-from .client import DEFAULT_URL, AdapterDirError, APIError, Client, ConnectionFailed, Error, chunk_text
+from .client import DEFAULT_URL, AdapterDirError, APIError, Client, ConnectionFailed, Error, chunk_text, tool_calls
 
 EXIT_OK, EXIT_API, EXIT_USAGE, EXIT_CONNECT = 0, 1, 2, 3
 PROGRESS_AUTO_BYTES = 4 << 20  # uploads at least this big show progress when stderr is a terminal
@@ -162,22 +162,35 @@ def _gen_params(a):
     return p
 
 
+class UsageError(Exception):
+    """A bad local argument (exit status 2)."""
+
+
+def _print_calls(calls):
+    for c in calls:
+        _out("tool call: %s %s\n" % (c["function"]["name"], c["function"]["arguments"]))
+
+
 def _run_generation(a, start, final_text):
-    """Streams (default) or not; prints the text and a final newline."""
+    """Streams (default) or not; prints the text and a final newline, then one line per tool
+    call ("tool call: NAME ARGUMENTS")."""
     if a.no_stream:
         r = start(False)
         if a.json:
             _print_json(r)
             return
-        _out(final_text(r) + "\n")
+        _out((final_text(r) or "") + "\n")
+        _print_calls(tool_calls(r))
         return
     finish = None
     wrote = False
+    chunks = []
     try:
         for chunk in start(True):
             if a.json:
                 _out(json.dumps(chunk, ensure_ascii=False) + "\n")
                 continue
+            chunks.append(chunk)
             text = chunk_text(chunk)
             if text:
                 _out(text)
@@ -190,6 +203,7 @@ def _run_generation(a, start, final_text):
         raise
     if not a.json:
         _out("\n")
+        _print_calls(tool_calls(chunks))
         if finish == "abort":
             raise Error("the generation was cancelled by the server")
 
@@ -209,7 +223,17 @@ def cmd_chat(c, a):
     if a.system:
         msgs.append({"role": "system", "content": a.system})
     msgs.append({"role": "user", "content": _read_arg(a.message)})
-    _run_generation(a, lambda stream: c.chat(msgs, model=a.model, stream=stream, **_gen_params(a)),
+    tools = None
+    if a.tools:
+        try:
+            with open(a.tools, encoding="utf-8") as f:
+                tools = json.load(f)
+        except (OSError, ValueError) as e:
+            raise UsageError("--tools %s: %s" % (a.tools, e))
+        if isinstance(tools, dict):
+            tools = [tools]
+    _run_generation(a, lambda stream: c.chat(msgs, model=a.model, stream=stream, tools=tools,
+                                             tool_choice=a.tool_choice, **_gen_params(a)),
                     lambda r: r["choices"][0]["message"]["content"])
 
 
@@ -291,6 +315,9 @@ def build_parser():
         s.add_argument("--no-stream", action="store_true", help="wait for the whole answer instead of streaming")
         if name == "chat":
             s.add_argument("--system", help="a system message before MESSAGE")
+            s.add_argument("--tools", metavar="FILE", help="a JSON file of OpenAI function tools (an array, or one tool); "
+                           "the calls print after the text as 'tool call: NAME ARGUMENTS'")
+            s.add_argument("--tool-choice", metavar="CHOICE", help="none, auto, required, or a function name")
         s.add_argument(arg, metavar=arg.upper(), help="the text ('-': read standard input)")
     add("models", cmd_models, "list the models: the base model and the adapters you may use")
     s = add("tokenize", cmd_tokenize, "print the token ids of TEXT")
@@ -324,7 +351,7 @@ def main(argv=None):
     except ConnectionFailed as e:
         print("symlora: %s\n  (is symlorad running there? set --url or SYMLORA_URL)" % e, file=sys.stderr)
         return EXIT_CONNECT
-    except AdapterDirError as e:
+    except (AdapterDirError, UsageError) as e:
         print("symlora: %s" % e, file=sys.stderr)
         return EXIT_USAGE
     except Error as e:

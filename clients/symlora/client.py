@@ -85,6 +85,43 @@ def chunk_text(chunk):
     return "".join(out)
 
 
+def chunk_reasoning(chunk):
+    """The reasoning_content a streamed chat chunk adds ('' if none)."""
+    return "".join((c.get("delta") or {}).get("reasoning_content") or "" for c in chunk.get("choices") or ())
+
+
+def function_tool(name, parameters=None, description=None):
+    """An OpenAI function tool for chat(tools=[...]); PARAMETERS: a JSON Schema of an object."""
+    f = {"name": name}
+    if description is not None:
+        f["description"] = description
+    if parameters is not None:
+        f["parameters"] = parameters
+    return {"type": "function", "function": f}
+
+
+def tool_calls(answer):
+    """The tool calls of a chat answer: a response object, or the chunks of a stream (an iterable
+    of chunk objects, merged by index: id, type and name from the first piece of a call, the
+    arguments joined). Returns [{"id", "type", "function": {"name", "arguments"}}] ([] if none);
+    json.loads(call["function"]["arguments"]) gives the arguments."""
+    if isinstance(answer, dict):
+        msg = ((answer.get("choices") or [{}])[0]).get("message") or {}
+        return list(msg.get("tool_calls") or [])
+    calls = {}
+    for chunk in answer:
+        for c in chunk.get("choices") or ():
+            for tc in (c.get("delta") or {}).get("tool_calls") or ():
+                cur = calls.setdefault(tc.get("index", len(calls)), {"id": None, "type": "function",
+                                                                     "function": {"name": "", "arguments": ""}})
+                cur["id"] = cur["id"] or tc.get("id")
+                cur["type"] = tc.get("type") or cur["type"]
+                fn = tc.get("function") or {}
+                cur["function"]["name"] += fn.get("name") or ""
+                cur["function"]["arguments"] += fn.get("arguments") or ""
+    return [calls[i] for i in sorted(calls)]
+
+
 def _error_from(status, reason, data, content_type):
     text = data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
     if "json" in (content_type or ""):
@@ -255,12 +292,17 @@ class Client:
             return self._stream("/v1/completions", body)
         return self._call("POST", "/v1/completions", body)
 
-    def chat(self, messages, model=None, stream=False, **params):
-        """POST /v1/chat/completions. MESSAGES: a list of {role, content}, or one string (a
-        single user message). Returns the response, or with STREAM a generator of chunks."""
+    def chat(self, messages, model=None, stream=False, tools=None, tool_choice=None, **params):
+        """POST /v1/chat/completions. MESSAGES: a list of {role, content} (assistant tool_calls
+        and tool results too), or one string (a single user message). TOOLS: function tools
+        (function_tool()); TOOL_CHOICE: "none", "auto", "required" or a function name. Returns
+        the response, or with STREAM a generator of chunks (tool_calls() reads the calls)."""
         if isinstance(messages, str):
             messages = [{"role": "user", "content": messages}]
-        body = self._params({"messages": list(messages)}, dict(params, model=model))
+        if isinstance(tool_choice, str) and tool_choice not in ("none", "auto", "required"):
+            tool_choice = {"type": "function", "function": {"name": tool_choice}}
+        body = self._params({"messages": list(messages)},
+                            dict(params, model=model, tools=list(tools) if tools else None, tool_choice=tool_choice))
         if stream:
             return self._stream("/v1/chat/completions", body)
         return self._call("POST", "/v1/chat/completions", body)

@@ -272,6 +272,49 @@ def library_inference_equals_the_http_api(d):
 
 
 @test
+def tools_library_and_cli(d):
+    """tools/tool_choice reach the server (its 400s come back), and tool_calls() reads calls from
+    an answer and from stream chunks (merged by index, arguments joined)."""
+    c = symlora.Client(url(d))
+    weather = symlora.function_tool("get_weather", {"type": "object", "properties": {"city": {"type": "string"}}},
+                                    description="The weather")
+    r = c.chat("Weather in Paris?", tools=[weather], tool_choice="auto", max_tokens=4, temperature=0)
+    assert r["choices"][0]["finish_reason"] == "length" and symlora.tool_calls(r) == [], r
+    try:
+        c.chat("hi", tools=[weather], tool_choice="nope", max_tokens=4)
+        raise AssertionError("a tool_choice naming an unknown function is refused")
+    except symlora.APIError as e:
+        assert e.status == 400 and e.param == "tool_choice" and "not in 'tools'" in e.message, e
+    chunks = [{"choices": [{"delta": {"tool_calls": [{"index": 0, "id": "call_a", "type": "function",
+                                                      "function": {"name": "f", "arguments": "{\"a\""}}]}}]},
+              {"choices": [{"delta": {"tool_calls": [{"index": 0, "function": {"arguments": ": 1}"}},
+                                                     {"index": 1, "id": "call_b", "type": "function",
+                                                      "function": {"name": "g", "arguments": "{}"}}]}}]},
+              {"choices": [{"delta": {"reasoning_content": "hm"}}]}]
+    assert symlora.tool_calls(chunks) == [
+        {"id": "call_a", "type": "function", "function": {"name": "f", "arguments": "{\"a\": 1}"}},
+        {"id": "call_b", "type": "function", "function": {"name": "g", "arguments": "{}"}}]
+    assert symlora.chunk_reasoning(chunks[2]) == "hm" and symlora.chunk_text(chunks[2]) == ""
+    tmp = tempfile.mkdtemp(prefix="symlora-tools-")
+    try:
+        path = os.path.join(tmp, "tools.json")
+        with open(path, "w") as f:
+            json.dump([weather], f)
+        body = {"messages": [{"role": "user", "content": "Weather?"}], "tools": [weather], "max_tokens": 6,
+                "temperature": 0}
+        want = http_text(d, "/v1/chat/completions", body)
+        args = ["chat", "--tools", path, "--max-tokens", "6", "--temperature", "0", "Weather?"]
+        assert ok(args, d) == want + "\n"
+        assert ok(args[:1] + ["--no-stream"] + args[1:], d) == want + "\n"
+        rc, _, err = run(["chat", "--tools", path, "--tool-choice", "nope", "hi"], d)
+        assert rc == 1 and "not in 'tools'" in err, (rc, err)
+        rc, _, err = run(["chat", "--tools", os.path.join(tmp, "missing.json"), "hi"], d)
+        assert rc == 2 and "missing.json" in err, (rc, err)
+    finally:
+        shutil.rmtree(tmp)
+
+
+@test
 def library_errors(d):
     c = symlora.Client(url(d))
     for fn in (lambda: c.completions("x", model="nope"), lambda: list(c.chat("x", model="nope", stream=True))):

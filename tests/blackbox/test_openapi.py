@@ -308,6 +308,17 @@ def chat(d):
     assert json.loads(evs[0])["choices"][0]["delta"]["role"] == "assistant" and evs[-1] == "[DONE]"
     call(d, "POST", "/v1/chat/completions", {"messages": msgs, "max_tokens": 3, "stream": True, "logprobs": True,
                                              "top_logprobs": 1}, 200)
+    tools = [{"type": "function", "function": {"name": "get_weather", "description": "w", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}, {"type": "function",
+                                                                                               "function": {"name": "f"}}]
+    for extra in ({"tools": tools}, {"tools": tools, "tool_choice": "auto", "parallel_tool_calls": False},
+                  {"tools": tools, "tool_choice": "none"}):
+        jcall(d, "POST", "/v1/chat/completions", dict(extra, messages=msgs, max_tokens=4), 200)
+        call(d, "POST", "/v1/chat/completions", dict(extra, messages=msgs, max_tokens=4, stream=True), 200)
+    for body, st in (({"messages": msgs, "tools": [{"type": "function", "function": {"name": "a b"}}]}, 400),
+                     ({"messages": msgs, "tools": tools, "tool_choice": "sometimes"}, 400),
+                     ({"messages": [], "tools": tools}, 400)):
+        jcall(d, "POST", "/v1/chat/completions", body, st)
     for body, st in (({"messages": []}, 400), ({"messages": "hi"}, 400), ({"messages": [{"content": "x"}]}, 400),
                      ({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}, 400),
                      ({"messages": msgs, "top_logprobs": 99, "logprobs": True}, 400),

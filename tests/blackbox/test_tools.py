@@ -5,7 +5,10 @@ parser; whole calls are covered by tests/unit/test_toolcall.c and, with constrai
 by the OpenAI SDK test)."""
 import copy
 
+import openapi_check as oc
 from harness import Daemon, main, test
+
+SPEC = oc.load_spec()
 
 WEATHER = {"type": "function", "function": {
     "name": "get_weather", "description": "The weather in a city",
@@ -107,12 +110,22 @@ def accepted_forms(d):
         assert "tool_calls" not in c["message"], j
 
 
+def schema(name):
+    return {"$ref": "#/components/schemas/" + name}
+
+
 def stream_equals_whole(d, body):
+    """The answer and its stream (both valid by api/openapi.yaml) say the same."""
     st, j, _ = d.post("/v1/chat/completions", body)
     assert st == 200, j
+    errs = oc.validate(SPEC, j, schema("ChatCompletion"))
+    assert not errs, (errs, j)
     msg = j["choices"][0]["message"]
     st, events, done = d.stream("/v1/chat/completions", body)
     assert st == 200 and done, events
+    for ev in events:
+        errs = oc.validate(SPEC, ev, schema("ChatCompletionChunk"))
+        assert not errs, (errs, ev)
     content, reasoning, calls, finish = "", "", [], None
     for ev in events:
         for c in ev.get("choices", []):
