@@ -44,6 +44,7 @@
 
 struct sl_adapter {
     atomic_int refs;
+    uint64_t uid;             /* process-unique, from 1 (sl_adapter_uid) */
     sl_adapter_kind kind;
     int r;                    /* the config's r */
     float alpha;              /* the config's lora_alpha */
@@ -716,6 +717,8 @@ int sl_adapter_load(sl_adapter **out, const sl_model *m, const char *config, siz
         }
     }
     atomic_init(&a->refs, 1);
+    static atomic_uint_fast64_t next_uid = 1;
+    a->uid = (uint64_t)atomic_fetch_add(&next_uid, 1);
     *out = a; /* the caller owns one reference */
     a = NULL;
     rc = 0;
@@ -813,6 +816,8 @@ sl_adapter *sl_adapter_ref(sl_adapter *a) {
     if (a) atomic_fetch_add_explicit(&a->refs, 1, memory_order_relaxed);
     return a;
 }
+
+uint64_t sl_adapter_uid(const sl_adapter *a) { return a->uid; }
 
 int sl_adapter_refs(const sl_adapter *a) { return atomic_load_explicit(&((sl_adapter *)a)->refs, memory_order_acquire); }
 

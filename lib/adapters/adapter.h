@@ -53,6 +53,11 @@ void sl_adapter_unref(sl_adapter *a);        /* frees on the last reference; NUL
  * reference is its own, i.e. with no request in flight). */
 int sl_adapter_refs(const sl_adapter *a);
 
+/* A number no other adapter object of this process has had (from 1): every load, and so
+ * every version, gets a new one. The prefix cache keys KV by it, so a new version never
+ * reuses the KV computed with an old one. */
+uint64_t sl_adapter_uid(const sl_adapter *a);
+
 sl_adapter_kind sl_adapter_get_kind(const sl_adapter *a);
 int sl_adapter_rank(const sl_adapter *a);    /* the config's r (rank_pattern may vary per module) */
 float sl_adapter_alpha(const sl_adapter *a);

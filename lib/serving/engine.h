@@ -1,14 +1,43 @@
 /* engine.h — the continuous-batching scheduler: one thread runs every request's sequence.
  *
- * Requests are submitted from any thread into a bounded wait queue. The engine thread
- * admits them (FIFO) when a running slot and KV blocks for their worst case (prompt +
- * max_tokens) are free — no preemption, so an admitted sequence never stalls for memory —
- * and then runs steps: each step is one sl_forward_run over
- *   - one decode token of every sequence that has finished its prompt, and
- *   - prompt chunks (at most prefill_chunk tokens per sequence) of sequences still in
- *     prefill, filling what is left of max_batch_tokens,
- * with sequences ordered so that those sharing an adapter are adjacent (one adapter GEMM
- * pair per run). A request submitted while others run joins at the next step.
+ * Requests are submitted from any thread into per-tenant wait queues. Each step the engine
+ *   1. gives every running sequence its work and the KV blocks for it: one decode token of
+ *      every sequence past its prompt, then prompt chunks (at most prefill_chunk tokens per
+ *      sequence) filling what is left of max_batch_tokens. Blocks are taken as positions are
+ *      filled (nothing is reserved for max_tokens). When the pool runs dry the scheduler
+ *      PREEMPTS: it frees the blocks of the running sequence that is least entitled to run
+ *      (see "Order" below) and puts it back at the front of its tenant's queue; when it is
+ *      admitted again its prompt and the tokens generated so far are prefilled again
+ *      (recomputation; full blocks still in the prefix cache are taken from it) and it goes
+ *      on decoding exactly where it stopped: every kernel of the step sums in a fixed
+ *      order, so the recomputed KV is bit-identical, and the sampler's random stream is the
+ *      request's own and is not rewound. Tokens re-prefilled after preemption are never
+ *      sampled again (nor do they pass any per-token hook a second time).
+ *   2. admits waiting requests while a running slot, step budget and blocks for their first
+ *      chunk are free, picking the tenant by weighted fair queuing (below). A request that
+ *      cannot fit yet may be passed by later ones, at most SL_ENGINE_MAX_PASS times; then
+ *      nothing passes it until it fits, so it never starves.
+ *   3. runs one sl_forward_run over all of it, with sequences ordered so that those sharing
+ *      an adapter are adjacent (one adapter GEMM pair per run).
+ *
+ * Prefix caching (opts.prefix_cache): full KV blocks are named by a chained SHA-256 of their
+ * tokens under a root key made of the adapter's identity and version (sl_adapter_uid; the
+ * base model has its own), the tenant (unless opts.share_tenants) and the request's
+ * cache_salt; a request's prompt reuses the longest chain of cached blocks (kvcache.h).
+ *
+ * Fair sharing. Each tenant has a virtual clock: the tokens computed for it (prefill and
+ * decode) divided by its weight. Admission takes the head of the waiting tenant whose clock
+ * is lowest; a tenant that was idle starts at the lowest clock of the busy ones (no credit
+ * is banked while idle). When every running slot is taken, a waiting tenant that holds
+ * fewer slots than its weighted share of max_running preempts the sequence of the tenant
+ * furthest over its share. Within a tenant, requests go by priority (lower first, as vLLM),
+ * then arrival. Priority orders a tenant's own requests only: between tenants the weights
+ * decide, so no tenant can jump the others by claiming a high priority.
+ *
+ * Order (who runs, who is preempted): the tenant with the lower clock first, then lower
+ * priority value, then earlier admission. The victim of a preemption is the last in this
+ * order: within one tenant, as vLLM, the lowest priority and then the latest arrival (it
+ * has the least work to lose, and preempting the newest never starves the oldest).
  *
  * Output goes the other way without ever blocking the engine on a consumer: each step
  * appends tokens and text to per-request "pending" buffers under a short mutex, queues the
@@ -19,7 +48,8 @@
  * Stop conditions: EOS (model eos ids and params.stop_ids, unless ignore_eos), max_tokens,
  * stop strings (matched on the detokenized text across token boundaries; text that may be
  * the start of a stop string is held back until decided; the stop string itself is not
- * output), the context limit, and cancellation. */
+ * output), the context limit, the KV pool (a sequence alone that fills every block ends
+ * with "length"), and cancellation. */
 #ifndef SL_ENGINE_H
 #define SL_ENGINE_H
 
@@ -37,11 +67,17 @@ typedef struct sl_engine_req sl_engine_req;
 
 #define SL_ENGINE_MAX_TOP 20 /* most alternatives per token in logprobs */
 #define SL_ENGINE_MAX_STOP 16 /* most stop strings per request */
+#define SL_ENGINE_NAME_MAX 160 /* longest tenant name, adapter label or cache salt */
+#define SL_ENGINE_MAX_PASS 8 /* admissions that may pass a waiting head that does not fit */
 
 typedef struct sl_engine_opts {
     int max_batch_tokens; /* tokens per step (decode + prefill chunks); >= max_running */
     int max_running;      /* sequences per step */
     int max_waiting;      /* wait queue bound (0 = 256): a full queue makes submit return SL_EBUSY */
+    int tenant_max_inflight; /* one tenant's requests running or waiting (0 = max_running + max_waiting / 2) */
+    int tenant_max_waiting;  /* one tenant's waiting requests (0 = max_waiting / 2) */
+    int prefix_cache;     /* 1: reuse the KV of cached prompt prefixes */
+    int share_tenants;    /* 1: the prefix cache is shared between tenants (their key leaves the root) */
     int prefill_chunk;    /* most prompt tokens of one sequence per step */
     int kv_block_size;    /* positions per KV block; 0 = 16 */
     int kv_blocks;        /* pool size; 0 = enough for max_running full contexts, capped by kv_cache_mb */
@@ -77,6 +113,12 @@ typedef struct sl_engine_params {
     int n_stop_ids;
     const char *const *stop; /* (n_stop) stop strings; copied; empty strings are ignored */
     int n_stop;
+    /* Scheduling (all optional). */
+    const char *tenant;      /* who the request is for (NULL or "": "default"); copied */
+    double weight;           /* the tenant's fair-share weight (<= 0: 1); the latest submit sets it */
+    int priority;            /* lower runs earlier, within the tenant (vLLM's "priority") */
+    const char *cache_salt;  /* mixed into the prefix cache key (vLLM's "cache_salt"); copied */
+    const char *label;       /* the adapter's name as clients address it, for metrics; copied */
 } sl_engine_params;
 
 /* One generated token as published to the consumer. */
@@ -125,6 +167,11 @@ typedef struct sl_engine_stats {
     sl_engine_hist ttft;        /* submit -> first token */
     sl_engine_hist tpot;        /* between consecutive tokens of a sequence */
     sl_engine_hist batch_seqs;  /* sequences per step; bucket bounds sl_engine_batch_bounds */
+    uint64_t preemptions;       /* sequences preempted (their KV freed, to be recomputed) */
+    uint64_t prefix_queries;    /* prompt tokens looked up in the prefix cache */
+    uint64_t prefix_hits;       /* of them, found (their KV reused) */
+    int kv_blocks_cached;       /* free blocks still holding cached prefixes (within kv_blocks_total - used) */
+    int prefix_cache;           /* prefix caching on */
 } sl_engine_stats;
 extern const double sl_engine_batch_bounds[SL_ENGINE_HIST_N];
 
@@ -167,5 +214,21 @@ sl_engine_req *sl_engine_req_ref(sl_engine_req *r);
 void sl_engine_req_release(sl_engine_req *r); /* NULL is fine */
 
 void sl_engine_get_stats(sl_engine *e, sl_engine_stats *out);
+
+/* One tenant's share of the engine (for metrics; tenants appear with their first request). */
+typedef struct sl_engine_tenant_stats {
+    char name[SL_ENGINE_NAME_MAX + 1];
+    double weight;
+    int running, waiting;
+    uint64_t tokens;       /* prompt and generated tokens computed for it */
+    uint64_t preemptions;
+    uint64_t rejected;     /* submits refused by the per-tenant limits */
+} sl_engine_tenant_stats;
+/* Copies up to MAX tenants into OUT; returns how many there are in all. */
+int sl_engine_get_tenants(sl_engine *e, sl_engine_tenant_stats *out, int max);
+
+/* Adapter labels (params.label; "" for the base model) of running and waiting requests, each
+ * once, comma-separated, into RUN and WAIT (truncated to their sizes at a whole name). */
+void sl_engine_get_adapter_labels(sl_engine *e, char *run, size_t run_len, char *wait, size_t wait_len);
 
 #endif

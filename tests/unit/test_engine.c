@@ -294,6 +294,234 @@ TEST(limits) {
     sl_engine_req_release(r1);
 }
 
+static sl_engine *engine_opts(sl_engine_opts o) {
+    sl_engine *e = NULL;
+    char err[256];
+    int rc = sl_engine_init(&e, model, tok, &o, err, sizeof err);
+    CHECKF(rc == 0, "sl_engine_init: %s", err);
+    return e;
+}
+
+/* Prompts that share nothing but BOS, of varied lengths. */
+static int mk_prompt(int32_t *out, int i, int len) {
+    for (int t = 0; t < len; t++) out[t] = t == 0 ? 0 : (int32_t)((t * 53 + i * 97) % 1000 + 3);
+    return len;
+}
+
+#define NS 16
+static result solo_res[NS], many_res[NS];
+
+/* A pool for 4 whole sequences and 16 streams: the scheduler must preempt, and every stream
+ * must still produce exactly the tokens of its solo run (greedy and seeded sampling alike),
+ * with and without the prefix cache (which lets a resumed sequence take back its blocks). */
+TEST(memory_pressure_preempts_and_resumes_exactly) {
+    int32_t prompts[NS][64];
+    int lens[NS];
+    sl_engine_params ps[NS];
+    for (int i = 0; i < NS; i++) {
+        lens[i] = mk_prompt(prompts[i], i, 20 + (i * 7) % 40);
+        ps[i] = greedy(40);
+        if (i % 3 == 1) {
+            ps[i].sample.temperature = 0.8f;
+            ps[i].sample.seed = (uint64_t)(1000 + i);
+        }
+    }
+    sl_engine *ref = engine(512, 8, 8, 512, 0);
+    if (!ref) return;
+    for (int i = 0; i < NS; i++) run_one(ref, prompts[i], lens[i], NULL, &ps[i], &solo_res[i]);
+    sl_engine_free(ref);
+    for (int cache = 0; cache < 2; cache++) {
+        /* Whole sequences take at most 60 + 40 = 100 positions: 7 blocks of 16. */
+        sl_engine_opts o = {.max_batch_tokens = 64, .max_running = NS, .max_waiting = NS, .prefill_chunk = 24,
+                            .kv_blocks = 4 * 7, .prefix_cache = cache};
+        sl_engine *e = engine_opts(o);
+        if (!e) return;
+        sl_engine_req *reqs[NS];
+        for (int i = 0; i < NS; i++)
+            CHECK(sl_engine_submit(e, prompts[i], lens[i], NULL, &ps[i], NULL, &reqs[i], NULL, 0) == 0);
+        CHECK(collect(e, reqs, many_res, NS));
+        for (int i = 0; i < NS; i++) {
+            CHECKF(many_res[i].fin == SL_FINISH_LENGTH && many_res[i].n == solo_res[i].n &&
+                       memcmp(many_res[i].toks, solo_res[i].toks, sizeof(int32_t) * (size_t)solo_res[i].n) == 0 &&
+                       many_res[i].tlen == solo_res[i].tlen && memcmp(many_res[i].text, solo_res[i].text, solo_res[i].tlen) == 0,
+                   "cache %d: stream %d differs from its solo run (n %d vs %d)", cache, i, many_res[i].n, solo_res[i].n);
+            sl_engine_req_release(reqs[i]);
+        }
+        sl_engine_stats st;
+        sl_engine_get_stats(e, &st);
+        CHECKF(st.preemptions > 0, "cache %d: no preemption", cache);
+        printf("    cache %d: %llu preemptions, %llu of %llu prompt tokens from the cache\n", cache,
+               (unsigned long long)st.preemptions, (unsigned long long)st.prefix_hits,
+               (unsigned long long)st.prefix_queries);
+        wait_idle(e);
+        sl_engine_free(e);
+    }
+}
+
+/* A request without max_tokens (the rest of the context) takes only the blocks it fills:
+ * with a pool for one whole context, 8 such requests run at once. */
+TEST(no_reservation_for_max_tokens) {
+    sl_engine_opts o = {.max_batch_tokens = 64, .max_running = 8, .max_waiting = 8, .kv_blocks = 512 / 16,
+                        .step_delay_ms = 5};
+    sl_engine *e = engine_opts(o);
+    if (!e) return;
+    sl_engine_req *reqs[8];
+    for (int i = 0; i < 8; i++) {
+        sl_engine_params p = greedy(512 - 18);
+        CHECK(sl_engine_submit(e, P1, 18, NULL, &p, NULL, &reqs[i], NULL, 0) == 0);
+    }
+    sl_engine_stats st;
+    double deadline = now_s() + 5;
+    do {
+        usleep(2000);
+        sl_engine_get_stats(e, &st);
+    } while (st.running < 8 && now_s() < deadline);
+    CHECKF(st.running == 8 && st.waiting == 0, "running %d waiting %d", st.running, st.waiting);
+    sl_engine_cancel_all(e);
+    result *res = many_res;
+    CHECK(collect(e, reqs, res, 8));
+    for (int i = 0; i < 8; i++) sl_engine_req_release(reqs[i]);
+    wait_idle(e);
+    sl_engine_free(e);
+}
+
+/* The prefix cache: a second request with the same prompt reuses its full blocks and gives
+ * the same tokens; another adapter (or version), another tenant or another cache_salt never
+ * hits; --prefix-cache-share-tenants lets tenants share. Chunk boundaries do not matter: the
+ * first prompt is prefilled in chunks of 7. */
+TEST(prefix_cache_reuse_and_isolation) {
+    sl_adapter *ad = NULL, *ad2 = NULL;
+    char err[256];
+    CHECK(sl_adapter_load_dir(&ad, model, FIXTURE("adapters/llama-tiny/symlora-qo-r8"), NULL, err, sizeof err) == 0);
+    CHECK(sl_adapter_load_dir(&ad2, model, FIXTURE("adapters/llama-tiny/symlora-qo-r8"), NULL, err, sizeof err) == 0);
+    if (!ad || !ad2) return;
+    CHECK(sl_adapter_uid(ad) != sl_adapter_uid(ad2));
+    int32_t pr[100];
+    mk_prompt(pr, 5, 100);
+    for (int share = 0; share < 2; share++) {
+        sl_engine_opts o = {.max_batch_tokens = 64, .max_running = 4, .max_waiting = 8, .prefill_chunk = 7,
+                            .prefix_cache = 1, .share_tenants = share};
+        sl_engine *e = engine_opts(o);
+        if (!e) return;
+        sl_engine_params p = greedy(8);
+        p.tenant = "alice";
+        result a, b;
+        sl_engine_stats st0, st1;
+        run_one(e, pr, 100, sl_adapter_ref(ad), &p, &a);
+        sl_engine_get_stats(e, &st0);
+        CHECK(st0.prefix_hits == 0 && st0.prefix_queries == 100);
+        run_one(e, pr, 100, sl_adapter_ref(ad), &p, &b);
+        sl_engine_get_stats(e, &st1);
+        /* 99 positions may come from the cache (the last one is computed for its logits): 6 blocks. */
+        CHECKF(st1.prefix_hits == 96, "hits %llu", (unsigned long long)st1.prefix_hits);
+        CHECK(a.n == b.n && memcmp(a.toks, b.toks, sizeof(int32_t) * (size_t)a.n) == 0);
+        /* A longer prompt with the same start: the shared blocks, same output as without cache. */
+        int32_t longer[120];
+        memcpy(longer, pr, sizeof pr);
+        mk_prompt(longer + 100, 9, 20);
+        result c;
+        run_one(e, longer, 120, sl_adapter_ref(ad), &p, &c);
+        sl_engine_get_stats(e, &st0);
+        CHECK(st0.prefix_hits - st1.prefix_hits == 96);
+        /* Isolation: each of these must miss. */
+        struct { sl_adapter *a; const char *tenant, *salt; int hits; } cases[] = {
+            {ad2, "alice", NULL, 0},                /* another version of the adapter */
+            {NULL, "alice", NULL, 0},               /* the base model */
+            {ad, "bob", NULL, share ? 96 : 0},      /* another tenant */
+            {ad, "alice", "s1", 0},                 /* a cache salt */
+        };
+        for (int k = 0; k < 4; k++) {
+            sl_engine_params q = p;
+            q.tenant = cases[k].tenant;
+            q.cache_salt = cases[k].salt;
+            sl_engine_get_stats(e, &st0);
+            result x;
+            run_one(e, pr, 100, cases[k].a ? sl_adapter_ref(cases[k].a) : NULL, &q, &x);
+            sl_engine_get_stats(e, &st1);
+            CHECKF(st1.prefix_hits - st0.prefix_hits == (uint64_t)cases[k].hits, "share %d case %d: %llu hits", share, k,
+                   (unsigned long long)(st1.prefix_hits - st0.prefix_hits));
+        }
+        sl_engine_free(e);
+        /* Without the cache: the same tokens. */
+        o.prefix_cache = 0;
+        o.prefill_chunk = 64;
+        e = engine_opts(o);
+        result d;
+        run_one(e, longer, 120, sl_adapter_ref(ad), &p, &d);
+        CHECK(c.n == d.n && memcmp(c.toks, d.toks, sizeof(int32_t) * (size_t)c.n) == 0);
+        sl_engine_get_stats(e, &st0);
+        CHECK(st0.prefix_hits == 0);
+        sl_engine_free(e);
+    }
+    sl_adapter_unref(ad);
+    sl_adapter_unref(ad2);
+}
+
+/* Order of completion with one running slot. */
+static void finish_order(sl_engine *e, sl_engine_req **reqs, int n, int *order) {
+    int done = 0, seen[16] = {0};
+    double deadline = now_s() + 20;
+    while (done < n && now_s() < deadline) {
+        sl_engine_req *rs[16];
+        int k = sl_engine_take_ready(e, rs, 16);
+        if (!k) usleep(500);
+        for (int j = 0; j < k; j++) {
+            sl_engine_out o;
+            sl_engine_read(rs[j], &o);
+            for (int i = 0; i < n; i++)
+                if (reqs[i] == rs[j] && o.finished && !seen[i]) {
+                    seen[i] = 1;
+                    order[done++] = i;
+                }
+            sl_engine_req_release(rs[j]);
+        }
+    }
+    CHECK(done == n);
+}
+
+/* Weighted fair queuing between tenants and priority within one, with one running slot:
+ * a tenant that arrives behind another's backlog goes next; a lower priority value goes
+ * first within a tenant; per-tenant limits refuse with SL_EBUSY. */
+TEST(fair_queuing_priority_and_tenant_limits) {
+    sl_engine_opts o = {.max_batch_tokens = 64, .max_running = 1, .max_waiting = 16, .step_delay_ms = 2,
+                        .tenant_max_waiting = 4};
+    sl_engine *e = engine_opts(o);
+    if (!e) return;
+    sl_engine_req *reqs[8];
+    sl_engine_params pa = greedy(6), pb = greedy(6), plong = greedy(200);
+    pa.tenant = plong.tenant = "a";
+    pb.tenant = "b";
+    CHECK(sl_engine_submit(e, P1, 18, NULL, &plong, NULL, &reqs[0], NULL, 0) == 0);
+    usleep(20000); /* reqs[0] runs */
+    for (int i = 1; i < 5; i++) CHECK(sl_engine_submit(e, P1, 18, NULL, &pa, NULL, &reqs[i], NULL, 0) == 0);
+    char err[256];
+    sl_engine_req *x = NULL;
+    CHECK(sl_engine_submit(e, P1, 18, NULL, &pa, NULL, &x, err, sizeof err) == SL_EBUSY && !x);
+    CHECKF(strstr(err, "tenant 'a'") != NULL, "%s", err);
+    CHECK(sl_engine_submit(e, P1, 18, NULL, &pb, NULL, &reqs[5], NULL, 0) == 0);
+    int order[6];
+    finish_order(e, reqs, 6, order);
+    CHECKF(order[0] == 0 && order[1] == 5, "b's request did not go next: %d %d %d", order[0], order[1], order[2]);
+    sl_engine_tenant_stats ts[4];
+    int nt = sl_engine_get_tenants(e, ts, 4);
+    CHECK(nt == 2 && !strcmp(ts[0].name, "a") && ts[0].rejected == 1 && ts[0].tokens > ts[1].tokens);
+    for (int i = 0; i < 6; i++) sl_engine_req_release(reqs[i]);
+
+    /* Priority within a tenant. */
+    CHECK(sl_engine_submit(e, P1, 18, NULL, &plong, NULL, &reqs[0], NULL, 0) == 0);
+    usleep(20000);
+    sl_engine_params lo = pa, hi = pa;
+    lo.priority = 5;
+    hi.priority = -1;
+    CHECK(sl_engine_submit(e, P1, 18, NULL, &lo, NULL, &reqs[1], NULL, 0) == 0);
+    CHECK(sl_engine_submit(e, P1, 18, NULL, &hi, NULL, &reqs[2], NULL, 0) == 0);
+    finish_order(e, reqs, 3, order);
+    CHECKF(order[1] == 2 && order[2] == 1, "priority order: %d %d %d", order[0], order[1], order[2]);
+    for (int i = 0; i < 3; i++) sl_engine_req_release(reqs[i]);
+    wait_idle(e);
+    sl_engine_free(e);
+}
+
 /* The chat templates the daemon renders (lib/chat.c), against the Jinja templates' output. */
 static void render_is(const sl_chat *c, const sl_chat_msg *m, int n, const char *want) {
     char *out = NULL;
@@ -362,6 +590,10 @@ int main(void) {
     RUN(seeded_sampling_and_logprobs);
     RUN(cancel_frees_blocks_and_adapter);
     RUN(limits);
+    RUN(memory_pressure_preempts_and_resumes_exactly);
+    RUN(no_reservation_for_max_tokens);
+    RUN(prefix_cache_reuse_and_isolation);
+    RUN(fair_queuing_priority_and_tenant_limits);
     RUN(chat_templates);
     sl_tokenizer_free(tok);
     sl_model_free(model);
