@@ -21,7 +21,8 @@
  *
  * Tenants: with API keys every route but /health and /metrics needs `Authorization: Bearer
  * KEY` (401 otherwise). /metrics stays open, as vLLM's does with --api-key, so scrapers need
- * no secret: it carries aggregate counters only, never a tenant's or an adapter's name. A
+ * no secret: it carries aggregate counters only, never a tenant's or an adapter's name, unless
+ * the request carries an admin key or the operator opts in (metrics_names). A
  * request acts for its key's tenant and sees only that tenant's adapters (and the pinned
  * ones); another tenant's adapter is a 404 exactly like a missing one. An admin key may also
  * address TENANT/NAME: in /v1/adapters/TENANT/NAME (the path is percent-decoded before it is
@@ -119,6 +120,8 @@ typedef struct sl_api_config {
     int max_tokens;            /* largest max_tokens of a request (0: the context length) */
     int max_prompt_tokens;     /* longest prompt in tokens (0: the context length) */
     int retry_after_s;         /* Retry-After of a 429 */
+    int metrics_names;         /* /metrics shows tenant and adapter names to everyone (else to admin keys only) */
+    int max_lora;              /* vllm:lora_requests_info's max_lora: adapters one step can mix (max_running) */
     const sl_model *model;     /* borrowed, like everything below */
     const struct sl_tokenizer *tok;
     sl_engine *engine;

@@ -428,6 +428,7 @@ struct sl__sub {
     const sl_adapter_source *src;
     char tenant[SL__NAME_MAX + 1];        /* the adapter "model" names, resolved */
     char name[SL__NAME_MAX + 1];
+    char adapter_label[2 * SL__NAME_MAX + 2]; /* "" for the base model */
     int load_rc;                          /* of src->load, on the thread pool */
     char err[256];
 };
@@ -447,6 +448,11 @@ static enum MHD_Result submit(sl__req *q) {
     char err[512];
     s->ep.stop = s->stops;
     s->ep.stop_ids = s->stop_id >= 0 ? &s->stop_id : NULL;
+    /* Scheduling: the caller's tenant and its fair-share weight from the keys file; the
+     * adapter's label (the model name the client used) for the gateway metrics. */
+    s->ep.tenant = q->tenant;
+    s->ep.weight = sl_api_keys_tenant_weight(a->keys, q->tenant);
+    s->ep.label = s->adapter_label;
     struct sl_adapter *pass = s->adapter;
     s->adapter = NULL; /* ownership: passed to the engine, success or not */
     int rc = sl_engine_submit(a->cfg.engine, s->ids, (int)s->n_ids, pass, &s->ep, q, &q->ereq, err, sizeof err);
@@ -547,6 +553,7 @@ static enum MHD_Result generate(sl__req *q, int chat) {
     /* The adapter: a reference the request owns, handed on to the engine at submit. */
     if (model && strcmp(model, a->cfg.model_id) != 0) {
         const sl_adapter_source *src = &a->cfg.adapters;
+        snprintf(q->sub->adapter_label, sizeof q->sub->adapter_label, "%s", model);
         /* "name", or "tenant/name" for an admin; another tenant's is not found, as a missing one. */
         int rc = sl__resolve_adapter(q, model, q->sub->tenant, q->sub->name) != 0 ? SL_ENOENT
                  : src->acquire ? src->acquire(src->ctx, q->sub->tenant, q->sub->name, &q->sub->adapter)

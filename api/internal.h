@@ -39,6 +39,9 @@ typedef struct sl__route {
 extern const sl__route sl__routes[];
 extern const int sl__n_routes;
 
+/* 1 if Q carries a valid admin key (or auth is off); for open routes that show more to admins. */
+int sl__req_admin_key(sl__req *q);
+
 /* Generation state of a completion request (api/generate.c); opaque to the server. */
 typedef struct sl__gen sl__gen;
 /* A generation request parsed and waiting to be submitted (e.g. while its adapter loads). */

@@ -285,6 +285,16 @@ int sl__gen_parse(json_t *body, int chat, const sl__gen_limits *lim, sl__gen_req
     if (sl__jbool(body, "ignore_eos", &ignore_eos, e) < 0) goto fail;
     if (sl__jbool(body, "skip_special_tokens", &skip_special, e) < 0) goto fail;
     if (sl__jbool(body, "add_special_tokens", &add_special, e) < 0) goto fail;
+    /* Scheduling, as vLLM: priority (lower runs earlier; within the tenant, see engine.h) and
+     * cache_salt (mixed into the prefix cache key: only requests with the same salt share). */
+    long long priority = 0;
+    const char *cache_salt = NULL;
+    if (sl__jint(body, "priority", INT32_MIN, INT32_MAX, &priority, e) < 0) goto fail;
+    if (sl__jstr(body, "cache_salt", &cache_salt, e) < 0) goto fail;
+    if (cache_salt && !cache_salt[0]) {
+        sl__err_set(e, 400, "invalid_value", "cache_salt", "'cache_salt' must be a non-empty string");
+        goto fail;
+    }
     if (chat) {
         int lp = 0;
         long long top = 0;
@@ -384,6 +394,8 @@ int sl__gen_parse(json_t *body, int chat, const sl__gen_limits *lim, sl__gen_req
         .skip_special = skip_special,
         .n_stop_ids = r->stop_id >= 0 ? 1 : 0,
         .n_stop = n_stops,
+        .priority = (int)priority,
+        .cache_salt = cache_salt, /* points into the body, which the submission keeps */
     };
     return 0;
 fail:

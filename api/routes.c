@@ -190,6 +190,74 @@ static void gauge(sl_buf *b, const char *name, const char *help, const char *typ
     sl_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, v);
 }
 
+/* A Prometheus label value: backslash, quote and newline escaped. */
+static void label_value(sl_buf *b, const char *v) {
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"') sl_buf_printf(b, "\\%c", *v);
+        else if (*v == '\n') sl_buf_printf(b, "\\n");
+        else sl_buf_put(b, v, 1);
+    }
+}
+
+/* The scheduler's share of /metrics: preemptions, the prefix cache, the per-tenant series
+ * (names: only with --metrics-names or to an admin key), and the aliases of vLLM's metrics
+ * that the Gateway API Inference Extension's model-server protocol reads. */
+static void sched_metrics(sl__req *q, sl_buf *b, const sl_engine_stats *st) {
+    sl_api *a = q->api;
+    int names = a->cfg.metrics_names || sl__req_admin_key(q);
+    double usage = st->kv_blocks_total ? (double)st->kv_blocks_used / st->kv_blocks_total : 0.0;
+    gauge(b, "symlora_kv_blocks_cached", "Free KV blocks that still hold cached prompt prefixes.", "gauge",
+          st->kv_blocks_cached);
+    gauge(b, "symlora_preemptions_total", "Sequences preempted for KV memory or a fair share (recomputed later).",
+          "counter", (double)st->preemptions);
+    gauge(b, "symlora_prefix_cache_queries_total", "Prompt tokens looked up in the prefix cache.", "counter",
+          (double)st->prefix_queries);
+    gauge(b, "symlora_prefix_cache_hits_total", "Prompt tokens whose KV came from the prefix cache.", "counter",
+          (double)st->prefix_hits);
+    gauge(b, "vllm:num_requests_running", "Alias of symlora_num_requests_running (vLLM).", "gauge", st->running);
+    gauge(b, "vllm:num_requests_waiting", "Alias of symlora_num_requests_waiting (vLLM).", "gauge", st->waiting);
+    gauge(b, "vllm:kv_cache_usage_perc", "KV cache usage, 0..1 (vLLM).", "gauge", usage);
+    gauge(b, "vllm:num_preemptions_total", "Alias of symlora_preemptions_total (vLLM).", "counter", (double)st->preemptions);
+    gauge(b, "vllm:prefix_cache_queries_total", "Alias of symlora_prefix_cache_queries_total (vLLM).", "counter",
+          (double)st->prefix_queries);
+    gauge(b, "vllm:prefix_cache_hits_total", "Alias of symlora_prefix_cache_hits_total (vLLM).", "counter",
+          (double)st->prefix_hits);
+    char run[1024] = "", wait[1024] = "";
+    if (names) sl_engine_get_adapter_labels(a->cfg.engine, run, sizeof run, wait, sizeof wait);
+    sl_buf_printf(b, "# HELP vllm:lora_requests_info Adapters of the running and waiting requests (vLLM; names only "
+                     "with --metrics-names or to an admin key).\n# TYPE vllm:lora_requests_info gauge\n"
+                     "vllm:lora_requests_info{running_lora_adapters=\"");
+    label_value(b, run);
+    sl_buf_printf(b, "\",waiting_lora_adapters=\"");
+    label_value(b, wait);
+    sl_buf_printf(b, "\",max_lora=\"%d\"} %.3f\n", a->cfg.max_lora, (double)time(NULL));
+    if (!names) return;
+    enum { MAXT = 256 };
+    sl_engine_tenant_stats *ts = malloc(MAXT * sizeof *ts);
+    if (!ts) return;
+    int n = sl_engine_get_tenants(a->cfg.engine, ts, MAXT);
+    if (n > MAXT) n = MAXT;
+    static const struct { const char *name, *help, *type; } fam[] = {
+        {"symlora_tenant_requests_running", "A tenant's sequences running.", "gauge"},
+        {"symlora_tenant_requests_waiting", "A tenant's requests waiting.", "gauge"},
+        {"symlora_tenant_tokens_total", "Prompt and generated tokens computed for a tenant.", "counter"},
+        {"symlora_tenant_preemptions_total", "A tenant's sequences preempted.", "counter"},
+        {"symlora_tenant_rejected_total", "A tenant's requests refused by its limits (429).", "counter"},
+        {"symlora_tenant_weight", "A tenant's fair-share weight.", "gauge"},
+    };
+    for (int f = 0; f < 6; f++) {
+        sl_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", fam[f].name, fam[f].help, fam[f].name, fam[f].type);
+        for (int i = 0; i < n; i++) {
+            double v = f == 0 ? ts[i].running : f == 1 ? ts[i].waiting : f == 2 ? (double)ts[i].tokens
+                     : f == 3 ? (double)ts[i].preemptions : f == 4 ? (double)ts[i].rejected : ts[i].weight;
+            sl_buf_printf(b, "%s{tenant=\"", fam[f].name);
+            label_value(b, ts[i].name);
+            sl_buf_printf(b, "\"} %.17g\n", v);
+        }
+    }
+    free(ts);
+}
+
 enum MHD_Result sl__handle_metrics(sl__req *q) {
     sl_api *a = q->api;
     sl_engine_stats st;
@@ -230,6 +298,7 @@ enum MHD_Result sl__handle_metrics(sl__req *q) {
     hist(&b, "symlora_time_per_output_token_seconds", "Time between consecutive tokens of a sequence.", &st.tpot,
          sl_engine_hist_bounds);
     hist(&b, "symlora_batch_sequences", "Sequences per engine step.", &st.batch_seqs, sl_engine_batch_bounds);
+    sched_metrics(q, &b, &st);
     if (a->cfg.registry) {
         sl_registry_stats rs;
         sl_registry_get_stats(a->cfg.registry, &rs);

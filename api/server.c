@@ -422,6 +422,35 @@ int sl__req_offload(sl__req *q, void (*work)(void *arg), void *arg, sl__handler 
 
 /* ---------------------------------------------------------------- authentication */
 
+/* The key of C's 'Authorization: Bearer KEY' (*n bytes, not NUL-terminated), or NULL with
+ * *why saying what is wrong. */
+static const char *bearer_key(struct MHD_Connection *c, size_t *n, const char **why) {
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    *why = "missing API key: send 'Authorization: Bearer KEY'";
+    if (!h) return NULL;
+    while (*h == ' ' || *h == '\t') h++;
+    if (strncasecmp(h, "Bearer", 6) || (h[6] != ' ' && h[6] != '\t')) {
+        *why = "the Authorization header must be 'Bearer KEY'";
+        return NULL;
+    }
+    const char *k = h + 7;
+    while (*k == ' ' || *k == '\t') k++;
+    size_t len = strlen(k);
+    while (len && (k[len - 1] == ' ' || k[len - 1] == '\t')) len--;
+    *why = "invalid API key";
+    *n = len;
+    return len ? k : NULL;
+}
+
+int sl__req_admin_key(sl__req *q) {
+    sl_api *a = q->api;
+    if (!a->keys) return 1; /* auth off: everything is the operator's */
+    size_t n = 0;
+    const char *why, *tenant, *k = bearer_key(q->mhd, &n, &why);
+    int admin = 0;
+    return k && sl_api_keys_check(a->keys, k, n, &tenant, &admin) == 0 && admin;
+}
+
 /* 0: Q acts for a tenant (set in q). Otherwise the 401 is queued and *ret is the result. */
 static int authenticate(sl__req *q, struct MHD_Connection *c, enum MHD_Result *ret) {
     sl_api *a = q->api;
@@ -429,26 +458,13 @@ static int authenticate(sl__req *q, struct MHD_Connection *c, enum MHD_Result *r
         snprintf(q->tenant, sizeof q->tenant, "default");
         return 0;
     }
-    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    const char *why = "missing API key: send 'Authorization: Bearer KEY'";
-    if (h) {
-        while (*h == ' ' || *h == '\t') h++;
-        if (!strncasecmp(h, "Bearer", 6) && (h[6] == ' ' || h[6] == '\t')) {
-            const char *k = h + 7;
-            while (*k == ' ' || *k == '\t') k++;
-            size_t n = strlen(k);
-            while (n && (k[n - 1] == ' ' || k[n - 1] == '\t')) n--;
-            const char *tenant;
-            int admin;
-            if (n && sl_api_keys_check(a->keys, k, n, &tenant, &admin) == 0) {
-                snprintf(q->tenant, sizeof q->tenant, "%s", tenant);
-                q->admin = admin;
-                return 0;
-            }
-            why = "invalid API key";
-        } else {
-            why = "the Authorization header must be 'Bearer KEY'";
-        }
+    size_t n = 0;
+    const char *why, *tenant, *k = bearer_key(c, &n, &why);
+    int admin;
+    if (k && sl_api_keys_check(a->keys, k, n, &tenant, &admin) == 0) {
+        snprintf(q->tenant, sizeof q->tenant, "%s", tenant);
+        q->admin = admin;
+        return 0;
     }
     a->auth_failures++;
     /* Ownership: queue() takes the response; the key is never logged or echoed. */

@@ -31,6 +31,11 @@ typedef struct sl_daemon_opts {
     long kv_block_size;
     long kv_blocks;
     long kv_cache_mb;
+    int no_prefix_cache;
+    int prefix_cache_share_tenants;
+    long tenant_max_inflight;
+    long tenant_max_waiting;
+    int metrics_names;
     long max_adapter_rank;
     long max_body_bytes;
     long max_connections;

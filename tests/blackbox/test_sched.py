@@ -1,0 +1,164 @@
+"""The scheduler through HTTP: prefix caching (hits counted, outputs equal with and without it,
+never across tenants or adapter versions), preemption under a small KV pool with every stream
+equal to its solo run, vLLM's priority and cache_salt fields, per-tenant limits (429 with
+Retry-After), and the metrics a gateway routes on (names only for admins or --metrics-names)."""
+import hashlib
+import json
+import os
+import tempfile
+
+from harness import Daemon, expected, fixture_adapters, main, run_parallel, test, token_ids
+
+EXP = expected()["models"]["llama-tiny"]
+FIX = fixture_adapters()
+KEYS = {"alice": "sk-alice-sched-0123", "bob": "sk-bob-sched-4567", "root": "sk-root-sched-89ab"}
+
+
+def keyfile():
+    path = os.path.join(tempfile.mkdtemp(prefix="symlora-sched-"), "api-keys")
+    with open(path, "w") as f:
+        for who, role, weight in (("alice", "tenant", 3), ("bob", "tenant", 1), ("root", "admin", 1)):
+            f.write("%s %s %s %d\n" % (hashlib.sha256(KEYS[who].encode()).hexdigest(), who, role, weight))
+    os.chmod(path, 0o600)
+    return path
+
+
+def auth(who):
+    return {"Authorization": "Bearer " + KEYS[who]}
+
+
+def long_prompt(seed, n=80):
+    return [0] + [(i * 53 + seed * 97) % 1000 + 3 for i in range(1, n)]
+
+
+def complete(d, who, model, prompt, n=8, **kw):
+    body = dict(model=model, prompt=prompt, max_tokens=n, temperature=0, logprobs=0, return_tokens_as_token_ids=True,
+                ignore_eos=True)
+    body.update(kw)
+    st, h, data = d.request("POST", "/v1/completions", body, headers=auth(who) if who else None)
+    j = json.loads(data)
+    return st, (token_ids(j["choices"][0]["logprobs"]["tokens"]) if st == 200 else j), h
+
+
+@test
+def prefix_cache_hits_equal_outputs_and_isolation():
+    d = Daemon(adapters={"a": FIX["symlora-qo-r8"]}, args=["--api-keys", keyfile(), "--prefill-chunk", "24"])
+    off = Daemon(adapters={"a": FIX["symlora-qo-r8"]}, args=["--no-prefix-cache"])
+    try:
+        p = long_prompt(1)
+        m0 = d.metrics()
+        st, first, _ = complete(d, "alice", "a", p)
+        assert st == 200, first
+        m1 = d.metrics()
+        st, again, _ = complete(d, "alice", "a", p)
+        m2 = d.metrics()
+        assert again == first
+        assert m1["symlora_prefix_cache_hits_total"] == m0["symlora_prefix_cache_hits_total"]
+        assert m2["symlora_prefix_cache_hits_total"] - m1["symlora_prefix_cache_hits_total"] == 64  # 4 of 5 blocks
+        assert m2["vllm:prefix_cache_queries_total"] - m1["vllm:prefix_cache_queries_total"] == 80
+        # Another tenant, the base model, a cache salt: no hit, same tokens where the model is the same.
+        for who, model, kw in (("bob", "a", {}), ("alice", "llama-tiny", {}), ("alice", "a", {"cache_salt": "s"})):
+            before = d.metrics()["symlora_prefix_cache_hits_total"]
+            st, out, _ = complete(d, who, model, p, **kw)
+            assert st == 200, out
+            assert d.metrics()["symlora_prefix_cache_hits_total"] == before, (who, model, kw)
+            if model == "a":
+                assert out == first
+        # Without the cache: the same tokens and no hit.
+        st, plain, _ = complete(off, None, "a", p)
+        assert plain == first and off.metrics()["symlora_prefix_cache_hits_total"] == 0
+    finally:
+        d.cleanup()
+        off.cleanup()
+
+
+@test
+def memory_pressure_every_stream_equals_its_solo_run():
+    # 16 streams of up to 100 positions on 28 blocks of 16: room for 4 whole sequences.
+    d = Daemon(adapters={"a": FIX["lora-all-r8"]},
+               args=["--kv-blocks", "28", "--max-running", "16", "--max-batch-tokens", "64", "--prefill-chunk", "32"])
+    try:
+        prompts = [long_prompt(i, 20 + (i * 7) % 40) for i in range(16)]
+        models = ["a" if i % 2 else "llama-tiny" for i in range(16)]
+        solo = [complete(d, None, models[i], prompts[i], 40)[1] for i in range(16)]
+        res = run_parallel(lambda i: complete(d, None, models[i], prompts[i], 40), [(i,) for i in range(16)])
+        for i, (st, out, _) in enumerate(res):
+            assert st == 200 and out == solo[i], (i, st)
+        assert d.metrics()["vllm:num_preemptions_total"] > 0
+    finally:
+        d.cleanup()
+
+
+@test
+def priority_and_cache_salt_fields():
+    d = Daemon(adapters={})
+    try:
+        p = long_prompt(3, 10)
+        for body, field in ((dict(priority="high"), "priority"), (dict(priority=1.5), "priority"),
+                            (dict(priority=2 ** 40), "priority"), (dict(cache_salt=""), "cache_salt"),
+                            (dict(cache_salt=7), "cache_salt")):
+            st, j, _ = complete(d, None, "llama-tiny", p, **body)
+            assert st == 400 and j["error"]["param"] == field, (body, st, j)
+        st, a, _ = complete(d, None, "llama-tiny", p, priority=-5, cache_salt="tenant-secret")
+        st2, b, _ = complete(d, None, "llama-tiny", p)
+        assert st == 200 and st2 == 200 and a == b
+    finally:
+        d.cleanup()
+
+
+@test
+def tenant_limits_429_and_metrics_names():
+    d = Daemon(adapters={}, args=["--api-keys", keyfile(), "--max-running", "1", "--tenant-max-waiting", "1",
+                                  "--tenant-max-inflight", "2", "--step-delay-ms", "20", "--retry-after", "4"])
+    try:
+        p = long_prompt(4, 10)
+        res = run_parallel(lambda who: complete(d, who, "llama-tiny", p, 12),
+                           [("alice",)] * 5 + [("bob",)])
+        alice = [r for r in res[:5]]
+        assert sorted(r[0] for r in alice).count(200) == 2, [r[0] for r in alice]
+        for st, j, h in alice:
+            if st != 200:
+                assert st == 429 and h.get("retry-after") == "4" and "tenant 'alice'" in j["error"]["message"], (st, j)
+        assert res[5][0] == 200  # bob is not held back by alice's limits
+        # /metrics without a key: aggregates and the vLLM aliases, no names.
+        st, _, data = d.request("GET", "/metrics")
+        text = data.decode()
+        for name in ("vllm:num_requests_running", "vllm:num_requests_waiting", "vllm:kv_cache_usage_perc",
+                     "vllm:lora_requests_info{", "symlora_preemptions_total"):
+            assert name in text, name
+        assert "alice" not in text and "bob" not in text
+        # With an admin key: the per-tenant series (weights from the keys file).
+        st, _, data = d.request("GET", "/metrics", headers=auth("root"))
+        text = data.decode()
+        assert 'symlora_tenant_weight{tenant="alice"} 3' in text and 'symlora_tenant_rejected_total{tenant="alice"} 3' in text
+        assert 'symlora_tenant_tokens_total{tenant="bob"}' in text
+        st, _, data = d.request("GET", "/metrics", headers=auth("bob"))  # a tenant's key is not enough
+        assert b"alice" not in data
+    finally:
+        d.cleanup()
+
+
+@test
+def lora_requests_info_lists_adapters_with_metrics_names():
+    d = Daemon(adapters={"a": FIX["lora-all-r8"]}, args=["--metrics-names", "--step-delay-ms", "20", "--max-running", "1"])
+    try:
+        p = long_prompt(5, 10)
+        import threading
+        t = threading.Thread(target=lambda: complete(d, None, "a", p, 40))
+        t.start()
+        seen = ""
+        for _ in range(200):
+            st, _, data = d.request("GET", "/metrics")
+            line = [l for l in data.decode().splitlines() if l.startswith("vllm:lora_requests_info{")][0]
+            if 'running_lora_adapters="a"' in line:
+                seen = line
+                break
+        t.join()
+        assert seen and 'max_lora="1"' in seen, seen
+    finally:
+        d.cleanup()
+
+
+if __name__ == "__main__":
+    os.chdir(os.path.dirname(os.path.abspath(__file__)))
+    main()
