@@ -31,6 +31,7 @@ struct sl__gen {
     sl_toolcall_out tco;  /* what the latest feed gave */
     int reasoning;        /* reasoning_content is reported */
     int parallel;         /* parallel_tool_calls: 0 keeps only the first call */
+    int named;            /* tool_choice named a function: the call ends with "stop", as OpenAI's */
     int n_calls;          /* tool calls reported so far */
     sl_buf reasoning_text; /* non-streaming: accumulated */
     json_t *calls;         /* non-streaming: message.tool_calls */
@@ -178,9 +179,10 @@ static const char *finish_reason(sl_finish f) {
     }
 }
 
-/* "tool_calls" when the model ended its turn with calls, as OpenAI reports it. */
+/* "tool_calls" when the model ended its turn with calls, as OpenAI reports it ("stop" when the
+ * request named the function). */
 static const char *gen_finish_reason(const sl__gen *g, sl_finish f) {
-    return g->n_calls > 0 && f == SL_FINISH_STOP ? "tool_calls" : finish_reason(f);
+    return g->n_calls > 0 && f == SL_FINISH_STOP && !g->named ? "tool_calls" : finish_reason(f);
 }
 
 static void make_id(char *out, size_t n, const char *prefix);
@@ -493,6 +495,7 @@ static enum MHD_Result after_load(sl__req *q) {
 static int setup_output_parser(sl_api *a, sl__gen *g, sl__gen_req *r) {
     sl_toolcall_format fmt = r->tools.choice != SL__TOOL_CHOICE_NONE ? (sl_toolcall_format)a->cfg.tool_format : SL_TOOLCALL_NONE;
     g->parallel = r->tools.parallel;
+    g->named = r->tools.choice == SL__TOOL_CHOICE_NAMED;
     g->reasoning = a->cfg.reasoning;
     if (fmt == SL_TOOLCALL_NONE && !g->reasoning) return 0;
     int think_open = g->reasoning && sl__prompt_opens_think(a->cfg.tok, r->ids, r->n_ids);

@@ -2,6 +2,7 @@
  * text, malformed JSON, several calls, text around calls, unicode; and the incremental parser
  * fed the same texts cut at every byte offset (and byte by byte) must give exactly what the
  * one-shot parse gives. */
+#include <jansson.h>
 #include <string.h>
 
 #include "check.h"
@@ -235,6 +236,64 @@ TEST(detect) {
     CHECK(sl_toolcall_format_parse("pythonic") == -1);
 }
 
+/* The real templates of tests/fixtures/chat: each picks the parser of its model family, and
+ * only DeepSeek-R1's generation prompt opens <think> (checked on transformers' renders). */
+TEST(real_templates) {
+    static const struct {
+        const char *name;
+        sl_toolcall_format fmt;
+        int reasoning;
+    } want[] = {
+        {"01-ai-Yi-1.5-6B-Chat", N, 0},
+        {"CohereForAI-c4ai-command-r-plus-tool_use", N, 0}, /* its own action format: not parsed */
+        {"HuggingFaceH4-zephyr-7b-beta", N, 0},
+        {"HuggingFaceTB-SmolLM2-135M-Instruct", N, 0},
+        {"HuggingFaceTB-SmolLM3-3B", H, 1},
+        {"NousResearch-Hermes-2-Pro-Llama-3-8B-tool_use", H, 0},
+        {"Qwen-Qwen2-7B-Instruct", N, 0},
+        {"Qwen-Qwen2.5-7B-Instruct", H, 0},
+        {"TheBloke-Mistral-7B-Instruct-v0.1-GPTQ", N, 0},
+        {"allenai-OLMo-2-1124-7B-Instruct", N, 0},
+        {"deepseek-ai-DeepSeek-R1-Distill-Qwen-32B", N, 1},
+        {"deepseek-ai-DeepSeek-V3", N, 0},
+        {"google-gemma-2-2b-it", N, 0},
+        {"ibm-granite-granite-3.3-2B-Instruct", N, 1},
+        {"internlm-internlm2-chat-7b", N, 0},
+        {"meta-llama-Llama-2-7b-chat-hf", N, 0},
+        {"meta-llama-Llama-3.1-8B-Instruct", L, 0},
+        {"microsoft-Phi-3-mini-4k-instruct", N, 0},
+        {"microsoft-Phi-3.5-mini-instruct", N, 0},
+        {"mistralai-Mistral-Nemo-Instruct-2407", M, 0},
+        {"mistralai-Mixtral-8x7B-Instruct-v0.1", N, 0},
+    };
+    char path[512];
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        size_t len;
+        snprintf(path, sizeof path, "tests/fixtures/chat/templates/%s.jinja", want[i].name);
+        char *src = check_read_file(path, &len);
+        CHECKF(src, "%s: cannot read", path);
+        if (!src) continue;
+        CHECKF(sl_toolcall_detect(src) == want[i].fmt, "%s: %s", want[i].name, sl_toolcall_format_name(sl_toolcall_detect(src)));
+        CHECKF(sl_toolcall_detect_reasoning(src) == want[i].reasoning, "%s: reasoning", want[i].name);
+        free(src);
+    }
+    /* transformers' render of a DeepSeek-R1 prompt ends in an opened <think>; the others do not */
+    json_t *exp = json_load_file("tests/fixtures/chat/expected.json", 0, NULL);
+    CHECK(exp);
+    const char *t;
+    json_t *per_case;
+    int opened = 0;
+    json_object_foreach(exp, t, per_case) {
+        json_t *text = json_object_get(json_object_get(per_case, "single_user"), "text");
+        if (!json_is_string(text)) continue;
+        int o = sl_toolcall_prompt_opens_think(json_string_value(text), json_string_length(text));
+        CHECKF(o == (strcmp(t, "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B") == 0), "%s: opens <think>: %d", t, o);
+        opened += o;
+    }
+    CHECK(opened == 1);
+    json_decref(exp);
+}
+
 /* Hostile text: deep nesting, NUL bytes, invalid UTF-8, a huge unclosed call: no crash, no call. */
 TEST(hostile) {
     static char deep[4096];
@@ -267,6 +326,7 @@ int main(void) {
     RUN(cut_at_every_byte);
     RUN(holds_back_only_what_is_undecided);
     RUN(detect);
+    RUN(real_templates);
     RUN(hostile);
     return check_summary();
 }
