@@ -813,6 +813,13 @@ int sl_tokenizer_is_special(const sl_tokenizer *t, int32_t id) {
 
 int32_t sl_tokenizer_bos_id(const sl_tokenizer *t) { return t->bos_id; }
 
+int sl_tokenizer_token_bytes(const sl_tokenizer *t, int32_t id, int first, sl_buf *out) {
+    size_t l;
+    const char *s = tok_str(t, id, &l);
+    if (!s) return SL_ERANGE;
+    return sl__token_bytes(t, s, l, first, out);
+}
+
 /* skip_special_tokens as the library applies it (see sl__added.skip_on_decode) */
 static int skip_on_decode(const sl_tokenizer *t, int32_t id) {
     int32_t a = t->added_by_id[id];

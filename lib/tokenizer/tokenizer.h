@@ -40,6 +40,14 @@ int sl_tokenizer_is_special(const sl_tokenizer *tok, int32_t id);
 /* The id the post-processor prepends (BOS), or -1 when it adds none. */
 int32_t sl_tokenizer_bos_id(const sl_tokenizer *tok);
 
+/* The raw bytes token ID adds to a decoded text (appended to OUT, a struct sl_buf): the
+ * decoder chain applied to this token alone, with no UTF-8 repair, so a byte-level or <0xNN>
+ * token that ends inside a character gives its raw bytes. FIRST: the token starts the text
+ * (SentencePiece decoders drop its leading space). Special tokens give their content. 0, or
+ * SL_ERANGE for an id outside the vocabulary, SL_ENOMEM. Used by structured outputs. */
+struct sl_buf;
+int sl_tokenizer_token_bytes(const sl_tokenizer *tok, int32_t id, int first, struct sl_buf *out);
+
 /* Incremental decoding for streams: feed ids one at a time, get text deltas that never
  * split a UTF-8 character and whose concatenation equals sl_tokenizer_decode of all ids. */
 typedef struct sl_detok sl_detok;

@@ -378,3 +378,68 @@ int sl__decstream_finish(sl__decstream *d, sl_buf *out) {
     }
     return rc;
 }
+
+/* The raw bytes one token adds to a text (see sl_tokenizer_token_bytes): each decoder stage
+ * applied to this one item as the stream would, but with no UTF-8 repair (a byte-level or
+ * <0xNN> token that ends inside a character gives its raw bytes). A Replace whose pattern
+ * could straddle two tokens is applied to the token alone. */
+int sl__token_bytes(const sl_tokenizer *tok, const char *s, size_t n, int first, sl_buf *out) {
+    sl_buf a = {0}, b = {0};
+    sl__scratch sc;
+    memset(&sc, 0, sizeof sc);
+    int rc = sl_buf_put(&a, s, n), text = 0;
+    for (size_t k = 0; k < tok->n_dec && !rc; k++) {
+        const sl__dec *dc = &tok->dec[k];
+        b.len = 0;
+        switch (dc->kind) {
+        case SL__DEC_REPLACE:
+            rc = replace_all(dc, &sc, a.p ? a.p : "", a.len, &b);
+            break;
+        case SL__DEC_METASPACE:
+            rc = metaspace_map(dc, text ? 1 : first, a.p ? a.p : "", a.len, &b);
+            break;
+        case SL__DEC_STRIP:
+            if (!text) rc = strip_item(dc, a.p ? a.p : "", a.len, &b);
+            else if (first) { /* the start of the text loses up to `start` content chars */
+                size_t i = 0;
+                for (size_t c = 0; c < dc->start && i < a.len; c++) {
+                    int32_t cp;
+                    size_t l = sl__utf8_next(a.p + i, a.len - i, &cp);
+                    if (cp != dc->ch) break;
+                    i += l;
+                }
+                rc = sl_buf_put(&b, a.p + i, a.len - i);
+            } else rc = sl_buf_put(&b, a.p ? a.p : "", a.len);
+            break;
+        case SL__DEC_BYTEFALLBACK: {
+            int v = text ? -1 : byte_token(a.p ? a.p : "", a.len);
+            if (v >= 0) {
+                char c = (char)v;
+                rc = sl_buf_put(&b, &c, 1);
+            } else rc = sl_buf_put(&b, a.p ? a.p : "", a.len);
+            break;
+        }
+        case SL__DEC_FUSE:
+            rc = sl_buf_put(&b, a.p ? a.p : "", a.len);
+            text = 1;
+            break;
+        case SL__DEC_NONE_JOIN:
+            if (!first) rc = sl_buf_put(&b, " ", 1);
+            if (!rc) rc = sl_buf_put(&b, a.p ? a.p : "", a.len);
+            text = 1;
+            break;
+        case SL__DEC_BYTELEVEL:
+            rc = bytelevel_bytes(a.p ? a.p : "", a.len, &b);
+            text = 1;
+            break;
+        }
+        sl_buf t = a;
+        a = b;
+        b = t;
+    }
+    if (!rc) rc = sl_buf_put(out, a.p ? a.p : "", a.len);
+    sl_buf_free(&a);
+    sl_buf_free(&b);
+    sl__scratch_free(&sc);
+    return rc;
+}

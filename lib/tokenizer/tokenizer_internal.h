@@ -267,6 +267,9 @@ int sl__decstream_init(sl__decstream **out, const sl_tokenizer *tok);
 int sl__decstream_push(sl__decstream *d, const char *tok, size_t len, sl_buf *out);
 int sl__decstream_finish(sl__decstream *d, sl_buf *out);
 void sl__decstream_free(sl__decstream *d);
+/* The raw bytes of one token string as the decoder chain appends them (FIRST: at the start of
+ * a text), without UTF-8 repair. */
+int sl__token_bytes(const sl_tokenizer *tok, const char *s, size_t n, int first, sl_buf *out);
 
 int sl__trie_init(sl__trie *t);
 void sl__trie_free(sl__trie *t);

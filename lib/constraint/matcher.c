@@ -1,0 +1,779 @@
+/* matcher.c — the vocabulary trie, compiled constraints, per-sequence matching, the token
+ * mask with its cache, and the compile cache (see constraint.h).
+ *
+ * State of a sequence: a set of stacks of element positions (top last). A stack is "ready":
+ * its top is a SET element, the next byte to match. Advancing over a byte keeps the stacks
+ * whose top set has it, moves their top one element on and closes over the result: a REF
+ * pushes each alternative of its rule (the return position below, or nothing when the REF is
+ * the last element of its alternative: tail call), an END pops. A stack popped empty means
+ * the whole constraint matched: the state is then "accepting". */
+#include "constraint.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "constraint_internal.h"
+#include "error.h"
+#include "tokenizer.h"
+
+#define MAX_STACKS 1024          /* stacks in one state */
+#define MAX_DEPTH 1024           /* positions in one stack */
+#define STEP_WORK (40u * 1000 * 1000) /* closure steps of one mask or one token */
+#define MASK_CACHE_MAX 256       /* cached masks per constraint */
+#define MASK_CACHE_MIN_NODES 1024 /* masks cheaper than this many trie nodes are not cached */
+
+/* ---------------------------------------------------------------- vocabulary */
+
+struct sl_cvocab {
+    int n_vocab;
+    /* Trie of token bytes in preorder; node 0 is the root. */
+    int n_nodes;
+    unsigned char *byte; /* (n_nodes) the byte leading into the node */
+    int32_t *depth;      /* (n_nodes) */
+    int32_t *end;        /* (n_nodes) first node after the subtree */
+    int32_t *tok_off;    /* (n_nodes + 1) tokens ending at each node: toks[tok_off[i] .. tok_off[i+1]) */
+    int32_t *toks;
+    int max_depth;
+    /* Bytes of each id in the middle of a text (len 0: never allowed). */
+    uint32_t *off;       /* (n_vocab + 1) into bytes */
+    char *bytes;
+    /* Ids whose bytes differ at the start of a text (SentencePiece's leading space). */
+    int n_first;
+    int32_t *first_ids;  /* (n_first) */
+    uint32_t *first_off; /* (n_first + 1) into first_bytes */
+    char *first_bytes;
+};
+
+int sl_cvocab_size(const sl_cvocab *v) { return v->n_vocab; }
+
+void sl_cvocab_free(sl_cvocab *v) {
+    if (!v) return;
+    free(v->byte);
+    free(v->depth);
+    free(v->end);
+    free(v->tok_off);
+    free(v->toks);
+    free(v->off);
+    free(v->bytes);
+    free(v->first_ids);
+    free(v->first_off);
+    free(v->first_bytes);
+    free(v);
+}
+
+static int tok_cmp(const void *a, const void *b, void *ctx) {
+    const sl_cvocab *v = ctx;
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    uint32_t lx = v->off[x + 1] - v->off[x], ly = v->off[y + 1] - v->off[y];
+    int c = memcmp(v->bytes + v->off[x], v->bytes + v->off[y], lx < ly ? lx : ly);
+    if (c) return c;
+    if (lx != ly) return lx < ly ? -1 : 1;
+    return (x > y) - (x < y);
+}
+
+int sl_cvocab_init(sl_cvocab **out, const sl_tokenizer *tok, int n_vocab, char *err, size_t errlen) {
+    *out = NULL;
+    sl_cvocab *v = calloc(1, sizeof *v);
+    sl_buf all = {0}, first = {0}, one = {0}, one1 = {0};
+    int32_t *ids = NULL, *path = NULL, *node_of = NULL;
+    int rc = SL_ENOMEM;
+    if (!v || n_vocab <= 0) goto fail;
+    v->n_vocab = n_vocab;
+    int n_tok = sl_tokenizer_vocab_size(tok);
+    v->off = calloc((size_t)n_vocab + 1, sizeof *v->off);
+    v->first_ids = malloc((size_t)n_vocab * sizeof *v->first_ids);
+    v->first_off = calloc((size_t)n_vocab + 1, sizeof *v->first_off);
+    ids = malloc((size_t)n_vocab * sizeof *ids);
+    node_of = malloc((size_t)n_vocab * sizeof *node_of);
+    if (!v->off || !v->first_ids || !v->first_off || !ids || !node_of) goto fail;
+    int n_ids = 0;
+    size_t total = 0;
+    for (int32_t id = 0; id < n_vocab; id++) {
+        v->off[id] = (uint32_t)all.len;
+        node_of[id] = -1;
+        if (id >= n_tok || sl_tokenizer_is_special(tok, id)) continue;
+        one.len = one1.len = 0;
+        if (sl_tokenizer_token_bytes(tok, id, 0, &one) || sl_tokenizer_token_bytes(tok, id, 1, &one1)) goto fail;
+        if (!one.len) continue; /* adds nothing: never allowed (it could repeat forever) */
+        if (one.len > 4096 || (total += one.len) > (1u << 30)) {
+            rc = sl__errf(err, errlen, SL_ETOOBIG, "token %d is too long for structured outputs", id);
+            goto fail;
+        }
+        if (sl_buf_put(&all, one.p, one.len)) goto fail;
+        ids[n_ids++] = id;
+        if (one1.len != one.len || memcmp(one1.p ? one1.p : "", one.p, one.len)) {
+            v->first_ids[v->n_first] = id;
+            if (one1.len && sl_buf_put(&first, one1.p, one1.len)) goto fail;
+            v->first_off[++v->n_first] = (uint32_t)first.len;
+        }
+    }
+    v->off[n_vocab] = (uint32_t)all.len;
+    v->bytes = all.p ? all.p : calloc(1, 1);
+    v->first_bytes = first.p ? first.p : calloc(1, 1);
+    all = (sl_buf){0};
+    first = (sl_buf){0};
+    if (!v->bytes || !v->first_bytes) goto fail;
+    qsort_r(ids, (size_t)n_ids, sizeof *ids, tok_cmp, v);
+    /* Preorder trie: at most one node per byte of all tokens, plus the root. */
+    size_t cap = (size_t)v->off[n_vocab] + 1;
+    v->byte = malloc(cap);
+    v->depth = malloc(cap * sizeof *v->depth);
+    v->end = malloc(cap * sizeof *v->end);
+    path = malloc((4096 + 2) * sizeof *path);
+    if (!v->byte || !v->depth || !v->end || !path) goto fail;
+    int nn = 1, plen = 0; /* path[0..plen) = nodes of the previous token's bytes */
+    v->byte[0] = 0;
+    v->depth[0] = 0;
+    const char *prev = NULL;
+    uint32_t prev_len = 0;
+    for (int i = 0; i < n_ids; i++) {
+        int32_t id = ids[i];
+        const char *b = v->bytes + v->off[id];
+        uint32_t l = v->off[id + 1] - v->off[id], lcp = 0;
+        while (prev && lcp < l && lcp < prev_len && b[lcp] == prev[lcp]) lcp++;
+        while ((uint32_t)plen > lcp) v->end[path[--plen]] = nn;
+        for (uint32_t k = lcp; k < l; k++) {
+            v->byte[nn] = (unsigned char)b[k];
+            v->depth[nn] = (int32_t)k + 1;
+            path[plen++] = nn++;
+        }
+        node_of[id] = path[l - 1];
+        if ((int)l > v->max_depth) v->max_depth = (int)l;
+        prev = b;
+        prev_len = l;
+    }
+    while (plen > 0) v->end[path[--plen]] = nn;
+    v->end[0] = nn;
+    v->n_nodes = nn;
+    v->tok_off = calloc((size_t)nn + 1, sizeof *v->tok_off);
+    v->toks = malloc(((size_t)n_ids + 1) * sizeof *v->toks);
+    if (!v->tok_off || !v->toks) goto fail;
+    for (int32_t id = 0; id < n_vocab; id++)
+        if (node_of[id] >= 0) v->tok_off[node_of[id] + 1]++;
+    for (int i = 0; i < nn; i++) v->tok_off[i + 1] += v->tok_off[i];
+    for (int32_t id = 0; id < n_vocab; id++)
+        if (node_of[id] >= 0) v->toks[v->tok_off[node_of[id]]++] = id;
+    for (int i = nn; i > 0; i--) v->tok_off[i] = v->tok_off[i - 1];
+    v->tok_off[0] = 0;
+    free(ids);
+    free(path);
+    free(node_of);
+    sl_buf_free(&one);
+    sl_buf_free(&one1);
+    *out = v;
+    return 0;
+fail:
+    if (rc == SL_ENOMEM) sl__errf(err, errlen, SL_ENOMEM, "out of memory building the token trie");
+    sl_buf_free(&all);
+    sl_buf_free(&first);
+    sl_buf_free(&one);
+    sl_buf_free(&one1);
+    free(ids);
+    free(path);
+    free(node_of);
+    sl_cvocab_free(v);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- states */
+
+typedef struct cstate {
+    int32_t *d;     /* stacks, each [len, p0 .. p(len-1)] with the top last */
+    int len, cap;
+    int n;          /* stacks */
+    int accept;
+    uint32_t *hash; /* (n) of each stack, for deduplication */
+    int32_t *at;    /* (n) offset of each stack in d */
+    int hcap;
+} cstate;
+
+static void cstate_free(cstate *s) {
+    free(s->d);
+    free(s->hash);
+    free(s->at);
+    memset(s, 0, sizeof *s);
+}
+
+static void cstate_clear(cstate *s) {
+    s->len = s->n = s->accept = 0;
+}
+
+static uint32_t stack_hash(const int32_t *p, int len) {
+    uint32_t h = 2166136261u ^ (uint32_t)len;
+    for (int i = 0; i < len; i++) h = (h ^ (uint32_t)p[i]) * 16777619u;
+    return h;
+}
+
+/* Adds stack P (LEN) unless present. 0, or SL_ETOOBIG / SL_ENOMEM. */
+static int cstate_add(cstate *s, const int32_t *p, int len) {
+    uint32_t h = stack_hash(p, len);
+    for (int i = 0; i < s->n; i++)
+        if (s->hash[i] == h && s->d[s->at[i]] == len && !memcmp(s->d + s->at[i] + 1, p, (size_t)len * sizeof *p))
+            return 0;
+    if (s->n >= MAX_STACKS) return SL_ETOOBIG;
+    if (s->n == s->hcap) {
+        int cap = s->hcap ? s->hcap * 2 : 8;
+        uint32_t *nh = realloc(s->hash, (size_t)cap * sizeof *nh);
+        if (!nh) return SL_ENOMEM;
+        s->hash = nh;
+        int32_t *na = realloc(s->at, (size_t)cap * sizeof *na);
+        if (!na) return SL_ENOMEM;
+        s->at = na;
+        s->hcap = cap;
+    }
+    if (s->len + len + 1 > s->cap) {
+        int cap = s->cap ? s->cap : 64;
+        while (cap < s->len + len + 1) cap *= 2;
+        int32_t *nd = realloc(s->d, (size_t)cap * sizeof *nd);
+        if (!nd) return SL_ENOMEM;
+        s->d = nd;
+        s->cap = cap;
+    }
+    s->hash[s->n] = h;
+    s->at[s->n++] = s->len;
+    s->d[s->len++] = len;
+    memcpy(s->d + s->len, p, (size_t)len * sizeof *p);
+    s->len += len;
+    return 0;
+}
+
+static int cstate_copy(cstate *dst, const cstate *src) {
+    cstate_clear(dst);
+    for (int i = 0; i < src->n; i++) {
+        int rc = cstate_add(dst, src->d + src->at[i] + 1, src->d[src->at[i]]);
+        if (rc) return rc;
+    }
+    dst->accept = src->accept;
+    return 0;
+}
+
+/* Sorts the stacks (a canonical form: equal sets compare equal as arrays). */
+static int stack_cmp(const void *a, const void *b, void *ctx) {
+    const int32_t *d = ctx;
+    const int32_t *x = d + *(const int32_t *)a, *y = d + *(const int32_t *)b;
+    if (x[0] != y[0]) return x[0] < y[0] ? -1 : 1;
+    return memcmp(x + 1, y + 1, (size_t)x[0] * sizeof *x);
+}
+
+static int cstate_canon(cstate *s, cstate *tmp) {
+    if (s->n < 2) return 0;
+    qsort_r(s->at, (size_t)s->n, sizeof *s->at, stack_cmp, s->d);
+    cstate_clear(tmp);
+    for (int i = 0; i < s->n; i++) {
+        int rc = cstate_add(tmp, s->d + s->at[i] + 1, s->d[s->at[i]]);
+        if (rc) return rc;
+    }
+    tmp->accept = s->accept;
+    cstate t = *s;
+    *s = *tmp;
+    *tmp = t;
+    return 0;
+}
+
+/* Work list of stacks to close over: entries [p0 .. p(len-1), len] so the last is popped. */
+typedef struct wlist {
+    int32_t *d;
+    int len, cap;
+    int32_t cur[MAX_DEPTH + 2];
+} wlist;
+
+static int wl_push(wlist *w, const int32_t *p, int len, int32_t top) {
+    int need = w->len + len + 2;
+    if (need > w->cap) {
+        int cap = w->cap ? w->cap : 256;
+        while (cap < need) cap *= 2;
+        int32_t *nd = realloc(w->d, (size_t)cap * sizeof *nd);
+        if (!nd) return SL_ENOMEM;
+        w->d = nd;
+        w->cap = cap;
+    }
+    memcpy(w->d + w->len, p, (size_t)len * sizeof *p);
+    w->d[w->len + len] = top;
+    w->d[w->len + len + 1] = len + 1;
+    w->len += len + 2;
+    return 0;
+}
+
+typedef struct work {
+    uint64_t n, limit;
+} work;
+
+/* Closes every stack of the work list into OUT (ready stacks and the accept flag). */
+static int closure(const sl__grammar *G, wlist *w, cstate *out, work *wk) {
+    int32_t *cur = w->cur;
+    while (w->len > 0) {
+        int len = w->d[w->len - 1];
+        w->len -= len + 1;
+        memcpy(cur, w->d + w->len, (size_t)len * sizeof *cur);
+        for (;;) {
+            if (++wk->n > wk->limit) return SL_ETOOBIG;
+            int32_t p = cur[len - 1];
+            sl__elem e = G->elems[p];
+            if (e.kind == SL__E_SET) {
+                int rc = cstate_add(out, cur, len);
+                if (rc) return rc;
+                break;
+            }
+            if (e.kind == SL__E_END) {
+                if (--len == 0) {
+                    out->accept = 1;
+                    break;
+                }
+                continue;
+            }
+            int32_t ret = p + 1;
+            int base;
+            if (G->elems[ret].kind == SL__E_END) base = len - 1; /* tail call: nothing to return to */
+            else {
+                cur[len - 1] = ret;
+                base = len;
+            }
+            if (base + 1 > MAX_DEPTH) break; /* nested too deeply: this path is dropped */
+            int a0 = G->alt_off[e.arg], a1 = G->alt_off[e.arg + 1];
+            for (int a = a1 - 1; a > a0; a--) {
+                int rc = wl_push(w, cur, base, G->alts[a]);
+                if (rc) return rc;
+            }
+            cur[base] = G->alts[a0];
+            len = base + 1;
+        }
+    }
+    return 0;
+}
+
+/* OUT = IN advanced over byte B. */
+static int advance(const sl__grammar *G, const cstate *in, unsigned b, cstate *out, wlist *w, work *wk) {
+    cstate_clear(out);
+    w->len = 0;
+    for (int i = 0; i < in->n; i++) {
+        const int32_t *s = in->d + in->at[i];
+        int len = s[0];
+        int32_t top = s[len];
+        if (!sl__bset_has(&G->sets[G->elems[top].arg], b)) continue;
+        int rc = wl_push(w, s + 1, len - 1, top + 1);
+        if (rc) return rc;
+    }
+    return w->len ? closure(G, w, out, wk) : 0;
+}
+
+/* ---------------------------------------------------------------- constraints */
+
+typedef struct mentry {
+    uint32_t hash;
+    int32_t *key; /* (klen) the state's stacks */
+    int klen;
+    uint64_t *mask;
+    struct mentry *next;
+} mentry;
+
+#define MBUCKETS 512
+
+struct sl_constraint {
+    int refs; /* atomic via __atomic builtins */
+    const sl_cvocab *v;
+    sl__grammar g;
+    cstate start;
+    pthread_mutex_t mu; /* the mask cache */
+    mentry *buckets[MBUCKETS];
+    int n_entries;
+    sl_cmask_stats st;
+};
+
+int sl_constraint_size(const sl_constraint *c) { return c->g.n_elems; }
+
+sl_constraint *sl_constraint_ref(sl_constraint *c) {
+    __atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
+    return c;
+}
+
+static void mcache_clear(sl_constraint *c) {
+    for (int i = 0; i < MBUCKETS; i++) {
+        for (mentry *e = c->buckets[i], *nx; e; e = nx) {
+            nx = e->next;
+            free(e->key);
+            free(e->mask);
+            free(e);
+        }
+        c->buckets[i] = NULL;
+    }
+    c->n_entries = 0;
+}
+
+void sl_constraint_unref(sl_constraint *c) {
+    if (!c || __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
+    mcache_clear(c);
+    pthread_mutex_destroy(&c->mu);
+    sl__grammar_free(&c->g);
+    cstate_free(&c->start);
+    free(c);
+}
+
+void sl_constraint_mask_stats(sl_constraint *c, sl_cmask_stats *out) {
+    pthread_mutex_lock(&c->mu);
+    *out = c->st;
+    out->entries = c->n_entries;
+    pthread_mutex_unlock(&c->mu);
+}
+
+static const char *kind_name(sl_cpiece_kind k) {
+    switch (k) {
+    case SL_CPIECE_LITERAL: return "literal";
+    case SL_CPIECE_JSON_SCHEMA: return "JSON schema";
+    case SL_CPIECE_JSON_OBJECT: return "JSON object";
+    case SL_CPIECE_REGEX: return "regex";
+    case SL_CPIECE_GBNF: return "grammar";
+    case SL_CPIECE_CHOICE: return "choice";
+    }
+    return "piece";
+}
+
+int sl_constraint_compile(sl_constraint **out, const sl_cvocab *v, const sl_cpiece *pieces, int n, char *err,
+                          size_t errlen) {
+    *out = NULL;
+    if (n < 1 || n > SL_CONSTRAINT_MAX_PIECES)
+        return sl__errf(err, errlen, SL_EINVAL, "a constraint has 1 to %d pieces", SL_CONSTRAINT_MAX_PIECES);
+    size_t total = 0;
+    for (int i = 0; i < n; i++) total += pieces[i].len;
+    if (total > SL_CONSTRAINT_MAX_TEXT)
+        return sl__errf(err, errlen, SL_ETOOBIG, "the constraint is %zu bytes; at most %d are accepted", total,
+                        SL_CONSTRAINT_MAX_TEXT);
+    char e1[400] = "";
+    sl__gb g;
+    sl__gb_init(&g, e1, sizeof e1);
+    sl__seq root_seq = {0};
+    int root = sl__gb_rule(&g, NULL);
+    for (int i = 0; i < n && !g.failed; i++) {
+        const sl_cpiece *p = &pieces[i];
+        int r;
+        switch (p->kind) {
+        case SL_CPIECE_LITERAL:
+            sl__seq_lit(&g, &root_seq, p->text, p->len);
+            continue;
+        case SL_CPIECE_JSON_SCHEMA: r = sl__schema_compile(&g, p->text, p->len); break;
+        case SL_CPIECE_JSON_OBJECT: r = sl__json_object_rule(&g); break;
+        case SL_CPIECE_REGEX: r = sl__regex_compile_rule(&g, p->text, p->len, 0); break;
+        case SL_CPIECE_GBNF: r = sl__gbnf_compile(&g, p->text, p->len); break;
+        case SL_CPIECE_CHOICE: r = sl__choice_compile(&g, p->text, p->len); break;
+        default: r = sl__gb_fail(&g, SL_EINVAL, "unknown constraint kind %d", (int)p->kind);
+        }
+        if (r >= 0) sl__seq_push(&g, &root_seq, SL__E_REF, r);
+        else if (!g.failed) sl__gb_fail(&g, SL_EINVAL, "cannot compile");
+        if (g.failed && n > 1) {
+            char t[400];
+            memcpy(t, e1, sizeof t);
+            t[300] = 0;
+            snprintf(e1, sizeof e1, "%s (piece %d): %.300s", kind_name(p->kind), i + 1, t);
+        }
+    }
+    int rc = 0;
+    if (!g.failed) sl__gb_alt(&g, root, &root_seq);
+    sl__seq_free(&root_seq);
+    int code = g.failed ? SL_EINVAL : 0;
+    if (g.failed && strstr(e1, "too large")) code = SL_ETOOBIG;
+    sl_constraint *c = calloc(1, sizeof *c);
+    if (!c) {
+        sl__gb_free(&g);
+        return sl__errf(err, errlen, SL_ENOMEM, "out of memory");
+    }
+    if ((rc = sl__gb_finish(&g, root, &c->g)) != 0) { /* frees g */
+        free(c);
+        return sl__errf(err, errlen, code ? code : rc, "%s", e1[0] ? e1 : "cannot compile the constraint");
+    }
+    c->refs = 1;
+    c->v = v;
+    pthread_mutex_init(&c->mu, NULL);
+    /* The start state: every alternative of the root, closed. */
+    wlist *w = calloc(1, sizeof *w);
+    work wk = {0, STEP_WORK};
+    int32_t top = c->g.alts[c->g.alt_off[c->g.root]];
+    rc = w ? wl_push(w, NULL, 0, top) : SL_ENOMEM;
+    cstate tmp = {0};
+    if (!rc) rc = closure(&c->g, w, &c->start, &wk);
+    if (!rc) rc = cstate_canon(&c->start, &tmp);
+    cstate_free(&tmp);
+    if (w) free(w->d);
+    free(w);
+    if (rc) {
+        sl_constraint_unref(c);
+        return rc == SL_ETOOBIG ? sl__errf(err, errlen, SL_ETOOBIG,
+                                           "the constraint is too ambiguous (more than %d alternatives at once)", MAX_STACKS)
+                                : sl__errf(err, errlen, rc, "out of memory");
+    }
+    if (!c->start.n && !c->start.accept) {
+        sl_constraint_unref(c);
+        return sl__errf(err, errlen, SL_EINVAL, "the constraint matches nothing");
+    }
+    *out = c;
+    return 0;
+}
+
+/* Mask cache (c->mu held by the callers). */
+static mentry *mcache_find(sl_constraint *c, const cstate *s, uint32_t h) {
+    for (mentry *e = c->buckets[h % MBUCKETS]; e; e = e->next)
+        if (e->hash == h && e->klen == s->len && !memcmp(e->key, s->d, (size_t)s->len * sizeof *s->d)) return e;
+    return NULL;
+}
+
+static void mcache_put(sl_constraint *c, const cstate *s, uint32_t h, const uint64_t *mask, int words) {
+    if (mcache_find(c, s, h)) return;
+    if (c->n_entries >= MASK_CACHE_MAX) mcache_clear(c);
+    mentry *e = calloc(1, sizeof *e);
+    if (!e) return;
+    e->key = malloc((size_t)(s->len ? s->len : 1) * sizeof *e->key);
+    e->mask = malloc((size_t)words * sizeof *e->mask);
+    if (!e->key || !e->mask) {
+        free(e->key);
+        free(e->mask);
+        free(e);
+        return;
+    }
+    memcpy(e->key, s->d, (size_t)s->len * sizeof *s->d);
+    e->klen = s->len;
+    e->hash = h;
+    memcpy(e->mask, mask, (size_t)words * sizeof *mask);
+    e->next = c->buckets[h % MBUCKETS];
+    c->buckets[h % MBUCKETS] = e;
+    c->n_entries++;
+}
+
+/* ---------------------------------------------------------------- matching */
+
+struct sl_cmatch {
+    sl_constraint *c;
+    cstate cur;
+    int n_tokens; /* tokens accepted (0: the next token starts the text) */
+    cstate *lv;   /* (max_depth + 1) states along the trie path */
+    int n_lv;
+    cstate a, b;  /* scratch of accept */
+    wlist *w;
+};
+
+sl_cmatch *sl_cmatch_new(sl_constraint *c) {
+    sl_cmatch *m = calloc(1, sizeof *m);
+    if (!m) return NULL;
+    m->w = calloc(1, sizeof *m->w);
+    m->n_lv = c->v->max_depth + 1;
+    m->lv = calloc((size_t)m->n_lv, sizeof *m->lv);
+    if (!m->w || !m->lv || cstate_copy(&m->cur, &c->start)) {
+        sl_cmatch_free(m);
+        return NULL;
+    }
+    m->c = sl_constraint_ref(c);
+    return m;
+}
+
+void sl_cmatch_free(sl_cmatch *m) {
+    if (!m) return;
+    cstate_free(&m->cur);
+    cstate_free(&m->a);
+    cstate_free(&m->b);
+    for (int i = 0; i < m->n_lv; i++) cstate_free(&m->lv[i]);
+    free(m->lv);
+    if (m->w) free(m->w->d);
+    free(m->w);
+    sl_constraint_unref(m->c);
+    free(m);
+}
+
+int sl_cmatch_complete(const sl_cmatch *m) { return m->cur.accept; }
+int sl_cmatch_finished(const sl_cmatch *m) { return m->cur.accept && m->cur.n == 0; }
+
+/* Walks bytes S from state FROM; 1 if some stack (or the accept flag) survives; the result
+ * in *res (m->a or m->b). < 0 on a bound. */
+static int walk(sl_cmatch *m, const cstate *from, const char *s, size_t n, cstate **res, work *wk) {
+    const cstate *in = from;
+    cstate *o = &m->a;
+    for (size_t i = 0; i < n; i++) {
+        if (!in->n) return 0;
+        int rc = advance(&m->c->g, in, (unsigned char)s[i], o, m->w, wk);
+        if (rc) return rc;
+        in = o;
+        o = o == &m->a ? &m->b : &m->a;
+    }
+    *res = (cstate *)in;
+    return in->n || in->accept;
+}
+
+int sl_cmatch_mask(sl_cmatch *m, uint64_t *mask) {
+    sl_constraint *c = m->c;
+    const sl_cvocab *v = c->v;
+    int words = (v->n_vocab + 63) / 64;
+    uint32_t h = stack_hash(m->cur.d, m->cur.len);
+    int hit = 0;
+    pthread_mutex_lock(&c->mu);
+    mentry *e = mcache_find(c, &m->cur, h);
+    if (e) {
+        memcpy(mask, e->mask, (size_t)words * sizeof *mask);
+        c->st.hits++;
+        hit = 1;
+    }
+    pthread_mutex_unlock(&c->mu);
+    work wk = {0, STEP_WORK};
+    if (!hit) {
+        memset(mask, 0, (size_t)words * sizeof *mask);
+        uint64_t nodes = 0;
+        if (m->cur.n) {
+            for (int i = 1; i < v->n_nodes;) {
+                int d = v->depth[i];
+                const cstate *parent = d == 1 ? &m->cur : &m->lv[d - 1];
+                cstate *s = &m->lv[d];
+                int rc = advance(&c->g, parent, v->byte[i], s, m->w, &wk);
+                if (rc) return rc;
+                nodes++;
+                if (s->n || s->accept)
+                    for (int k = v->tok_off[i]; k < v->tok_off[i + 1]; k++)
+                        mask[v->toks[k] >> 6] |= 1ull << (v->toks[k] & 63);
+                i = s->n ? i + 1 : v->end[i];
+            }
+        }
+        pthread_mutex_lock(&c->mu);
+        c->st.misses++;
+        c->st.nodes += nodes;
+        if (nodes >= MASK_CACHE_MIN_NODES) mcache_put(c, &m->cur, h, mask, words);
+        pthread_mutex_unlock(&c->mu);
+    }
+    if (m->n_tokens == 0) /* the first token: SentencePiece drops a leading space */
+        for (int i = 0; i < v->n_first; i++) {
+            int32_t id = v->first_ids[i];
+            cstate *r;
+            int ok = walk(m, &m->cur, v->first_bytes + v->first_off[i], v->first_off[i + 1] - v->first_off[i], &r, &wk);
+            if (ok < 0) return ok;
+            if (ok) mask[id >> 6] |= 1ull << (id & 63);
+            else mask[id >> 6] &= ~(1ull << (id & 63));
+        }
+    return 0;
+}
+
+static int accept_bytes(sl_cmatch *m, const char *s, size_t n) {
+    work wk = {0, STEP_WORK};
+    cstate *r = NULL;
+    int ok = walk(m, &m->cur, s, n, &r, &wk);
+    if (ok <= 0) return ok < 0 ? ok : SL_EINVAL;
+    if (r == &m->cur) return 0; /* no bytes */
+    cstate t = m->cur;
+    m->cur = *r;
+    *r = t;
+    return cstate_canon(&m->cur, r);
+}
+
+int sl_cmatch_accept_bytes(sl_cmatch *m, const char *s, size_t n) {
+    int rc = accept_bytes(m, s, n);
+    if (!rc && n) m->n_tokens++;
+    return rc;
+}
+
+int sl_cmatch_accept(sl_cmatch *m, int32_t id) {
+    const sl_cvocab *v = m->c->v;
+    if (id < 0 || id >= v->n_vocab || v->off[id + 1] == v->off[id]) return SL_EINVAL;
+    const char *s = v->bytes + v->off[id];
+    size_t n = v->off[id + 1] - v->off[id];
+    if (m->n_tokens == 0) {
+        int lo = 0, hi = v->n_first - 1; /* first_ids ascend */
+        while (lo <= hi) {
+            int mid = (lo + hi) / 2;
+            if (v->first_ids[mid] == id) {
+                s = v->first_bytes + v->first_off[mid];
+                n = v->first_off[mid + 1] - v->first_off[mid];
+                break;
+            }
+            if (v->first_ids[mid] < id) lo = mid + 1;
+            else hi = mid - 1;
+        }
+    }
+    int rc = accept_bytes(m, s, n);
+    if (!rc) m->n_tokens++;
+    return rc;
+}
+
+/* ---------------------------------------------------------------- compile cache */
+
+typedef struct centry {
+    char *key;
+    size_t klen;
+    uint64_t hash;
+    sl_constraint *c;
+    uint64_t used;
+} centry;
+
+struct sl_constraint_cache {
+    const sl_cvocab *v;
+    pthread_mutex_t mu;
+    centry *e;
+    int n, max;
+    uint64_t tick;
+};
+
+int sl_constraint_cache_init(sl_constraint_cache **out, const sl_cvocab *v, int max) {
+    sl_constraint_cache *cc = calloc(1, sizeof *cc);
+    if (!cc) return SL_ENOMEM;
+    cc->max = max > 0 ? max : 32;
+    cc->e = calloc((size_t)cc->max, sizeof *cc->e);
+    if (!cc->e) {
+        free(cc);
+        return SL_ENOMEM;
+    }
+    cc->v = v;
+    pthread_mutex_init(&cc->mu, NULL);
+    *out = cc;
+    return 0;
+}
+
+void sl_constraint_cache_free(sl_constraint_cache *cc) {
+    if (!cc) return;
+    for (int i = 0; i < cc->n; i++) {
+        free(cc->e[i].key);
+        sl_constraint_unref(cc->e[i].c);
+    }
+    free(cc->e);
+    pthread_mutex_destroy(&cc->mu);
+    free(cc);
+}
+
+int sl_constraint_cache_get(sl_constraint_cache *cc, const sl_cpiece *pieces, int n, sl_constraint **out, char *err,
+                            size_t errlen) {
+    *out = NULL;
+    if (n < 1 || n > SL_CONSTRAINT_MAX_PIECES)
+        return sl__errf(err, errlen, SL_EINVAL, "a constraint has 1 to %d pieces", SL_CONSTRAINT_MAX_PIECES);
+    sl_buf k = {0};
+    for (int i = 0; i < n; i++) {
+        uint64_t hdr[2] = {(uint64_t)pieces[i].kind, (uint64_t)pieces[i].len};
+        if (sl_buf_put(&k, hdr, sizeof hdr) || sl_buf_put(&k, pieces[i].text ? pieces[i].text : "", pieces[i].len)) {
+            sl_buf_free(&k);
+            return sl__errf(err, errlen, SL_ENOMEM, "out of memory");
+        }
+    }
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < k.len; i++) h = (h ^ (unsigned char)k.p[i]) * 1099511628211ull;
+    pthread_mutex_lock(&cc->mu);
+    for (int i = 0; i < cc->n; i++)
+        if (cc->e[i].hash == h && cc->e[i].klen == k.len && !memcmp(cc->e[i].key, k.p, k.len)) {
+            cc->e[i].used = ++cc->tick;
+            *out = sl_constraint_ref(cc->e[i].c);
+            pthread_mutex_unlock(&cc->mu);
+            sl_buf_free(&k);
+            return 0;
+        }
+    pthread_mutex_unlock(&cc->mu);
+    sl_constraint *c;
+    int rc = sl_constraint_compile(&c, cc->v, pieces, n, err, errlen);
+    if (rc) {
+        sl_buf_free(&k);
+        return rc;
+    }
+    pthread_mutex_lock(&cc->mu);
+    int slot = cc->n < cc->max ? cc->n++ : -1;
+    if (slot < 0) { /* evict the least recently used */
+        slot = 0;
+        for (int i = 1; i < cc->n; i++)
+            if (cc->e[i].used < cc->e[slot].used) slot = i;
+        free(cc->e[slot].key);
+        sl_constraint_unref(cc->e[slot].c);
+    }
+    cc->e[slot] = (centry){k.p, k.len, h, sl_constraint_ref(c), ++cc->tick};
+    pthread_mutex_unlock(&cc->mu);
+    *out = c; /* ownership: the compile's reference goes to the caller, the cache holds its own */
+    return 0;
+}
