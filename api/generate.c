@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "adapter.h"
+#include "constraint.h"
 #include "error.h"
 #include "internal.h"
 #include "tokenizer.h"
@@ -427,6 +428,8 @@ struct sl__sub {
     const char *stops[SL_ENGINE_MAX_STOP];
     int32_t stop_id;
     struct sl_adapter *adapter;           /* a reference once acquired (NULL: base model) */
+    struct sl_constraint *constraint;     /* structured output: one reference (NULL: none);
+                                           * the engine takes its own at submit */
     const sl_adapter_source *src;
     char tenant[SL__NAME_MAX + 1];        /* the adapter "model" names, resolved */
     char name[SL__NAME_MAX + 1];
@@ -440,6 +443,7 @@ void sl__sub_free(sl__sub *s) {
     json_decref(s->body);
     free(s->ids);
     sl_adapter_unref(s->adapter);
+    sl_constraint_unref(s->constraint);
     free(s);
 }
 
@@ -455,6 +459,7 @@ static enum MHD_Result submit(sl__req *q) {
     s->ep.tenant = q->tenant;
     s->ep.weight = sl_api_keys_tenant_weight(a->keys, q->tenant);
     s->ep.label = s->adapter_label;
+    s->ep.constraint = s->constraint;
     struct sl_adapter *pass = s->adapter;
     s->adapter = NULL; /* ownership: passed to the engine, success or not */
     int rc = sl_engine_submit(a->cfg.engine, s->ids, (int)s->n_ids, pass, &s->ep, q, &q->ereq, err, sizeof err);
@@ -512,7 +517,7 @@ static enum MHD_Result generate(sl__req *q, int chat) {
     if (!body) return ret;
     sl__gen_limits lim = {.tok = a->cfg.tok, .chat = a->cfg.chat, .vocab = sl_model_get_config(a->cfg.model)->vocab,
                           .max_ctx = sl_engine_max_ctx(a->cfg.engine), .max_tokens = a->cfg.max_tokens,
-                          .max_prompt_tokens = a->cfg.max_prompt_tokens};
+                          .max_prompt_tokens = a->cfg.max_prompt_tokens, .constraints = a->constraints};
     sl__gen_req r;
     sl__err e;
     if (sl__gen_parse(body, chat, &lim, &r, &e) != 0) return sl__reply_err(q, &e); /* BODY released */
@@ -547,6 +552,8 @@ static enum MHD_Result generate(sl__req *q, int chat) {
     sub->stop_id = r.stop_id;
     sub->src = &a->cfg.adapters;
     sub->ep = r.ep;
+    sub->constraint = r.constraint; /* ownership: the reference passes to SUB */
+    r.constraint = NULL;
     if (!r.has_seed) sub->ep.sample.seed = random_seed();
     q->gen = g; /* ownership: both the request's, freed with it */
     q->sub = sub;

@@ -108,6 +108,8 @@ typedef struct sl__conn {
 
 struct sl_api {
     sl_api_config cfg;
+    struct sl_cvocab *cvocab;                /* token bytes for structured outputs (owned) */
+    struct sl_constraint_cache *constraints; /* compiled structured outputs (owned) */
     uv_loop_t *loop;
     struct MHD_Daemon *mhd;
     int listen_fd;

@@ -1,6 +1,8 @@
 /* request.c — request bodies parsed without HTTP (see request.h). */
 #include "request.h"
 
+#include "constraint.h"
+
 #include "error.h"
 
 #include <stdarg.h>
@@ -231,6 +233,7 @@ void sl__gen_req_free(sl__gen_req *r) {
     if (!r) return;
     json_decref(r->body);
     free(r->ids);
+    sl_constraint_unref(r->constraint);
     memset(r, 0, sizeof *r);
 }
 
@@ -337,6 +340,7 @@ int sl__gen_parse(json_t *body, int chat, const sl__gen_limits *lim, sl__gen_req
     }
 
     if (chat && sl__tools_parse(body, lim->can_force_tools, &r->tools, e) < 0) goto fail;
+    if (sl__structured_parse(body, lim->constraints, &r->constraint, e) < 0) goto fail;
 
     /* The prompt. */
     if (chat) {
@@ -396,6 +400,7 @@ int sl__gen_parse(json_t *body, int chat, const sl__gen_limits *lim, sl__gen_req
         .n_stop = n_stops,
         .priority = (int)priority,
         .cache_salt = cache_salt, /* points into the body, which the submission keeps */
+        .constraint = r->constraint,
     };
     return 0;
 fail:

@@ -22,6 +22,8 @@
 
 
 struct sl_tokenizer;
+struct sl_constraint;
+struct sl_constraint_cache;
 
 typedef struct sl__err {
     int status;      /* 400, 413, 500 ... */
@@ -58,6 +60,7 @@ typedef struct sl__gen_limits {
     int max_tokens;                 /* largest max_tokens (0: up to the context) */
     int max_prompt_tokens;          /* longest prompt (0: up to the context) */
     int can_force_tools;            /* tool_choice required/named can be enforced (constrained decoding) */
+    struct sl_constraint_cache *constraints; /* compiles structured outputs; NULL: refused with 400 */
 } sl__gen_limits;
 
 /* A parsed /v1/completions or /v1/chat/completions body. */
@@ -75,12 +78,19 @@ typedef struct sl__gen_req {
     const char *stops[SL_ENGINE_MAX_STOP];
     int32_t stop_id;                      /* the chat template's end-of-turn token, or -1 */
     sl__tools tools;                      /* chat: tools, tool_choice (borrowing from body) */
+    struct sl_constraint *constraint;     /* structured output (one reference, owned), or NULL;
+                                           * ep.constraint points at it */
 } sl__gen_req;
 
 /* Parses BODY (ownership passes: kept in r->body, or released on failure) as a chat (CHAT)
  * or completion request. 0 ok; -1 refused (E: 400 with the field, 500 out of memory). */
 int sl__gen_parse(json_t *body, int chat, const sl__gen_limits *lim, sl__gen_req *r, sl__err *e);
 void sl__gen_req_free(sl__gen_req *r);
+
+/* The structured-output fields of BODY (api/structured.c): 0 with *out NULL (none asked) or a
+ * new reference to the compiled constraint (from CC); -1 with E (400 naming the field: two
+ * fields at once, a bad value, a compile error). */
+int sl__structured_parse(json_t *body, struct sl_constraint_cache *cc, struct sl_constraint **out, sl__err *e);
 
 /* ---------------------------------------------------------------- multipart upload parts */
 

@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "constraint.h"
 #include "error.h"
 
 static double now_s(void) {
@@ -712,7 +713,16 @@ int sl_api_init(sl_api **out, uv_loop_t *loop, const sl_api_config *cfg, char *e
     a->loop = loop;
     a->listen_fd = -1;
     a->started = time(NULL);
-    int rc = open_listener(a, cfg->listen, err, errlen);
+    int rc = 0;
+    if (cfg->tok && cfg->model) { /* structured outputs: the token trie once, a cache of 64 compiled constraints */
+        rc = sl_cvocab_init(&a->cvocab, cfg->tok, sl_model_get_config(cfg->model)->vocab, err, errlen);
+        if (!rc) rc = sl_constraint_cache_init(&a->constraints, a->cvocab, 64);
+        if (rc) {
+            sl_api_free(a);
+            return rc;
+        }
+    }
+    rc = open_listener(a, cfg->listen, err, errlen);
     if (rc) {
         sl_api_free(a);
         return rc;
@@ -831,5 +841,7 @@ int sl_api_set_keys(sl_api *a, sl_api_keys *k) {
 void sl_api_free(sl_api *a) {
     if (!a) return;
     sl_api_keys_free(a->keys);
+    sl_constraint_cache_free(a->constraints);
+    sl_cvocab_free(a->cvocab);
     free(a);
 }

@@ -91,6 +91,8 @@ void sl_constraint_unref(sl_constraint *c); /* NULL is fine */
 
 /* Grammar size (elements), for tests and logs. */
 int sl_constraint_size(const sl_constraint *c);
+/* The vocabulary size it was compiled for (the mask's length in bits). */
+int sl_constraint_n_vocab(const sl_constraint *c);
 
 /* A bounded, thread-safe cache of compiled constraints keyed by their pieces (kind + text):
  * at most MAX entries, least recently used evicted (an evicted constraint lives on while

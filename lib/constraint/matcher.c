@@ -383,6 +383,7 @@ struct sl_constraint {
 };
 
 int sl_constraint_size(const sl_constraint *c) { return c->g.n_elems; }
+int sl_constraint_n_vocab(const sl_constraint *c) { return c->v->n_vocab; }
 
 sl_constraint *sl_constraint_ref(sl_constraint *c) {
     __atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);

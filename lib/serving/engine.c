@@ -11,6 +11,7 @@
  * engine thread alone. */
 #include "engine.h"
 
+#include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 
 #include "adapter.h"
 #include "buf.h"
+#include "constraint.h"
 #include "error.h"
 #include "forward.h"
 #include "kvcache.h"
@@ -86,6 +88,7 @@ struct sl_engine_req {
     int counted;     /* its prompt was counted in the prefix cache stats */
     int passed;      /* admissions that passed it while it did not fit (e->mu) */
     sl_sampler sampler;
+    sl_cmatch *cm;   /* structured output state, NULL: none (owned) */
     sl_detok *detok;
     sl_buf gen;      /* generated text so far */
     size_t committed; /* gen[0..committed) is published or being published */
@@ -118,6 +121,7 @@ struct sl_engine {
     sl_forward *fwd;
     float *logits;  /* (max_running, vocab) */
     float *scratch; /* (2 * vocab) sampler scratch */
+    uint64_t *cmask; /* ((vocab + 63) / 64) allowed tokens of a constrained sequence */
     sl_batch_seq *batch;   /* (max_running) */
     sl_engine_req **bmap;  /* (max_running) request of each batch entry */
     sl_engine_req **running; /* (max_running), grouped by adapter */
@@ -198,6 +202,7 @@ static void req_free(sl_engine_req *r) {
     for (int i = 0; i < r->n_stop; i++) free(r->stop[i]);
     sl_buf_free(&r->gen);
     if (r->detok) sl_detok_free(r->detok);
+    sl_cmatch_free(r->cm);
     sl_adapter_unref(r->adapter); /* normally already dropped at finish */
     outbuf_free(&r->pend);
     outbuf_free(&r->rd);
@@ -302,7 +307,7 @@ static long stop_scan(sl_engine_req *r) {
 }
 
 static int is_stop_token(const sl_engine *e, const sl_engine_req *r, int32_t t) {
-    if (!r->ignore_eos)
+    if (!r->ignore_eos || r->cm) /* a constraint allows EOS only when the output is complete */
         for (int i = 0; i < e->n_eos; i++)
             if (e->eos[i] == t) return 1;
     for (int i = 0; i < r->n_stop_ids; i++)
@@ -520,6 +525,32 @@ static sl_finish on_token(sl_engine *e, sl_engine_req *r, int32_t t) {
 
 static void engine_log(sl_engine *e, int level, const char *msg) {
     if (e->o.log) e->o.log(e->o.log_ctx, level, msg);
+}
+
+/* Structured output, before sampling: ROW (vocab logits of R) keeps only the tokens that
+ * continue a valid output; the terminators exactly when it is complete. Returns NULL, or why
+ * the sequence cannot go on. */
+static const char *constraint_mask(sl_engine *e, sl_engine_req *r, float *row) {
+    int rc = sl_cmatch_mask(r->cm, e->cmask);
+    if (rc) return rc == SL_ETOOBIG ? "structured output: the grammar is too ambiguous (work bound of a step reached)"
+                                    : "structured output: out of memory";
+    int done = sl_cmatch_complete(r->cm);
+    for (int i = 0; i < e->n_eos + r->n_stop_ids; i++) {
+        int32_t t = i < e->n_eos ? e->eos[i] : r->stop_ids[i - e->n_eos];
+        if (t < 0 || t >= e->vocab) continue;
+        if (done) e->cmask[t >> 6] |= 1ull << (t & 63);
+        else e->cmask[t >> 6] &= ~(1ull << (t & 63));
+    }
+    int any = 0;
+    for (int w = 0; w < (e->vocab + 63) / 64; w++) {
+        uint64_t m = e->cmask[w];
+        any |= m != 0;
+        if (m == ~0ull) continue;
+        int end = (w + 1) * 64 < e->vocab ? 64 : e->vocab - w * 64;
+        for (int b = 0; b < end; b++)
+            if (!((m >> b) & 1)) row[w * 64 + b] = -INFINITY;
+    }
+    return any ? NULL : "structured output: no token of the vocabulary can continue the output";
 }
 
 /* ---------------------------------------------------------------- scheduling (e->mu held) */
@@ -780,13 +811,29 @@ static int engine_step(sl_engine *e) {
             }
         }
         if (b->logits != SL_LOGITS_LAST) continue;
-        const float *lrow = e->logits + (int64_t)row++ * e->vocab;
+        float *lrow = e->logits + (int64_t)row++ * e->vocab;
         r->state = ST_DECODE;
+        const char *cerr = r->cm ? constraint_mask(e, r, lrow) : NULL;
+        if (cerr) {
+            uv_mutex_lock(&e->mu);
+            running_drop(e, r);
+            uv_mutex_unlock(&e->mu);
+            woke |= finish_req(e, r, SL_FINISH_ERROR, cerr);
+            continue;
+        }
         sl_engine_token tk;
         tk.logprob = 0;
         tk.n_top = 0;
         tk.id = sl_sampler_sample(&r->sampler, lrow, e->vocab, e->scratch, r->logprobs >= 0 ? &tk.logprob : NULL);
         if (r->logprobs > 0) tk.n_top = sl_top_logprobs(lrow, e->vocab, r->logprobs, tk.top_ids, tk.top_lps);
+        while (tk.n_top > 0 && isinf(tk.top_lps[tk.n_top - 1])) tk.n_top--; /* masked out: not alternatives */
+        if (r->cm && !is_stop_token(e, r, tk.id) && sl_cmatch_accept(r->cm, tk.id) != 0) {
+            uv_mutex_lock(&e->mu);
+            running_drop(e, r);
+            uv_mutex_unlock(&e->mu);
+            woke |= finish_req(e, r, SL_FINISH_ERROR, "structured output: the sampled token was refused");
+            continue;
+        }
         n_gen_tok++;
         uv_mutex_lock(&e->stats_mu);
         if (r->n_gen == 0) hist_add(&e->st.ttft, sl_engine_hist_bounds, now - r->t_submit);
@@ -908,11 +955,12 @@ int sl_engine_init(sl_engine **out, const sl_model *m, const sl_tokenizer *tok, 
         goto fail;
     e->logits = malloc((size_t)o->max_running * (size_t)e->vocab * sizeof(float));
     e->scratch = malloc((size_t)2 * (size_t)e->vocab * sizeof(float));
+    e->cmask = malloc((size_t)(e->vocab + 63) / 64 * sizeof *e->cmask);
     e->batch = calloc((size_t)o->max_running, sizeof *e->batch);
     e->bmap = calloc((size_t)o->max_running, sizeof *e->bmap);
     e->running = calloc((size_t)o->max_running, sizeof *e->running);
     e->order = calloc((size_t)o->max_running, sizeof *e->order);
-    if (!e->logits || !e->scratch || !e->batch || !e->bmap || !e->running || !e->order) {
+    if (!e->logits || !e->scratch || !e->cmask || !e->batch || !e->bmap || !e->running || !e->order) {
         rc = sl__errf(err, errlen, SL_ENOMEM, "engine: out of memory for scratch");
         goto fail;
     }
@@ -940,6 +988,7 @@ fail:
     if (e->pool) sl_kv_pool_free(e->pool);
     free(e->logits);
     free(e->scratch);
+    free(e->cmask);
     free(e->batch);
     free(e->bmap);
     free(e->running);
@@ -964,6 +1013,7 @@ void sl_engine_free(sl_engine *e) {
     sl_kv_pool_free(e->pool);
     free(e->logits);
     free(e->scratch);
+    free(e->cmask);
     free(e->batch);
     free(e->bmap);
     free(e->running);
@@ -1060,6 +1110,11 @@ int sl_engine_submit(sl_engine *e, const int32_t *prompt, int n_prompt, struct s
         rc = sl__errf(err, errlen, SL_EINVAL, "logprobs must be at most %d", SL_ENGINE_MAX_TOP);
         goto fail;
     }
+    if (p->constraint && sl_constraint_n_vocab(p->constraint) != e->vocab) {
+        rc = sl__errf(err, errlen, SL_EINVAL, "the constraint was compiled for %d tokens, the model has %d",
+                      sl_constraint_n_vocab(p->constraint), e->vocab);
+        goto fail;
+    }
     sl_engine_req *r = calloc(1, sizeof *r);
     if (!r) {
         rc = sl__errf(err, errlen, SL_ENOMEM, "out of memory");
@@ -1101,6 +1156,7 @@ int sl_engine_submit(sl_engine *e, const int32_t *prompt, int n_prompt, struct s
         else r->stop_len[r->n_stop++] = l;
     }
     if (!bad && sl_detok_init(&r->detok, e->tok, p->skip_special) != 0) bad = 1;
+    if (!bad && p->constraint && !(r->cm = sl_cmatch_new(p->constraint))) bad = 1;
     if (bad) {
         req_free(r);
         return sl__errf(err, errlen, SL_ENOMEM, "out of memory");

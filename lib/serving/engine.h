@@ -60,6 +60,7 @@
 #include "sampler.h"
 
 struct sl_adapter;
+struct sl_constraint;
 struct sl_tokenizer;
 
 typedef struct sl_engine sl_engine;
@@ -119,6 +120,15 @@ typedef struct sl_engine_params {
     int priority;            /* lower runs earlier, within the tenant (vLLM's "priority") */
     const char *cache_salt;  /* mixed into the prefix cache key (vLLM's "cache_salt"); copied */
     const char *label;       /* the adapter's name as clients address it, for metrics; copied */
+    /* Structured output (lib/constraint), NULL: none. Borrowed: the engine takes its own
+     * reference. Before each sampling the tokens that cannot continue a valid output get
+     * logit -inf (so greedy, temperature, top-k/p and logprobs all see the constrained
+     * distribution); the model's EOS ids and stop_ids are allowed exactly when the output is
+     * complete (even with ignore_eos); after it the state advances over the sampled token.
+     * The state moves only on sampled tokens, never on prompt or recomputed positions.
+     * Its vocabulary must have the model's size. A step where no token is allowed, or the
+     * grammar's per-step work bound is hit, ends the request with SL_FINISH_ERROR. */
+    struct sl_constraint *constraint;
 } sl_engine_params;
 
 /* One generated token as published to the consumer. */

@@ -37,7 +37,7 @@ FUZZ_SRC_adapter          := lib/adapters/adapter.c lib/model/model.c lib/model/
 FUZZ_SRC_tokenizer_load   := $(sort $(wildcard lib/tokenizer/*.c)) lib/common/buf.c lib/common/error.c
 FUZZ_SRC_tokenizer_encode := $(FUZZ_SRC_tokenizer_load)
 # The HTTP side: api/request.c (request bodies and upload parts, parsed without a connection).
-FUZZ_SRC_http_request     := api/request.c api/tools.c lib/template/chat.c lib/toolcall/toolcall.c $(FUZZ_SRC_tokenizer_load)
+FUZZ_SRC_http_request     := api/request.c api/structured.c api/tools.c $(sort $(wildcard lib/constraint/*.c)) lib/template/chat.c lib/toolcall/toolcall.c $(FUZZ_SRC_tokenizer_load)
 FUZZ_SRC_http_multipart   := $(FUZZ_SRC_http_request) # + libmicrohttpd's PostProcessor
 FUZZ_SRC_toolcall         := lib/toolcall/toolcall.c lib/common/buf.c lib/common/error.c
 

@@ -18,12 +18,15 @@
 #include "error.h"
 #include "request.h"
 #include "tokenizer.h"
+#include "constraint.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static sl_tokenizer *tok;
 static sl_chat chats[2];
+static sl_cvocab *cvocab;
+static sl_constraint_cache *constraints; /* the structured-output fields compile for real */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     char dir[4096], path[4200], err[512];
@@ -32,6 +35,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     if (sl_tokenizer_load(&tok, path, err, sizeof err) != 0 || sl_chat_init(&chats[0], dir, "llama3", err, sizeof err) != 0 ||
         sl_chat_init(&chats[1], dir, "chatml", err, sizeof err) != 0) {
         fprintf(stderr, "fuzz_http_request: cannot load %s: %s (set SL_FUZZ_FIXTURES)\n", dir, err);
+        exit(2);
+    }
+    if (sl_cvocab_init(&cvocab, tok, sl_tokenizer_vocab_size(tok), err, sizeof err) != 0 ||
+        sl_constraint_cache_init(&constraints, cvocab, 8) != 0) {
+        fprintf(stderr, "fuzz_http_request: token trie: %s\n", err);
         exit(2);
     }
     return 0;
@@ -43,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int chat = w & 1;
     sl__gen_limits lim = {.tok = tok, .chat = &chats[(w >> 1) & 1], .vocab = sl_tokenizer_vocab_size(tok),
                           .max_ctx = (w & 16) ? 40 : 512, .max_tokens = (w & 4) ? 8 : 4096,
-                          .max_prompt_tokens = (w & 8) ? 24 : 0};
+                          .max_prompt_tokens = (w & 8) ? 24 : 0, .constraints = (w & 32) ? constraints : NULL};
     char *body = fuzz_dup(data + 1, size - 1);
     sl__err e;
     memset(&e, 'x', sizeof e);
