@@ -517,7 +517,8 @@ static enum MHD_Result generate(sl__req *q, int chat) {
     if (!body) return ret;
     sl__gen_limits lim = {.tok = a->cfg.tok, .chat = a->cfg.chat, .vocab = sl_model_get_config(a->cfg.model)->vocab,
                           .max_ctx = sl_engine_max_ctx(a->cfg.engine), .max_tokens = a->cfg.max_tokens,
-                          .max_prompt_tokens = a->cfg.max_prompt_tokens, .constraints = a->constraints};
+                          .max_prompt_tokens = a->cfg.max_prompt_tokens, .constraints = a->constraints,
+                          .tool_format = a->cfg.tool_format};
     sl__gen_req r;
     sl__err e;
     if (sl__gen_parse(body, chat, &lim, &r, &e) != 0) return sl__reply_err(q, &e); /* BODY released */

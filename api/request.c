@@ -339,8 +339,10 @@ int sl__gen_parse(json_t *body, int chat, const sl__gen_limits *lim, sl__gen_req
         goto fail;
     }
 
-    if (chat && sl__tools_parse(body, lim->can_force_tools, &r->tools, e) < 0) goto fail;
+    if (chat && sl__tools_parse(body, lim->constraints != NULL, &r->tools, e) < 0) goto fail;
     if (sl__structured_parse(body, lim->constraints, &r->constraint, e) < 0) goto fail;
+    if (chat && sl__tools_constrain(&r->tools, (sl_toolcall_format)lim->tool_format, lim->constraints, &r->constraint, e) < 0)
+        goto fail;
 
     /* The prompt. */
     if (chat) {

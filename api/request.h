@@ -59,7 +59,7 @@ typedef struct sl__gen_limits {
     int max_ctx;                    /* prompt + output */
     int max_tokens;                 /* largest max_tokens (0: up to the context) */
     int max_prompt_tokens;          /* longest prompt (0: up to the context) */
-    int can_force_tools;            /* tool_choice required/named can be enforced (constrained decoding) */
+    int tool_format;                /* sl_toolcall_format of the model's calls (forced calls are written in it) */
     struct sl_constraint_cache *constraints; /* compiles structured outputs; NULL: refused with 400 */
 } sl__gen_limits;
 

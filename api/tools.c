@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "constraint.h"
+#include "error.h"
 #include "request.h"
 #include "tokenizer.h"
 
@@ -186,6 +188,99 @@ int sl__tools_parse(json_t *body, int can_force, sl__tools *t, sl__err *e) {
         return sl__err_set(e, 400, "unsupported", "functions",
                            "the deprecated 'functions' and 'function_call' are not supported; use 'tools' and 'tool_choice'");
     return check_messages(body, e);
+}
+
+/* {"type": "object", "properties": {"name": {"const": NAME}, ARGS: PARAMETERS}, "required": [...],
+ * "additionalProperties": false} for tool I. */
+static json_t *call_schema(const sl__tools *t, int i, const char *args_key) {
+    json_t *fn = json_object_get(json_array_get(t->tools, (size_t)i), "function");
+    json_t *params = json_object_get(fn, "parameters");
+    json_t *name = json_object(), *props = json_object(), *o = json_object();
+    json_object_set(name, "const", json_object_get(fn, "name"));
+    json_object_set_new(props, "name", name);
+    if (json_is_object(params)) {
+        json_t *ps = json_deep_copy(params);
+        if (!json_object_get(ps, "type")) json_object_set_new(ps, "type", json_string("object"));
+        json_object_set_new(props, args_key, ps);
+    } else {
+        json_t *ps = json_object();
+        json_object_set_new(ps, "type", json_string("object"));
+        json_object_set_new(props, args_key, ps);
+    }
+    json_object_set_new(o, "type", json_string("object"));
+    json_object_set_new(o, "properties", props);
+    json_object_set_new(o, "required", json_pack("[ss]", "name", args_key));
+    json_object_set_new(o, "additionalProperties", json_false());
+    return o;
+}
+
+json_t *sl__tools_forced_schema(const sl__tools *t, sl_toolcall_format fmt, const char **prefix, const char **suffix) {
+    if (fmt == SL_TOOLCALL_NONE || !t->tools ||
+        (t->choice != SL__TOOL_CHOICE_REQUIRED && t->choice != SL__TOOL_CHOICE_NAMED))
+        return NULL;
+    const char *args_key = fmt == SL_TOOLCALL_LLAMA3_JSON ? "parameters" : "arguments";
+    json_t *call;
+    if (t->choice == SL__TOOL_CHOICE_NAMED || t->n_tools == 1) {
+        call = call_schema(t, t->choice == SL__TOOL_CHOICE_NAMED ? t->named : 0, args_key);
+    } else {
+        json_t *any = json_array();
+        for (int i = 0; i < t->n_tools; i++) json_array_append_new(any, call_schema(t, i, args_key));
+        call = json_object();
+        json_object_set_new(call, "anyOf", any);
+    }
+    *prefix = *suffix = "";
+    switch (fmt) {
+    case SL_TOOLCALL_HERMES:
+        *prefix = "<tool_call>\n";
+        *suffix = "\n</tool_call>";
+        return call;
+    case SL_TOOLCALL_MISTRAL: {
+        *prefix = "[TOOL_CALLS]";
+        json_t *arr = json_object();
+        json_object_set_new(arr, "type", json_string("array"));
+        json_object_set_new(arr, "items", call);
+        json_object_set_new(arr, "minItems", json_integer(1));
+        json_object_set_new(arr, "maxItems", json_integer(1));
+        return arr;
+    }
+    default: return call;
+    }
+}
+
+int sl__tools_constrain(const sl__tools *t, sl_toolcall_format fmt, struct sl_constraint_cache *cc,
+                        struct sl_constraint **out, sl__err *e) {
+    if (t->choice != SL__TOOL_CHOICE_REQUIRED && t->choice != SL__TOOL_CHOICE_NAMED) return 0;
+    const char *what = t->choice == SL__TOOL_CHOICE_REQUIRED ? "required" : "with a named function";
+    if (*out)
+        return sl__err_set(e, 400, "invalid_value", "tool_choice",
+                           "tool_choice %s and a structured output (response_format, ...) both constrain the answer; "
+                           "give only one",
+                           what);
+    const char *prefix, *suffix;
+    json_t *schema = sl__tools_forced_schema(t, fmt, &prefix, &suffix);
+    if (!schema)
+        return sl__err_set(e, 400, "unsupported", "tool_choice",
+                           "tool_choice %s: this model's chat template writes no tool-call format this server knows "
+                           "(start it with --tool-call-parser hermes, llama3_json or mistral)",
+                           what);
+    char *text = json_dumps(schema, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(schema);
+    if (!text) return sl__err_set(e, 500, "internal_error", NULL, "out of memory");
+    sl_cpiece p[3];
+    int n = 0;
+    if (*prefix) p[n++] = (sl_cpiece){SL_CPIECE_LITERAL, prefix, strlen(prefix)};
+    p[n++] = (sl_cpiece){SL_CPIECE_JSON_SCHEMA, text, strlen(text)};
+    if (*suffix) p[n++] = (sl_cpiece){SL_CPIECE_LITERAL, suffix, strlen(suffix)};
+    char err[512] = "";
+    int rc = sl_constraint_cache_get(cc, p, n, out, err, sizeof err);
+    free(text);
+    if (rc == SL_ENOMEM) return sl__err_set(e, 500, "internal_error", NULL, "out of memory");
+    if (rc) {
+        *out = NULL;
+        return sl__err_set(e, 400, "invalid_value", "tools", "tool_choice %s: the tools' parameters cannot be enforced: %s",
+                           what, err[0] ? err : sl_strerror(rc));
+    }
+    return 0;
 }
 
 int sl__prompt_opens_think(const struct sl_tokenizer *tok, const int32_t *ids, size_t n) {

@@ -35,6 +35,26 @@ typedef struct sl__tools {
  * CAN_FORCE 0 refuses them with 400. */
 int sl__tools_parse(json_t *body, int can_force, sl__tools *t, struct sl__err *e);
 
+struct sl_constraint;
+struct sl_constraint_cache;
+
+/* A forced call (tool_choice required or named) as a constraint for the engine: *OUT gets a new
+ * reference (from CC) to a constraint on exactly one call in format FMT, by the tools' parameter
+ * schemas (sl__tools_forced_schema). 0 with *OUT NULL when the choice forces nothing; -1 with E:
+ * 400 when the output is constrained already (*OUT not NULL: response_format etc.), when the
+ * model has no tool-call format, or when a parameters schema uses what the constraint engine
+ * does not support (its message). */
+int sl__tools_constrain(const sl__tools *t, sl_toolcall_format fmt, struct sl_constraint_cache *cc,
+                        struct sl_constraint **out, struct sl__err *e);
+
+/* A forced call (tool_choice required: any of the tools; named: that one) in format FMT, as the
+ * text the model must write: *PREFIX, then JSON valid by the returned schema (new reference),
+ * then *SUFFIX (static strings, maybe ""). The schema's call objects are {"name": const,
+ * ARGS: the tool's parameters} with ARGS "arguments" (hermes, mistral) or "parameters"
+ * (llama3_json); mistral's is an array of one call. NULL for SL_TOOLCALL_NONE or no forced
+ * choice. */
+json_t *sl__tools_forced_schema(const sl__tools *t, sl_toolcall_format fmt, const char **prefix, const char **suffix);
+
 /* 1 when the prompt's last tokens opened a <think> block (the generation prompt did). */
 int sl__prompt_opens_think(const struct sl_tokenizer *tok, const int32_t *ids, size_t n);
 

@@ -235,7 +235,7 @@ static int cstate_add(cstate *s, const int32_t *p, int len) {
     s->hash[s->n] = h;
     s->at[s->n++] = s->len;
     s->d[s->len++] = len;
-    memcpy(s->d + s->len, p, (size_t)len * sizeof *p);
+    if (len) memcpy(s->d + s->len, p, (size_t)len * sizeof *p); /* P may be NULL when LEN is 0 */
     s->len += len;
     return 0;
 }
@@ -290,7 +290,7 @@ static int wl_push(wlist *w, const int32_t *p, int len, int32_t top) {
         w->d = nd;
         w->cap = cap;
     }
-    memcpy(w->d + w->len, p, (size_t)len * sizeof *p);
+    if (len) memcpy(w->d + w->len, p, (size_t)len * sizeof *p); /* P may be NULL when LEN is 0 */
     w->d[w->len + len] = top;
     w->d[w->len + len + 1] = len + 1;
     w->len += len + 2;

@@ -306,6 +306,21 @@ def tools_library_and_cli(d):
         args = ["chat", "--tools", path, "--max-tokens", "6", "--temperature", "0", "Weather?"]
         assert ok(args, d) == want + "\n"
         assert ok(args[:1] + ["--no-stream"] + args[1:], d) == want + "\n"
+        zone = symlora.function_tool("get_time", {"type": "object", "properties": {
+            "zone": {"type": "string", "enum": ["UTC", "CET"]}}, "required": ["zone"], "additionalProperties": False})
+        r = c.chat("Time?", tools=[weather, zone], tool_choice="get_time", max_tokens=100, temperature=0)
+        calls = symlora.tool_calls(r)
+        assert len(calls) == 1 and calls[0]["function"]["name"] == "get_time", r
+        assert json.loads(calls[0]["function"]["arguments"])["zone"] in ("UTC", "CET"), calls
+        streamed = symlora.tool_calls(list(c.chat("Time?", tools=[weather, zone], tool_choice="get_time", max_tokens=100,
+                                                  temperature=0, stream=True)))
+        assert [x["function"] for x in streamed] == [x["function"] for x in calls], (streamed, calls)
+        with open(path, "w") as f:
+            json.dump([weather, zone], f)
+        for extra in ([], ["--no-stream"]):
+            out = ok(["chat", "--tools", path, "--tool-choice", "get_time", "--max-tokens", "100", "--temperature", "0"]
+                     + extra + ["Time?"], d)
+            assert out == "\ntool call: get_time %s\n" % calls[0]["function"]["arguments"], out
         rc, _, err = run(["chat", "--tools", path, "--tool-choice", "nope", "hi"], d)
         assert rc == 1 and "not in 'tools'" in err, (rc, err)
         rc, _, err = run(["chat", "--tools", os.path.join(tmp, "missing.json"), "hi"], d)

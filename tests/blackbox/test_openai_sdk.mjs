@@ -103,6 +103,65 @@ await test("chat_completions", async () => {
     JSON.stringify(usage));
 });
 
+// A forced call: the random-weight model writes noise unless decoding is constrained, so valid
+// tool_calls prove that tool_choice reaches the constraint and the call parser reads its output.
+const tools = [
+  { type: "function", function: { name: "get_weather", description: "The weather in a city",
+    parameters: { type: "object", properties: { city: { type: "string", enum: ["Paris", "Oslo", "Lima"] },
+      unit: { type: "string", enum: ["C", "F"] } }, required: ["city", "unit"], additionalProperties: false } } },
+  { type: "function", function: { name: "get_time", parameters: { type: "object",
+    properties: { zone: { type: "string", enum: ["UTC", "CET"] } }, required: ["zone"], additionalProperties: false } } },
+];
+function checkCall(call, names) {
+  assert(typeof call.id === "string" && /^call_[0-9A-Za-z]{24}$/.test(call.id), JSON.stringify(call));
+  assert(call.type === "function" && names.includes(call.function.name), JSON.stringify(call));
+  const args = JSON.parse(call.function.arguments);
+  if (call.function.name === "get_weather") {
+    assert(["Paris", "Oslo", "Lima"].includes(args.city) && ["C", "F"].includes(args.unit), call.function.arguments);
+  } else {
+    assert(["UTC", "CET"].includes(args.zone), call.function.arguments);
+  }
+}
+for (const model of ["llama-tiny", "symlora-qo-r8"]) {
+  for (const [choice, names, fin] of [["required", ["get_weather", "get_time"], "tool_calls"],
+    [{ type: "function", function: { name: "get_time" } }, ["get_time"], "stop"]]) {
+    const label = typeof choice === "string" ? choice : "named";
+    await test(`tool_choice_${label}_${model}`, async () => {
+      const req = { model, tools, tool_choice: choice, max_tokens: 200, temperature: 0.8, seed: 3,
+        messages: [{ role: "user", content: "What is the weather in Paris?" }] };
+      const r = await client.chat.completions.create(req);
+      const msg = r.choices[0].message;
+      assert(r.choices[0].finish_reason === fin, JSON.stringify(r));
+      assert(msg.content === null && msg.tool_calls.length === 1, JSON.stringify(msg));
+      checkCall(msg.tool_calls[0], names);
+      // streaming: raw chunks, merged by index as the SDK documents
+      const calls = [];
+      let finish = null, content = "";
+      for await (const chunk of await client.chat.completions.create({ ...req, stream: true })) {
+        const c = chunk.choices[0];
+        if (!c) continue;
+        content += c.delta.content ?? "";
+        for (const tc of c.delta.tool_calls ?? []) {
+          const cur = calls[tc.index] ??= { id: tc.id, type: tc.type, function: { name: "", arguments: "" } };
+          cur.function.name += tc.function?.name ?? "";
+          cur.function.arguments += tc.function?.arguments ?? "";
+        }
+        if (c.finish_reason) finish = c.finish_reason;
+      }
+      assert(finish === fin && content === "" && calls.length === 1, JSON.stringify({ finish, content, calls }));
+      checkCall(calls[0], names);
+      assert(calls[0].function.name === msg.tool_calls[0].function.name &&
+        calls[0].function.arguments === msg.tool_calls[0].function.arguments, "same seed: the stream says the same");
+      // and the SDK's own stream helper accumulates the same call
+      const helper = client.chat.completions.stream({ ...req, stream: true });
+      const final = await helper.finalChatCompletion();
+      checkCall(final.choices[0].message.tool_calls[0], names);
+      assert(final.choices[0].message.tool_calls[0].function.arguments === msg.tool_calls[0].function.arguments,
+        JSON.stringify(final.choices[0].message));
+    });
+  }
+}
+
 await test("seeded_sampling_reproducible", async () => {
   const req = { model: "symlora-qo-r8", prompt: "Each tenant", max_tokens: 20, temperature: 0.9, seed: 7, ignore_eos: true };
   const a = await client.completions.create(req);

@@ -315,6 +315,13 @@ def chat(d):
                   {"tools": tools, "tool_choice": "none"}):
         jcall(d, "POST", "/v1/chat/completions", dict(extra, messages=msgs, max_tokens=4), 200)
         call(d, "POST", "/v1/chat/completions", dict(extra, messages=msgs, max_tokens=4, stream=True), 200)
+    forced = [{"type": "function", "function": {"name": "get_time", "parameters": {"type": "object", "properties": {
+        "zone": {"type": "string", "enum": ["UTC", "CET"]}}, "required": ["zone"], "additionalProperties": False}}}]
+    for choice, fin in (("required", "tool_calls"), ({"type": "function", "function": {"name": "get_time"}}, "stop")):
+        body = {"messages": msgs, "tools": forced, "tool_choice": choice, "max_tokens": 100, "temperature": 0}
+        j = jcall(d, "POST", "/v1/chat/completions", body, 200)
+        assert j["choices"][0]["finish_reason"] == fin and j["choices"][0]["message"]["tool_calls"], j
+        call(d, "POST", "/v1/chat/completions", dict(body, stream=True), 200)
     for body, st in (({"messages": msgs, "tools": [{"type": "function", "function": {"name": "a b"}}]}, 400),
                      ({"messages": msgs, "tools": tools, "tool_choice": "sometimes"}, 400),
                      ({"messages": [], "tools": tools}, 400)):

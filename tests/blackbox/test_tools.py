@@ -1,12 +1,13 @@
 """Tool calling and reasoning on /v1/chat/completions: the request's tools, tool_choice and
 tool messages are checked (each mistake a 400 naming the field), and the output parser sits
 between the engine and the client (streamed content equals the non-streamed content for every
-parser; whole calls are covered by tests/unit/test_toolcall.c and, with constrained decoding,
-by the OpenAI SDK test)."""
+parser), and tool_choice required / named force a valid call through constrained decoding in
+each parser's format (the random-weight model writes a call only when decoding is constrained)."""
 import copy
+import json
 
 import openapi_check as oc
-from harness import Daemon, main, test
+from harness import Daemon, main, run_parallel, test
 
 SPEC = oc.load_spec()
 
@@ -87,13 +88,79 @@ def refusals(d):
     assert d.get("/health")[0] == 200
 
 
+FORCED_TOOLS = [
+    {"type": "function", "function": {"name": "get_weather", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string", "enum": ["Paris", "Oslo", "Lima"]},
+                                         "days": {"type": "integer", "minimum": 1, "maximum": 7}},
+        "required": ["city", "days"], "additionalProperties": False}}},
+    {"type": "function", "function": {"name": "get_time", "parameters": {
+        "type": "object", "properties": {"zone": {"type": "string", "enum": ["UTC", "CET"]}}, "required": ["zone"],
+        "additionalProperties": False}}},
+]
+
+
+def check_call(call, names):
+    assert call["id"].startswith("call_") and call["type"] == "function", call
+    assert call["function"]["name"] in names, call
+    args = json.loads(call["function"]["arguments"])
+    if call["function"]["name"] == "get_weather":
+        assert args["city"] in ("Paris", "Oslo", "Lima") and 1 <= args["days"] <= 7 and len(args) == 2, args
+    else:
+        assert args == {"zone": args["zone"]} and args["zone"] in ("UTC", "CET"), args
+
+
 @test
-def forced_choice_refused_without_constrained_decoding(d):
-    """Until constrained decoding exists, a forced call is refused, never silently ignored."""
-    for choice in ("required", {"type": "function", "function": {"name": "get_weather"}}):
-        st, j, _ = d.post("/v1/chat/completions", with_(tool_choice=choice))
-        assert st == 400 and j["error"]["param"] == "tool_choice", j
-        assert "constrained decoding" in j["error"]["message"], j
+def forced_calls_every_parser():
+    """tool_choice required / named on the random-weight model: constrained decoding writes the
+    call in the parser's format (hermes <tool_call>, llama3_json, mistral [TOOL_CALLS]) and the
+    parser gives it back as tool_calls; streamed and not, with and without an adapter, in a mixed
+    batch with plain requests."""
+    for parser in ("hermes", "llama3_json", "mistral"):
+        d = Daemon(args=["--tool-call-parser", parser])
+        try:
+            bodies = []
+            for model in ("llama-tiny", "symlora-qo-r8", "lora-all-r8"):
+                for choice, names, fin in (("required", ("get_weather", "get_time"), "tool_calls"),
+                                           ({"type": "function", "function": {"name": "get_weather"}}, ("get_weather",),
+                                            "stop")):
+                    for seed in range(2):
+                        bodies.append((with_(model=model, tools=FORCED_TOOLS, tool_choice=choice, max_tokens=200,
+                                             temperature=0.9, seed=seed), names, fin))
+
+            def one(body, names, fin):
+                msg = stream_equals_whole(d, body)
+                st, j, _ = d.post("/v1/chat/completions", body)
+                assert j["choices"][0]["finish_reason"] == fin, (parser, j)
+                assert msg["content"] is None and len(msg["tool_calls"]) == 1, (parser, msg)
+                check_call(msg["tool_calls"][0], names)
+                return msg["tool_calls"][0]["function"]["name"]
+
+            plain = [(with_(tools=None, max_tokens=30, temperature=0.9, seed=i), None, None) for i in range(4)]
+            got = run_parallel(lambda b, n, f: one(b, n, f) if n else d.post("/v1/chat/completions", b)[0],
+                               bodies + plain)
+            assert set(got[:len(bodies)]) <= {"get_weather", "get_time"} and got[len(bodies):] == [200] * 4, got
+        finally:
+            assert d.stop() == 0
+
+
+@test
+def forced_call_refusals(d):
+    """A forced call and a structured output at once, a schema the constraint engine cannot
+    enforce, and a model without a tool-call format: each a 400 naming the problem."""
+    st, j, _ = d.post("/v1/chat/completions", with_(tool_choice="required", response_format={"type": "json_object"}))
+    assert st == 400 and j["error"]["param"] == "tool_choice" and "give only one" in j["error"]["message"], j
+    bad = with_(tools=[fn("f", {"type": "object", "properties": {"a": {"type": "string", "format": "hostname"}}})],
+                tool_choice="required")
+    st, j, _ = d.post("/v1/chat/completions", bad)
+    assert st == 400 and j["error"]["param"] == "tools" and "hostname" in j["error"]["message"], j
+    d2 = Daemon(args=["--tool-call-parser", "none"])
+    try:
+        st, j, _ = d2.post("/v1/chat/completions", with_(tool_choice="required"))
+        assert st == 400 and j["error"]["param"] == "tool_choice" and "--tool-call-parser" in j["error"]["message"], j
+        st, j, _ = d2.post("/v1/chat/completions", with_(tool_choice="auto"))  # auto: no parsing, a plain answer
+        assert st == 200 and "tool_calls" not in j["choices"][0]["message"], j
+    finally:
+        assert d2.stop() == 0
 
 
 @test

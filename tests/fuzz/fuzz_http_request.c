@@ -5,7 +5,8 @@
  * Input layout: one byte W, then the body.
  *   bit 0: chat (1) or completion (0); bit 1: chat template llama3 (0) or chatml (1);
  *   bit 2: --max-tokens 4096 (0) or 8 (1); bit 3: --max-prompt-tokens 0 (0) or 24 (1);
- *   bit 4: context 512 (0) or 40 (1).
+ *   bit 4: context 512 (0) or 40 (1); bits 6-7: the tool-call format (sl_toolcall_format, for
+ *   tool_choice required/named).
  * The body is copied into an exact-size heap buffer so ASan sees a read past it.
  *
  * On success the request must be one the engine accepts (engine.h): 1 <= prompt < context,
@@ -51,7 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int chat = w & 1;
     sl__gen_limits lim = {.tok = tok, .chat = &chats[(w >> 1) & 1], .vocab = sl_tokenizer_vocab_size(tok),
                           .max_ctx = (w & 16) ? 40 : 512, .max_tokens = (w & 4) ? 8 : 4096,
-                          .max_prompt_tokens = (w & 8) ? 24 : 0, .constraints = (w & 32) ? constraints : NULL};
+                          .max_prompt_tokens = (w & 8) ? 24 : 0, .constraints = (w & 32) ? constraints : NULL,
+                          .tool_format = (int)((w >> 6) & 3)};
     char *body = fuzz_dup(data + 1, size - 1);
     sl__err e;
     memset(&e, 'x', sizeof e);
