@@ -288,11 +288,13 @@ typedef struct import_op {
     char err[800];
     sl_store_entry e;
     size_t resident_bytes;
+    sl__slot slot; /* an upload slot and the room reserved against the quota (api/quota.c) */
 } import_op;
 
 static void import_free(void *p) {
     import_op *o = p;
     if (!o) return;
+    sl__upload_release(o->api, &o->slot);
     free(o->path);
     free(o);
 }
@@ -377,6 +379,13 @@ static void import_work(void *arg) {
                     (unsigned long long)total, a->cfg.max_adapter_bytes);
         goto out;
     }
+    if (total > o->slot.reserved) { /* the room the tenant's quota had left when the import began */
+        fail_import(o, 413, "storage_quota_exceeded",
+                    "storage quota exceeded: the adapter is %llu bytes, but tenant '%s' has room for %llu more "
+                    "(max_store_bytes); delete adapters or ask the operator for more",
+                    (unsigned long long)total, o->tenant, (unsigned long long)o->slot.reserved);
+        goto out;
+    }
     sl_store_txn *t = NULL;
     int rc = sl_store_begin(a->cfg.store, &t, o->err, sizeof o->err);
     char *buf = rc ? NULL : malloc(1 << 20);
@@ -411,6 +420,7 @@ out:
 
 static enum MHD_Result import_reply(sl__req *q) {
     import_op *o = q->op;
+    sl__upload_release(q->api, &o->slot); /* before the answer (see upload.c: reply) */
     if (o->status != 200) return sl__reply_error(q, o->status, o->code, "lora_path", "%s", o->err);
     sl__log(q->api, 1, "adapter %s/%s: version %u loaded from %s", o->tenant, o->name, o->e.version, o->path);
     return reply_text(q, 200, "Success: LoRA adapter '%s' added successfully.", o->label);
@@ -460,6 +470,13 @@ enum MHD_Result sl__handle_load_lora(sl__req *q) {
     snprintf(o->label, sizeof o->label, "%s", ln);
     q->op = o; /* ownership: the request's */
     q->op_free = import_free;
+    int st;
+    char code[40], msg[400];
+    if (sl__upload_admit(q, tenant, name, SL__RESERVE_ROOM, &o->slot, &st, code, sizeof code, msg, sizeof msg) != 0) {
+        a->uploads_refused++;
+        ret = sl__reply_error(q, st, code, "lora_path", "%s", msg);
+        goto out;
+    }
     ret = sl__req_offload(q, import_work, o, import_reply) == 0
               ? MHD_YES
               : sl__reply_error(q, 500, "internal_error", NULL, "out of memory");

@@ -135,6 +135,15 @@ typedef struct sl_api_config {
     size_t max_adapter_bytes;     /* largest PUT /v1/adapters body; larger ones get 413 */
     int max_adapter_rank;         /* uploads of a higher rank are rejected */
     const char *import_dir;       /* load_lora_adapter reads only below it; NULL/"": disabled */
+    /* Per-tenant defaults (the keys file may override them per tenant; 0: no limit) and
+     * per-address caps of uploads (api/quota.c). */
+    int64_t tenant_max_store_bytes; /* stored bytes of a tenant's adapters */
+    int64_t tenant_max_adapters;    /* stored adapters of a tenant */
+    int max_uploads_per_tenant;     /* uploads in progress at once */
+    int max_uploads_per_ip;
+    int64_t upload_min_rate;        /* bytes/s an upload must average after request_timeout_s (0: none) */
+    int reserved_connections;       /* the last ones of max_connections: only /health, /metrics and
+                                     * authenticated requests other than uploads may use them */
     /* API keys; ownership passes to the API. NULL: authentication off, tenant "default". */
     sl_api_keys *keys;
     /* level: 0 debug, 1 info, 2 warn, 3 error. Both may be NULL. */

@@ -16,6 +16,8 @@
 #include "request.h"
 
 #define SL__NAME_MAX 64 /* SL_STORE_NAME_MAX */
+#define SL__QUERY_MAX 1024 /* longest query string (no route takes one): longer gets 414 */
+#define SL__QUERY_ARGS 64  /* most query arguments: more get 414 */
 
 typedef struct sl__req sl__req;
 typedef enum MHD_Result (*sl__handler)(sl__req *q);
@@ -90,8 +92,44 @@ struct sl__req {
     void (*op_free)(void *op);
     sl__handler resume_fn; /* set by sl__req_offload: what the handler does when called again */
     int holds;            /* freed at 0: MHD, the disconnect watch, offloaded work */
+    int http11;           /* an HTTP/1.1 request (it may get an interim 1xx answer) */
+    int half_closed;      /* the client shut its sending side (EOF on read): still answered */
+    int probed;           /* a "102 Processing" went out to tell a half-close from a close */
     int completed;        /* MHD reported the request done */
 };
+
+/* api/quota.c: upload slots per tenant and per address, stored-bytes and adapter-count
+ * quotas per tenant (see there). */
+typedef struct sl__holder sl__holder;
+typedef struct sl__slot {
+    int held;                       /* counted in the holders; release exactly once */
+    char tenant[SL__NAME_MAX + 1];
+    char addr[48];
+    uint64_t reserved;              /* bytes reserved for this upload */
+    uint64_t replaces;              /* bytes of the version it replaces (0: a new name) */
+    int is_new;
+} sl__slot;
+#define SL__RESERVE_ROOM UINT64_MAX
+/* Takes an upload slot and reserves DECLARED bytes (0: unknown yet; SL__RESERVE_ROOM: all the
+ * room the quota leaves, at most --max-adapter-bytes, in s->reserved) for TENANT/NAME: 0, or -1
+ * with STATUS (429: no slot; 413: a quota), CODE and MSG to answer. */
+int sl__upload_admit(sl__req *q, const char *tenant, const char *name, uint64_t declared, sl__slot *s, int *status,
+                     char *code, size_t codelen, char *msg, size_t msglen);
+/* Grows the reservation to TOTAL bytes as a body arrives: -1 with MSG when over the quota. */
+int sl__upload_reserve(sl__req *q, sl__slot *s, uint64_t total, char *msg, size_t msglen);
+void sl__upload_release(sl_api *a, sl__slot *s);
+/* Deadline timer (api/upload.c): cuts uploads that average less than --upload-min-rate. */
+void sl__upload_check_rates(sl_api *a, double now);
+void sl__quota_free_all(sl_api *a);
+/* The limit Q of TENANT: the keys file's value, else the server's default (0: none). */
+int64_t sl__tenant_limit(const sl_api *a, const char *tenant, sl_quota q);
+/* TENANT's stored bytes (current versions, weights + config) and adapter count. */
+void sl__tenant_usage(sl_api *a, const char *tenant, uint64_t *bytes, int *adapters);
+int sl__tenant_uploads(sl_api *a, const char *tenant);
+/* Open connections of address ADDR after adding DELTA (api/quota.c keeps the count). */
+int sl__address_conns(sl_api *a, const char *addr, int delta);
+/* The client's address as text ("?" when unknown). */
+void sl__client_address(struct MHD_Connection *c, char *out, size_t n);
 
 /* One TCP connection (MHD's socket context): the deadline of --request-timeout. MHD's own
  * timeout counts inactivity only, so a client sending a byte now and then never meets it; this
@@ -104,7 +142,14 @@ typedef struct sl__conn {
     int fd;
     double deadline;      /* monotonic seconds; 0: none */
     int cut;              /* shut down for missing it */
+    /* Found in the request line by on_uri (MHD would fail on them without an answer, or answer
+     * twice): answered by on_request, exactly once. */
+    int uri_too_long;     /* the query string is over SL__QUERY_MAX bytes or SL__QUERY_ARGS arguments */
+    int uri_space;        /* a space in the request target (strict mode) */
+    int reserve;          /* accepted into the last --reserved-connections */
+    char addr[48];        /* the client's address */
 } sl__conn;
+#define SL__RESERVE_HEADERS_S 2 /* a reserve connection's time to send its request (at most --request-timeout) */
 
 struct sl_api {
     sl_api_config cfg;
@@ -143,9 +188,19 @@ struct sl_api {
     uint64_t rejected_busy;
     uint64_t auth_failures;
     sl_api_keys *keys;    /* owned; NULL: authentication off */
+    sl__holder *holders;  /* api/quota.c: tenants and addresses with uploads in progress (owned) */
+    int uploads_active;
+    uint64_t uploads_refused; /* 429 for want of an upload slot, 413 over a quota */
+    uint64_t uploads_too_slow; /* cut below --upload-min-rate */
+    uint64_t bad_framing;      /* requests refused by check_framing (400/414) */
+    uint64_t reserve_refused;  /* reserve connections closed or refused (503) */
 };
 
 void sl__log(sl_api *a, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+double sl__now(void); /* monotonic seconds */
+/* Replaces every DIR in MSG (with the '/' after it when REPL is "") by REPL, in place: client-
+ * visible messages name no server path. */
+void sl__scrub_path(char *msg, const char *dir, const char *repl);
 
 /* Replies (all return what the MHD handler should return). BODY is copied. */
 enum MHD_Result sl__reply(sl__req *q, int status, const char *content_type, const char *body, size_t len);

@@ -63,7 +63,8 @@ enum MHD_Result sl__handle_models(sl__req *q) {
     sl_api *a = q->api;
     int max_len = sl_engine_max_ctx(a->cfg.engine);
     list_ctx c = {.data = json_array(), .base = a->cfg.model_id, .max_len = max_len, .started = (int64_t)a->started};
-    json_array_append_new(c.data, model_obj(a->cfg.model_id, (int64_t)a->started, sl_model_dir(a->cfg.model), NULL, max_len));
+    /* root: the model's id, never its directory (a server path is nothing a client should see). */
+    json_array_append_new(c.data, model_obj(a->cfg.model_id, (int64_t)a->started, a->cfg.model_id, NULL, max_len));
     /* The caller's own adapters, then the pinned ones (as vLLM: parent = the base model). */
     if (a->cfg.adapters.list) a->cfg.adapters.list(a->cfg.adapters.ctx, q->tenant, list_one, &c);
     json_t *j = json_object();
@@ -258,6 +259,38 @@ static void sched_metrics(sl__req *q, sl_buf *b, const sl_engine_stats *st) {
     free(ts);
 }
 
+/* Per-tenant usage (admin only): each tenant of the keys file, or "default" without keys. */
+static void tenant_metrics(sl_api *a, sl_buf *b) {
+    static const char *const help[][2] = {
+        {"symlora_tenant_store_bytes", "Bytes of a tenant's stored adapters (current versions)."},
+        {"symlora_tenant_store_bytes_limit", "The tenant's max_store_bytes (0: no limit)."},
+        {"symlora_tenant_adapters", "A tenant's stored adapters."},
+        {"symlora_tenant_adapters_limit", "The tenant's max_adapters (0: no limit)."},
+        {"symlora_tenant_uploads_active", "A tenant's uploads in progress."},
+    };
+    int n = a->keys ? sl_api_keys_tenant_count(a->keys) : 1;
+    for (int m = 0; m < 5; m++) {
+        sl_buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", help[m][0], help[m][1], help[m][0]);
+        for (int i = 0; i < n; i++) {
+            const char *t = a->keys ? sl_api_keys_tenant_name(a->keys, i) : "default";
+            uint64_t bytes;
+            int count;
+            double v = 0;
+            if (m == 0 || m == 2) sl__tenant_usage(a, t, &bytes, &count);
+            switch (m) {
+            case 0: v = (double)bytes; break;
+            case 1: v = (double)sl__tenant_limit(a, t, SL_QUOTA_STORE_BYTES); break;
+            case 2: v = count; break;
+            case 3: v = (double)sl__tenant_limit(a, t, SL_QUOTA_ADAPTERS); break;
+            default: v = sl__tenant_uploads(a, t); break;
+            }
+            sl_buf_printf(b, "%s{tenant=\"", help[m][0]);
+            label_value(b, t);
+            sl_buf_printf(b, "\"} %.0f\n", v);
+        }
+    }
+}
+
 enum MHD_Result sl__handle_metrics(sl__req *q) {
     sl_api *a = q->api;
     sl_engine_stats st;
@@ -326,6 +359,20 @@ enum MHD_Result sl__handle_metrics(sl__req *q) {
     }
     gauge(&b, "symlora_auth_failures_total", "Requests refused with 401 (no key, wrong key).", "counter",
           (double)a->auth_failures);
+    gauge(&b, "symlora_uploads_active", "Adapter uploads in progress.", "gauge", a->uploads_active);
+    gauge(&b, "symlora_uploads_refused_total", "Uploads refused for want of an upload slot (429) or over a quota (413).",
+          "counter", (double)a->uploads_refused);
+    gauge(&b, "symlora_uploads_too_slow_total", "Uploads cut for sending below --upload-min-rate.", "counter",
+          (double)a->uploads_too_slow);
+    gauge(&b, "symlora_http_bad_framing_total",
+          "Requests refused for their framing: control bytes in headers, duplicate Authorization or Content-Length, "
+          "Content-Length with Transfer-Encoding, a long query string.", "counter", (double)a->bad_framing);
+    gauge(&b, "symlora_http_reserve_refused_total",
+          "Connections refused the last --reserved-connections (an upload, or an address holding many).", "counter",
+          (double)a->reserve_refused);
+    /* The shared rule for per-tenant series (as sched_metrics): only to an admin key, or with
+     * the operator's --metrics-names, so an anonymous scrape shows no tenant's name or usage. */
+    if (a->cfg.metrics_names || sl__req_admin_key(q)) tenant_metrics(a, &b);
     enum MHD_Result ret = sl__reply(q, 200, "text/plain; version=0.0.4; charset=utf-8", b.p ? b.p : "", b.len);
     sl_buf_free(&b);
     return ret;

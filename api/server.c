@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,11 +19,15 @@
 #include "constraint.h"
 #include "error.h"
 
+static sl__conn *conn_of(struct MHD_Connection *c);
+
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
+
+double sl__now(void) { return now_s(); }
 
 /* ---------------------------------------------------------------- logging */
 
@@ -34,6 +39,17 @@ void sl__log(sl_api *a, int level, const char *fmt, ...) {
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     a->cfg.log(a->cfg.log_ctx, level, msg);
+}
+
+void sl__scrub_path(char *msg, const char *dir, const char *repl) {
+    size_t dl = dir ? strlen(dir) : 0, rl = strlen(repl);
+    if (!dl || rl > dl) return;
+    for (char *p = strstr(msg, dir); p; p = strstr(p, dir)) {
+        size_t cut = dl + (!rl && p[dl] == '/');
+        memcpy(p, repl, rl);
+        memmove(p + rl, p + cut, strlen(p + cut) + 1);
+        p += rl;
+    }
 }
 
 static void mhd_logger(void *cls, const char *fmt, va_list ap) {
@@ -89,7 +105,14 @@ struct MHD_Response *sl__response_json(json_t *j) {
 
 static enum MHD_Result queue(sl__req *q, int status, struct MHD_Response *r) {
     if (!r) return MHD_NO;
-    if (q->api->shutting_down) MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (q->status) { /* an answer is queued already: never a second status line */
+        MHD_destroy_response(r);
+        sl__log(q->api, 2, "%s %s: a second answer (%d after %d) was dropped", q->method, q->path, status, q->status);
+        return MHD_YES;
+    }
+    sl__conn *k = conn_of(q->mhd);
+    if (q->api->shutting_down || (k && k->reserve)) /* a reserve connection is not kept alive */
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     if (status == 429 || status == 503) {
         char ra[16];
         snprintf(ra, sizeof ra, "%d", q->api->cfg.retry_after_s > 0 ? q->api->cfg.retry_after_s : 1);
@@ -173,9 +196,7 @@ void sl__req_then(sl__req *q, sl__handler then) {
     sl__req_resume(q);
 }
 
-static void on_disconnect(uv_poll_t *p, int status, int events) {
-    sl__req *q = p->data;
-    uv_poll_stop(p);
+static void client_left(sl__req *q) {
     if (q->client_gone) return;
     q->client_gone = 1;
     q->api->client_gone++;
@@ -183,6 +204,48 @@ static void on_disconnect(uv_poll_t *p, int status, int events) {
     if (q->ereq) sl_engine_cancel(q->api->cfg.engine, q->ereq);
     resume(q); /* MHD then sees the dead socket and completes the request */
     run_mhd(q->api);
+}
+
+static int conn_fd(sl__req *q) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(q->mhd, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return ci ? ci->connect_fd : -1;
+}
+
+/* EOF on read (EPOLLRDHUP) is the end of the request, not yet a disconnect: a client may
+ * shut down its sending side (shutdown(SHUT_WR)) and wait for the answer. Only a failed write
+ * says the client is gone. A stream writes every token, so MHD sees that itself; a request
+ * that has sent nothing yet sends an interim "HTTP/1.1 102 Processing" (which HTTP/1.1
+ * clients must skip) before the real answer: to a closed socket it draws a reset, which the
+ * deadline timer then finds (check_half_closed). HTTP/1.0 clients cannot take a 1xx: for
+ * them EOF still means gone. */
+static void on_disconnect(uv_poll_t *p, int status, int events) {
+    sl__req *q = p->data;
+    uv_poll_stop(p);
+    if (q->client_gone) return;
+    if (status < 0 || !q->http11 || (events & ~UV_DISCONNECT)) {
+        client_left(q);
+        return;
+    }
+    q->half_closed = 1;
+    int fd = conn_fd(q);
+    if (!q->status && !q->probed && fd >= 0) {
+        static const char probe[] = "HTTP/1.1 102 Processing\r\n\r\n";
+        q->probed = 1;
+        if (send(fd, probe, sizeof probe - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) client_left(q);
+    }
+}
+
+/* Deadline timer: a half-closed client whose socket has failed since (reset) is gone. */
+static void check_half_closed(sl_api *a) {
+    for (sl__req *q = a->reqs; q; q = q->next) {
+        if (!q->half_closed || q->client_gone || q->completed) continue;
+        int fd = conn_fd(q);
+        struct pollfd pf = {.fd = fd, .events = POLLOUT};
+        if (fd >= 0 && poll(&pf, 1, 0) == 1 && (pf.revents & (POLLERR | POLLHUP))) {
+            client_left(q);
+            return; /* the list may have changed */
+        }
+    }
 }
 
 static void watch_disconnect(sl__req *q) {
@@ -286,6 +349,25 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **sctx, enum
         a->n_conns++;
         if (a->n_conns >= a->cfg.max_connections) a->at_limit = 1;
         *sctx = k; /* ownership: freed below when MHD closes the connection */
+        sl__client_address(c, k->addr, sizeof k->addr);
+        int held = sl__address_conns(a, k->addr, +1);
+        /* The last --reserved-connections: a short deadline to show a request that may use
+         * them (check_reserve), and none for an address that already holds many connections
+         * (whoever filled the rest cannot take these too). */
+        int reserve = a->cfg.reserved_connections;
+        if (reserve > 0 && a->n_conns > a->cfg.max_connections - reserve) {
+            k->reserve = 1;
+            int most = reserve / 4 > 1 ? reserve / 4 : 1;
+            if (held > most && k->fd >= 0) {
+                k->cut = 1;
+                a->reserve_refused++;
+                shutdown(k->fd, SHUT_RDWR);
+            } else {
+                double t = a->cfg.request_timeout_s > 0 && a->cfg.request_timeout_s < SL__RESERVE_HEADERS_S
+                               ? a->cfg.request_timeout_s : SL__RESERVE_HEADERS_S;
+                k->deadline = now_s() + t;
+            }
+        }
     } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
         sl__conn *k = *sctx;
         if (!k) return;
@@ -293,6 +375,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **sctx, enum
         else a->conns = k->next;
         if (k->next) k->next->prev = k->prev;
         a->n_conns--;
+        sl__address_conns(a, k->addr, -1);
         free(k);
         *sctx = NULL;
     }
@@ -302,7 +385,24 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **sctx, enum
  * --request-timeout from now. Returns the initial request context: none (on_request makes it). */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
     sl_api *a = cls;
-    conn_deadline(a, c, a->cfg.request_timeout_s);
+    sl__conn *k = conn_of(c);
+    if (!k) return NULL;
+    if (!k->reserve) conn_deadline(a, c, a->cfg.request_timeout_s); /* a reserve one keeps its short one */
+    k->uri_too_long = k->uri_space = 0;
+    if (a->cfg.http_strictness >= 1 && strchr(uri, ' ')) k->uri_space = 1;
+    char *qs = strchr(uri, '?');
+    if (qs) {
+        size_t n = strlen(qs + 1), args = 1;
+        for (const char *p = qs + 1; *p; p++) args += *p == '&';
+        if (n > SL__QUERY_MAX || args > SL__QUERY_ARGS) {
+            /* MHD 0.9 next parses every argument into the connection's memory pool and, when
+             * that runs out, neither answers nor closes. The query is cut here, in MHD's own
+             * buffer (it is called before MHD parses the arguments, on the writable request
+             * line), and on_request answers 414. */
+            k->uri_too_long = 1;
+            qs[1] = 0;
+        }
+    }
     return NULL;
 }
 
@@ -312,6 +412,8 @@ static void on_deadline_timer(uv_timer_t *t) {
     sl_api *a = t->data;
     double now = now_s();
     int cut = 0;
+    check_half_closed(a);
+    sl__upload_check_rates(a, now);
     for (sl__conn *k = a->conns; k; k = k->next) {
         if (k->cut || !k->deadline || now < k->deadline || k->fd < 0) continue;
         k->cut = 1;
@@ -514,6 +616,89 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
      * must not happen inside MHD_run (we are in its callback). */
 }
 
+typedef struct framing {
+    int strict;              /* --http-strictness >= 1 */
+    int authorization, content_length, transfer_encoding, host;
+    char bad[48];            /* the first header with a control byte (its name, cut) */
+    const char *te;
+} framing;
+
+static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                      const char *value, size_t value_size) {
+    framing *f = cls;
+    int bad = strlen(key) != key_size || (value && strlen(value) != value_size); /* a NUL inside */
+    /* MHD 0.9 cuts a value at a NUL itself (value_size is its strlen), so "Bearer KEY\0junk"
+     * would pass for "Bearer KEY". It keeps the line in its read buffer with the CR LF that
+     * ended it replaced by two NULs: any other byte right after the value's end means the value
+     * went on past a NUL (or the line ended in a bare LF, or was folded, which strict mode
+     * refuses too). */
+    if (f->strict && value && value_size && (value[value_size] != 0 || value[value_size + 1] != 0)) bad = 1;
+    for (size_t i = 0; i < key_size && !bad; i++) {
+        unsigned char ch = (unsigned char)key[i];
+        bad = ch <= 0x20 || ch >= 0x7f || ch == ':';
+    }
+    for (size_t i = 0; value && i < value_size && !bad; i++) {
+        unsigned char ch = (unsigned char)value[i];
+        bad = (ch < 0x20 && ch != '\t') || ch == 0x7f;
+    }
+    if (bad && !f->bad[0]) {
+        size_t n = 0;
+        for (; n < key_size && n < sizeof f->bad - 1; n++) {
+            unsigned char ch = (unsigned char)key[n];
+            f->bad[n] = ch > 0x20 && ch < 0x7f ? (char)ch : '?';
+        }
+        f->bad[n] = 0;
+        if (!n) snprintf(f->bad, sizeof f->bad, "?");
+    }
+    if (!strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION)) f->authorization++;
+    if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) f->content_length++;
+    if (!strcasecmp(key, MHD_HTTP_HEADER_HOST)) f->host++;
+    if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+        f->transfer_encoding++;
+        f->te = value;
+    }
+    return MHD_YES;
+}
+
+/* Strict framing (issue 17). 0: fine; else the 400/414 is queued and *ret is the result. */
+static int check_framing(sl__req *q, struct MHD_Connection *c, enum MHD_Result *ret) {
+    sl__conn *k = conn_of(c);
+    const char *why = NULL;
+    int status = 400;
+    char msg[200];
+    framing f = {.strict = q->api->cfg.http_strictness >= 1};
+    MHD_get_connection_values_n(c, MHD_HEADER_KIND, framing_header, &f);
+    if (k && k->uri_too_long) {
+        status = 414;
+        snprintf(msg, sizeof msg, "the query string is longer than %d bytes or has more than %d arguments (this API "
+                 "takes none)", SL__QUERY_MAX, SL__QUERY_ARGS);
+        why = msg;
+    } else if (k && k->uri_space) {
+        why = "the request target contains a space";
+    } else if (f.bad[0]) {
+        snprintf(msg, sizeof msg, "the header '%s' contains a control character or NUL (or its name is not a token)", f.bad);
+        why = msg;
+    } else if (f.authorization > 1) {
+        why = "more than one Authorization header";
+    } else if (f.content_length > 1) {
+        why = "more than one Content-Length header";
+    } else if (f.transfer_encoding && f.content_length) {
+        why = "both Content-Length and Transfer-Encoding: send one of them";
+    } else if (f.transfer_encoding > 1 || (f.te && strcasecmp(f.te, "chunked") != 0)) {
+        why = "Transfer-Encoding must be 'chunked' (once)";
+    } else if (q->api->cfg.http_strictness >= 1 && q->http11 && !f.host) {
+        why = "an HTTP/1.1 request needs a Host header";
+    }
+    if (!why) return 0;
+    q->api->bad_framing++;
+    /* Ownership: queue() takes the response; the connection is closed after it (the rest of
+     * what the client sent cannot be trusted to be framed right). */
+    struct MHD_Response *r = sl__response_json(sl__error_json(status, status == 414 ? "uri_too_long" : "bad_request", NULL, why));
+    if (r) MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    *ret = queue(q, status, r);
+    return -1;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
@@ -533,6 +718,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         a->reqs = q;
         a->n_active++;
         *con_cls = q;
+        q->http11 = version && !strcmp(version, MHD_HTTP_VERSION_1_1);
+        /* Framing first, before routing or authentication: one 400 (414) for each mistake. */
+        {
+            enum MHD_Result ret;
+            if (check_framing(q, c, &ret) != 0) return ret;
+        }
         int path_known = 0;
         for (int i = 0; i < sl__n_routes; i++) {
             const sl__route *rt = &sl__routes[i];
@@ -557,6 +748,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             if (authenticate(q, c, &ret) != 0) return ret;
         } else {
             snprintf(q->tenant, sizeof q->tenant, "default");
+        }
+        sl__conn *k = conn_of(c);
+        if (k && k->reserve && (q->route->begin || q->route->handler == sl__handle_load_lora)) {
+            a->reserve_refused++;
+            return sl__reply_error(q, 503, "server_busy", NULL,
+                                   "the server is at its connection limit: its last connections serve only "
+                                   "/health, /metrics and requests other than uploads; retry later");
         }
         if (q->route->begin) { /* streaming body: its own limits, and MHD's inactivity timeout */
             conn_deadline(a, c, 0);
@@ -739,7 +937,9 @@ int sl_api_init(sl_api **out, uv_loop_t *loop, const sl_api_config *cfg, char *e
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->connection_timeout_s > 0 ? cfg->connection_timeout_s : 0),
                               MHD_OPTION_CONNECTION_MEMORY_LIMIT,
                               (size_t)(cfg->connection_memory ? cfg->connection_memory : 32768),
-                              MHD_OPTION_STRICT_FOR_CLIENT, (int)cfg->http_strictness,
+                              /* Level 1: MHD's level 0 plus our own checks (check_framing), which answer
+                               * exactly once where MHD 0.9.75's answer the Host check twice. */
+                              MHD_OPTION_STRICT_FOR_CLIENT, (int)(cfg->http_strictness > 0 ? 0 : cfg->http_strictness),
                               MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, a,
                               MHD_OPTION_UNESCAPE_CALLBACK, unescape, a,
                               MHD_OPTION_END);
@@ -757,8 +957,7 @@ int sl_api_init(sl_api **out, uv_loop_t *loop, const sl_api_config *cfg, char *e
     a->mhd_poll.data = a->mhd_timer.data = a->shut_timer.data = a->deadline_timer.data = a->async.data = a;
     a->handles_open = 1;
     uv_poll_start(&a->mhd_poll, UV_READABLE, on_mhd_poll);
-    if (cfg->request_timeout_s > 0 || cfg->connection_timeout_s > 0)
-        uv_timer_start(&a->deadline_timer, on_deadline_timer, 250, 250);
+    uv_timer_start(&a->deadline_timer, on_deadline_timer, 250, 250); /* also half-closes and upload rates */
     run_mhd(a);
     *out = a;
     return 0;
@@ -840,6 +1039,7 @@ int sl_api_set_keys(sl_api *a, sl_api_keys *k) {
 
 void sl_api_free(sl_api *a) {
     if (!a) return;
+    sl__quota_free_all(a);
     sl_api_keys_free(a->keys);
     sl_constraint_cache_free(a->constraints);
     sl_cvocab_free(a->cvocab);

@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "adapter.h"
 #include "error.h"
@@ -69,6 +70,10 @@ struct sl__upload {
     int waiting;             /* suspended because staged_bytes reached UP_HIGH_WATER */
     int body_done;           /* the final handler call came: the body is in */
     uint64_t received;       /* body bytes */
+    sl__slot slot;           /* the upload slot and the bytes reserved against the quota (api/quota.c) */
+    double t_body;           /* seconds the body has been read (not waiting for the disk): --upload-min-rate */
+    double t_mark;           /* monotonic time reading (re)started (0: not reading) */
+    int cut;                 /* shut down for --upload-min-rate */
     sl__parts parts;         /* which form part each piece belongs to (api/request.c) */
     /* The first failure wins; answered once the body is in. */
     int fail_status;
@@ -182,16 +187,35 @@ int sl__upload_commit(sl_api *a, sl_store_txn *t, const char *tenant, const char
                       int *created, size_t *resident_bytes, int *status, char *code, size_t codelen, char *err,
                       size_t errlen) {
     sl_adapter *ad = NULL;
-    int rc = sl_store_txn_finish(t, err, errlen);
-    if (rc) {
+    char msg[600];
+    /* The module patterns are evaluated here, once, with bounded work, before anything is
+     * fsync'ed (a refused config costs no disk flush); the stored config carries the result
+     * (SL_ADAPTER_RESOLVED), so no load of this version runs a regex. */
+    sl_adapter_opts opts = {.max_rank = a->cfg.max_adapter_rank, .upload = 1};
+    char *cfg = NULL, *resolved = NULL;
+    size_t cfg_len = 0, resolved_len = 0;
+    int rc = sl_store_txn_config(t, SL__CONFIG_MAX, &cfg, &cfg_len, msg, sizeof msg);
+    if (!rc) rc = sl_adapter_resolve(a->cfg.model, cfg, cfg_len, &opts, &resolved, &resolved_len, NULL, NULL, msg, sizeof msg);
+    if (!rc && (rc = sl_store_txn_finish(t, err, errlen)) != 0) {
+        free(cfg);
+        free(resolved);
         set_code(rc, status, code, codelen);
         sl_store_abort(t);
         return rc;
     }
-    char msg[600];
-    sl_adapter_opts opts = {.max_rank = a->cfg.max_adapter_rank};
-    rc = sl_adapter_load_dir(&ad, a->cfg.model, sl_store_txn_dir(t), &opts, msg, sizeof msg);
+    if (!rc) rc = sl_store_txn_replace_config(t, resolved, resolved_len, msg, sizeof msg);
+    free(cfg);
+    free(resolved);
+    opts.upload = 0;
+    if (!rc) rc = sl_adapter_load_dir(&ad, a->cfg.model, sl_store_txn_dir(t), &opts, msg, sizeof msg);
     if (rc) {
+        sl__scrub_path(msg, sl_store_txn_dir(t), "");
+        if (rc == SL_ENOSPC) {
+            set_code(rc, status, code, codelen);
+            snprintf(err, errlen, "%s", msg);
+            sl_store_abort(t);
+            return rc;
+        }
         int ours = rc == SL_ENOMEM || rc == SL_EIO;
         *status = ours ? 500 : 422;
         snprintf(code, codelen, "%s", ours ? "internal_error" : "invalid_adapter");
@@ -257,11 +281,44 @@ static void job_work(void *arg) {
 static int pump(sl__req *q);
 static enum MHD_Result reply(sl__req *q);
 
+/* The clock of --upload-min-rate runs only while the body is being read: not while the
+ * connection waits for the disk (UP_HIGH_WATER), nor once the body is in. */
+static void reading(sl__upload *up, int on) {
+    double now = sl__now();
+    if (up->t_mark > 0) up->t_body += now - up->t_mark;
+    up->t_mark = on ? now : 0;
+}
+
+void sl__upload_check_rates(sl_api *a, double now) {
+    int64_t rate = a->cfg.upload_min_rate;
+    if (rate <= 0) return;
+    double grace = a->cfg.request_timeout_s > 0 ? a->cfg.request_timeout_s : 30;
+    for (sl__req *q = a->reqs; q; q = q->next) {
+        sl__upload *up = q->up;
+        if (!up || up->body_done || up->cut || q->completed) continue;
+        double t = up->t_body + (up->t_mark > 0 ? now - up->t_mark : 0);
+        if (t <= grace || (double)up->received >= (double)rate * (t - grace)) continue;
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(q->mhd, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!ci) continue;
+        up->cut = 1;
+        a->uploads_too_slow++;
+        sl__log(a, 1, "upload %s/%s cut: %llu bytes in %.1f s, below --upload-min-rate %lld bytes/s", up->tenant, up->name,
+                (unsigned long long)up->received, t, (long long)rate);
+        shutdown(ci->connect_fd, SHUT_RDWR); /* MHD reads EOF and closes it; the upload is aborted */
+        sl__run_mhd(a);
+        return; /* the list may have changed */
+    }
+}
+
 static void job_done(sl__req *q, void *arg) {
     up_job *j = arg;
     sl__upload *up = q->up;
     up->job = 0;
-    if (j->rc) fail(up, j->status ? j->status : 500, j->code[0] ? j->code : "store_error", "%s", j->err);
+    if (j->rc) {
+        if (j->status >= 500) sl__log(q->api, 2, "adapter %s/%s: %s", up->tenant, up->name, j->err);
+        sl__scrub_path(j->err, sl_store_dir(j->store), "STORE"); /* the client sees no server path */
+        fail(up, j->status ? j->status : 500, j->code[0] ? j->code : "store_error", "%s", j->err);
+    }
     if (j->kind == JOB_FINISH && !j->rc) {
         up->finished = 1;
         up->entry = j->entry;
@@ -319,6 +376,7 @@ static int pump(sl__req *q) {
         if (!up->body_done) {
             if (up->waiting) { /* read on (and drop) the rest of the body */
                 up->waiting = 0;
+                reading(up, 1);
                 sl__req_resume(q);
             }
             return 0;
@@ -332,6 +390,7 @@ static int pump(sl__req *q) {
         }
         if (up->waiting && up->staged_bytes < UP_HIGH_WATER) {
             up->waiting = 0;
+            reading(up, 1);
             sl__req_resume(q);
         }
         return 0;
@@ -348,6 +407,9 @@ static int pump(sl__req *q) {
 
 static enum MHD_Result reply(sl__req *q) {
     sl__upload *up = q->up;
+    /* Before the answer goes out: a client that uploads again at once finds its slot free and
+     * the committed version counted once (in the store, no longer as a reservation). */
+    sl__upload_release(q->api, &up->slot);
     if (up->fail_status) return sl__reply_error(q, up->fail_status, up->fail_code, NULL, "%s", up->fail_msg);
     return sl__reply_json(q, up->created ? 201 : 200, sl__adapter_json(&up->entry, 0, 1, up->resident_bytes));
 }
@@ -365,12 +427,13 @@ enum MHD_Result sl__upload_begin(sl__req *q) {
     if (rc) return sl__reply_error(q, 400, "invalid_name", NULL, "adapter names must match ^[a-z0-9][a-z0-9._-]{0,63}$");
     struct MHD_Connection *c = q->mhd;
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    unsigned long long declared = 0;
     if (cl) {
         char *end;
-        unsigned long long v = strtoull(cl, &end, 10);
-        if (*end || v > a->cfg.max_adapter_bytes)
+        declared = strtoull(cl, &end, 10);
+        if (*end || declared > a->cfg.max_adapter_bytes)
             return sl__reply_error(q, 413, "upload_too_large", NULL,
-                                   "the upload is %s bytes, more than the server's limit of %zu (--max-adapter-bytes)", cl,
+                                   "the upload is %.40s bytes, more than the server's limit of %zu (--max-adapter-bytes)", cl,
                                    a->cfg.max_adapter_bytes);
     }
     const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -380,7 +443,15 @@ enum MHD_Result sl__upload_begin(sl__req *q) {
                                "curl -X PUT -F config=@adapter_config.json -F weights=@adapter_model.safetensors URL");
     sl__upload *up = calloc(1, sizeof *up);
     if (!up) return sl__reply_error(q, 500, "internal_error", NULL, "out of memory");
+    int status;
+    char code[40], msg[400];
+    if (sl__upload_admit(q, tenant, name, declared, &up->slot, &status, code, sizeof code, msg, sizeof msg) != 0) {
+        free(up);
+        a->uploads_refused++;
+        return sl__reply_error(q, status, code, NULL, "%s", msg);
+    }
     up->api = a;
+    up->t_mark = sl__now();
     sl__parts_init(&up->parts);
     snprintf(up->tenant, sizeof up->tenant, "%s", tenant);
     snprintf(up->name, sizeof up->name, "%s", name);
@@ -400,15 +471,20 @@ enum MHD_Result sl__upload_data(sl__req *q, const char *data, size_t *size) {
     if (up->fail_status) { /* dropped: the reply waits for the end of the body */
         return up->received > q->api->cfg.max_adapter_bytes + UP_DISCARD_MAX ? MHD_NO : MHD_YES;
     }
+    char msg[400];
     if (up->received > q->api->cfg.max_adapter_bytes) {
         fail(up, 413, "upload_too_large", "the upload is larger than the server's limit of %zu bytes (--max-adapter-bytes)",
              q->api->cfg.max_adapter_bytes);
+    } else if (sl__upload_reserve(q, &up->slot, up->received, msg, sizeof msg) != 0) {
+        q->api->uploads_refused++;
+        fail(up, 413, "storage_quota_exceeded", "%s", msg);
     } else if (MHD_post_process(up->pp, data, n) != MHD_YES) {
         fail(up, 400, "invalid_multipart", "the multipart/form-data body is malformed");
     }
     pump(q);
     if (!up->fail_status && up->job && up->staged_bytes >= UP_HIGH_WATER && !up->waiting) {
         up->waiting = 1; /* the disk is behind: stop reading until the job in flight is done */
+        reading(up, 0);
         sl__req_wait(q);
     }
     return MHD_YES;
@@ -418,6 +494,7 @@ enum MHD_Result sl__upload_end(sl__req *q) {
     sl__upload *up = q->up;
     if (!up) return sl__reply_error(q, 500, "internal_error", NULL, "upload state lost");
     up->body_done = 1;
+    reading(up, 0);
     if (up->pp) {
         enum MHD_Result ok = MHD_destroy_post_processor(up->pp);
         up->pp = NULL;
@@ -443,6 +520,7 @@ static void detached_done(uv_work_t *w, int status) { free(w->data); }
 
 void sl__upload_free(sl__upload *up) {
     if (!up) return;
+    sl__upload_release(up->api, &up->slot);
     if (up->pp) MHD_destroy_post_processor(up->pp);
     free_chunks(up->staged);
     if (up->txn) {

@@ -501,6 +501,12 @@ int main(int argc, char **argv) {
         .max_adapter_bytes = (size_t)d.o.max_adapter_bytes,
         .max_adapter_rank = (int)d.o.max_adapter_rank,
         .import_dir = d.o.import_dir,
+        .tenant_max_store_bytes = (int64_t)d.o.tenant_max_store_bytes,
+        .tenant_max_adapters = (int64_t)d.o.tenant_max_adapters,
+        .max_uploads_per_tenant = (int)d.o.max_uploads_per_tenant,
+        .max_uploads_per_ip = (int)d.o.max_uploads_per_ip,
+        .upload_min_rate = (int64_t)d.o.upload_min_rate,
+        .reserved_connections = (int)d.o.reserved_connections,
         .keys = keys, /* ownership: the API's from here on */
         .log = api_log,
         .access = api_access,

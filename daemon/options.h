@@ -51,6 +51,12 @@ typedef struct sl_daemon_opts {
     long step_delay_ms;
     long adapter_cache_bytes;
     long max_adapter_bytes;
+    long tenant_max_store_bytes;
+    long tenant_max_adapters;
+    long max_uploads_per_tenant;
+    long max_uploads_per_ip;
+    long upload_min_rate;
+    long reserved_connections;
     char *import_dir;
     char *api_keys;
     long store_rescan_ms;

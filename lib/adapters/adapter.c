@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -91,10 +92,82 @@ static int ends_with_component(const char *name, const char *suffix) {
     return ln > ls && name[ln - ls - 1] == '.' && strcmp(name + ln - ls, suffix) == 0;
 }
 
+/* ---- bounded regular expressions ---------------------------------------------------------
+ *
+ * The module patterns of a config (rank_pattern and alpha_pattern keys, a target_modules or
+ * exclude_modules regex string) come from clients, so every match is bounded: PCRE2's match,
+ * depth and heap limits per (pattern, module name), JIT where the platform has it (with a
+ * small JIT stack of our own), and one budget of CPU time for all compiles and matches of one
+ * config. A limit reached is an error naming the pattern, never "no match" (which would
+ * silently change which rank applies). Legitimate patterns need a few hundred steps on names
+ * of ~40 characters; the limits are 100x that. Uploads evaluate the patterns once and store
+ * the result (sl_adapter_resolve), so loads of a stored version run no regex at all. */
+#define RX_MAX_PATTERN 1024      /* longest module pattern accepted */
+#define RX_MATCH_LIMIT 50000     /* PCRE2 match limit of one (pattern, module name) */
+#define RX_DEPTH_LIMIT 1000      /* PCRE2 backtracking depth (interpreter only) */
+#define RX_HEAP_LIMIT_KIB 1024   /* PCRE2 heap for backtracking frames (interpreter only) */
+#define RX_BUDGET_NS 250000000LL /* CPU time for every compile and match of one config */
+
+typedef struct rx_budget {
+    pcre2_compile_context *cctx;
+    pcre2_match_context *mctx;
+    pcre2_match_data *md;      /* shared by every match (an ovector too small still matches) */
+    pcre2_jit_stack *jstack;
+    long long t0, budget_ns;   /* thread CPU time at the start; the budget */
+    unsigned calls;
+    int over;                  /* the budget is spent */
+} rx_budget;
+
+static long long cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int rx_init(rx_budget *b) {
+    memset(b, 0, sizeof *b);
+    b->cctx = pcre2_compile_context_create(NULL);
+    b->mctx = pcre2_match_context_create(NULL);
+    b->md = pcre2_match_data_create(4, NULL);
+    if (!b->cctx || !b->mctx || !b->md) return SL_ENOMEM;
+    pcre2_set_parens_nest_limit(b->cctx, 64);
+    pcre2_set_match_limit(b->mctx, RX_MATCH_LIMIT);
+    pcre2_set_depth_limit(b->mctx, RX_DEPTH_LIMIT);
+    pcre2_set_heap_limit(b->mctx, RX_HEAP_LIMIT_KIB);
+    b->jstack = pcre2_jit_stack_create(32 * 1024, 256 * 1024, NULL);
+    if (b->jstack) pcre2_jit_stack_assign(b->mctx, NULL, b->jstack);
+    b->t0 = cpu_ns();
+    b->budget_ns = RX_BUDGET_NS;
+    return 0;
+}
+
+static void rx_free(rx_budget *b) {
+    pcre2_compile_context_free(b->cctx);
+    pcre2_match_context_free(b->mctx);
+    pcre2_match_data_free(b->md);
+    pcre2_jit_stack_free(b->jstack);
+    memset(b, 0, sizeof *b);
+}
+
+/* 1 when the budget is spent (checked every 16 calls: the clock is a system call). */
+static int rx_spent(rx_budget *b) {
+    if (!b->over && (b->calls++ & 15) == 0 && cpu_ns() - b->t0 > b->budget_ns) b->over = 1;
+    return b->over;
+}
+
 /* A compiled regex; SUFFIX_FORM wraps KEY as PEFT's get_pattern_key does: re.match(r"(.*\.)?(KEY)$").
  * Otherwise the whole name must match (re.fullmatch, as PEFT's string target_modules). */
-static pcre2_code *regex_compile(const char *key, int suffix_form, char *why, size_t whylen) {
-    size_t len = strlen(key) + 32;
+static pcre2_code *regex_compile(rx_budget *b, const char *key, int suffix_form, char *why, size_t whylen) {
+    size_t kl = strlen(key);
+    if (kl > RX_MAX_PATTERN) {
+        snprintf(why, whylen, "longer than %d characters", RX_MAX_PATTERN);
+        return NULL;
+    }
+    if (rx_spent(b)) {
+        snprintf(why, whylen, "the config's patterns need more than the allowed work (%lld ms of CPU)", RX_BUDGET_NS / 1000000);
+        return NULL;
+    }
+    size_t len = kl + 32;
     char *pat = malloc(len);
     if (!pat) { snprintf(why, whylen, "out of memory"); return NULL; }
     if (suffix_form) snprintf(pat, len, "(.*\\.)?(%s)$", key);
@@ -102,22 +175,43 @@ static pcre2_code *regex_compile(const char *key, int suffix_form, char *why, si
     int ec;
     PCRE2_SIZE eoff;
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
-                                   PCRE2_ANCHORED | (suffix_form ? 0 : PCRE2_ENDANCHORED), &ec, &eoff, NULL);
+                                   PCRE2_ANCHORED | (suffix_form ? 0 : PCRE2_ENDANCHORED), &ec, &eoff, b->cctx);
     free(pat);
     if (!re) {
         PCRE2_UCHAR msg[160];
         pcre2_get_error_message(ec, msg, sizeof msg);
         snprintf(why, whylen, "%s", (const char *)msg);
+        return NULL;
     }
     return re;
 }
 
-static int regex_match(const pcre2_code *re, const char *s) {
-    pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
-    if (!md) return 0;
-    int rc = pcre2_match(re, (PCRE2_SPTR)s, strlen(s), 0, 0, md, NULL);
-    pcre2_match_data_free(md);
-    return rc >= 0;
+enum { RX_LIMIT = -1, RX_BUDGET = -2 };
+
+/* 1 match, 0 no match, RX_LIMIT (a match limit reached: catastrophic backtracking), RX_BUDGET
+ * (the config's budget is spent). *USES counts the matches of RE: JIT compilation (~25 us a
+ * pattern, 25x a plain compile) pays only for a pattern matched against many module names, so
+ * it is done at the 16th use, where available. */
+static int regex_match(rx_budget *b, pcre2_code *re, unsigned *uses, const char *s) {
+    if (rx_spent(b)) return RX_BUDGET;
+    if (++*uses == 16) pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* else the interpreter goes on */
+    int rc = pcre2_match(re, (PCRE2_SPTR)s, strlen(s), 0, 0, b->md, b->mctx);
+    if (rc >= 0) return 1;
+    if (rc == PCRE2_ERROR_NOMATCH) return 0;
+    return RX_LIMIT; /* match, depth, heap or JIT stack limit, or out of memory */
+}
+
+/* The message of a failed match of PATTERN (what the client wrote, labelled FIELD) on NAME. */
+static int regex_fail(int why, const char *field, const char *pattern, const char *name, char *err, size_t errlen) {
+    if (why == RX_BUDGET)
+        return sl__errf(err, errlen, SL_ETOOBIG,
+                        CFG_LABEL ": %s \"%.80s\": the module patterns need more than the allowed matching work "
+                        "(%lld ms of CPU for the whole config); use fewer or simpler patterns",
+                        field, pattern, RX_BUDGET_NS / 1000000);
+    return sl__errf(err, errlen, SL_ETOOBIG,
+                    CFG_LABEL ": %s \"%.80s\": matching module \"%s\" reached the regex work limit (catastrophic "
+                    "backtracking?); simplify the pattern",
+                    field, pattern, name);
 }
 
 /* A json value that means "not set" in a PEFT config: absent, null, false, "", [] or {}. */
@@ -133,6 +227,7 @@ static int json_unset(const json_t *v) {
 
 typedef struct pattern {
     pcre2_code *re;
+    unsigned uses;     /* matches so far (regex_match) */
     const char *key;   /* borrowed from the config json */
     double value;
 } pattern;
@@ -148,9 +243,12 @@ typedef struct acfg {
     int n_layers_tt;
     pattern *rank_pat, *alpha_pat; /* owned */
     size_t n_rank_pat, n_alpha_pat;
+    json_t *resolved;     /* borrowed: symlora_resolved.modules, the server's own resolution */
+    rx_budget rx;         /* owned: the regex work of this config */
 } acfg;
 
 static void acfg_free(acfg *c) {
+    rx_free(&c->rx);
     free(c->layers);
     for (size_t i = 0; i < c->n_rank_pat; i++) pcre2_code_free(c->rank_pat[i].re);
     for (size_t i = 0; i < c->n_alpha_pat; i++) pcre2_code_free(c->alpha_pat[i].re);
@@ -171,8 +269,8 @@ static int check_alpha(double a, const char *field, char *err, size_t errlen) {
     return 0;
 }
 
-static int parse_patterns(json_t *root, const char *field, int is_rank, int max_rank, pattern **out, size_t *n_out,
-                          char *err, size_t errlen) {
+static int parse_patterns(acfg *c, json_t *root, const char *field, int is_rank, int max_rank, pattern **out,
+                          size_t *n_out, char *err, size_t errlen) {
     json_t *obj = json_object_get(root, field);
     *out = NULL;
     *n_out = 0;
@@ -207,11 +305,12 @@ static int parse_patterns(json_t *root, const char *field, int is_rank, int max_
         }
         if (key[0] == 0)
             return sl__errf(err, errlen, SL_EFORMAT, CFG_LABEL ": %s: empty module pattern", field_key);
+        if (c->resolved) continue; /* resolved at upload: no regex at load */
         char why[200];
-        pp->re = regex_compile(key, 1, why, sizeof why);
+        pp->re = regex_compile(&c->rx, key, 1, why, sizeof why);
         if (!pp->re)
-            return sl__errf(err, errlen, SL_EFORMAT, CFG_LABEL ": %s: the key is not a valid regular expression (%s)",
-                            field_key, why);
+            return sl__errf(err, errlen, c->rx.over ? SL_ETOOBIG : SL_EFORMAT,
+                            CFG_LABEL ": %s: the key is not a valid regular expression (%s)", field_key, why);
     }
     return 0;
 }
@@ -223,8 +322,9 @@ static const char *const unsupported_fields[] = {
     "trainable_token_indices", "use_qalora", "use_bdlora", "alora_invocation_tokens", "megatron_config",
 };
 
-static int parse_config(acfg *c, json_t *root, int max_rank, int n_model_layers, char *err, size_t errlen) {
+static int parse_config(acfg *c, json_t *root, int max_rank, int n_model_layers, int upload, char *err, size_t errlen) {
     if (!json_is_object(root)) return sl__errf(err, errlen, SL_EFORMAT, CFG_LABEL ": not a JSON object");
+    if (rx_init(&c->rx) != 0) return sl__errf(err, errlen, SL_ENOMEM, CFG_LABEL ": out of memory");
 
     json_t *v = json_object_get(root, "peft_type");
     if (!v) return sl__errf(err, errlen, SL_EFORMAT, CFG_LABEL ": peft_type is missing (expected \"SYMLORA\" or \"LORA\")");
@@ -326,8 +426,17 @@ static int parse_config(acfg *c, json_t *root, int max_rank, int n_model_layers,
         }
     }
 
-    if ((rc = parse_patterns(root, "rank_pattern", 1, max_rank, &c->rank_pat, &c->n_rank_pat, err, errlen))) return rc;
-    if ((rc = parse_patterns(root, "alpha_pattern", 0, max_rank, &c->alpha_pat, &c->n_alpha_pat, err, errlen))) return rc;
+    v = json_object_get(root, SL_ADAPTER_RESOLVED);
+    if (v) {
+        if (upload)
+            return sl__errf(err, errlen, SL_EINVAL, CFG_LABEL ": " SL_ADAPTER_RESOLVED " is written by the server; remove it");
+        json_t *ver = json_object_get(v, "version"), *mods = json_object_get(v, "modules");
+        if (!json_is_object(v) || !json_is_integer(ver) || json_integer_value(ver) != 1 || !json_is_object(mods))
+            return sl__errf(err, errlen, SL_EFORMAT, CFG_LABEL ": " SL_ADAPTER_RESOLVED " must be {\"version\": 1, \"modules\": {...}}");
+        c->resolved = mods;
+    }
+    if ((rc = parse_patterns(c, root, "rank_pattern", 1, max_rank, &c->rank_pat, &c->n_rank_pat, err, errlen))) return rc;
+    if ((rc = parse_patterns(c, root, "alpha_pattern", 0, max_rank, &c->alpha_pat, &c->n_alpha_pat, err, errlen))) return rc;
     return 0;
 }
 
@@ -335,6 +444,7 @@ static int parse_config(acfg *c, json_t *root, int max_rank, int n_model_layers,
 
 typedef struct plan_entry {
     int r;           /* 0: not targeted */
+    double alpha;    /* the lora_alpha that applies (alpha_pattern or the config's) */
     double scale;    /* s */
     int rank_from_pattern; /* the rank came from rank_pattern (for error messages) */
     int out, in;     /* module shape */
@@ -355,12 +465,45 @@ static int layer_allowed(const acfg *c, int layer) {
     return 0;
 }
 
-static int make_plan(plan_entry *plan, const acfg *c, const sl_model *m, char *err, size_t errlen) {
+/* The plan from symlora_resolved.modules: {"model.layers.<i>.<parent>.<leaf>": [r, alpha]}. */
+static int plan_resolved(plan_entry *plan, const acfg *c, const sl_model *m, int max_rank, char *err, size_t errlen) {
+    const sl_model_config *mc = sl_model_get_config(m);
+    char name[160];
+    size_t found = 0;
+    for (int l = 0; l < mc->n_layers; l++) {
+        for (int mod = 0; mod < SL_MOD_COUNT; mod++) {
+            plan_entry *pe = &plan[(size_t)l * SL_MOD_COUNT + mod];
+            module_path(name, sizeof name, l, (sl_module)mod);
+            sl_model_module_shape(m, (sl_module)mod, &pe->out, &pe->in);
+            json_t *e = json_object_get(c->resolved, name);
+            if (!e) continue;
+            found++;
+            json_t *r = json_array_get(e, 0), *al = json_array_get(e, 1);
+            if (!json_is_array(e) || json_array_size(e) != 2 || !json_is_integer(r) || !json_is_number(al))
+                return sl__errf(err, errlen, SL_EFORMAT, CFG_LABEL ": " SL_ADAPTER_RESOLVED " \"%s\" must be [rank, alpha]", name);
+            int rc = check_rank(json_integer_value(r), max_rank, name, err, errlen);
+            if (!rc) rc = check_alpha(json_number_value(al), name, err, errlen);
+            if (rc) return rc;
+            pe->r = (int)json_integer_value(r);
+            pe->alpha = json_number_value(al);
+            pe->rank_from_pattern = pe->r != c->r;
+            pe->scale = c->rslora ? pe->alpha / sqrt((double)pe->r) : pe->alpha / (double)pe->r;
+        }
+    }
+    if (found != json_object_size(c->resolved))
+        return sl__errf(err, errlen, SL_EINVAL, CFG_LABEL ": " SL_ADAPTER_RESOLVED " names a module the model does not have");
+    if (!found) return sl__errf(err, errlen, SL_EINVAL, CFG_LABEL ": " SL_ADAPTER_RESOLVED " selects no module");
+    return 0;
+}
+
+static int make_plan(plan_entry *plan, acfg *c, const sl_model *m, int max_rank, char *err, size_t errlen) {
+    if (c->resolved) return plan_resolved(plan, c, m, max_rank, err, errlen);
     const sl_model_config *mc = sl_model_get_config(m);
     int nl = mc->n_layers;
     char name[160];
     int rc = 0;
     pcre2_code *target_re = NULL, *exclude_re = NULL;
+    unsigned target_uses = 0, exclude_uses = 0;
     static const char *const all_linear[SL_MOD_COUNT] = {"q_proj", "k_proj", "v_proj", "o_proj",
                                                          "gate_proj", "up_proj", "down_proj"};
     const char *target_str = json_is_string(c->target) ? json_string_value(c->target) : NULL;
@@ -369,15 +512,15 @@ static int make_plan(plan_entry *plan, const acfg *c, const sl_model *m, char *e
     char why[200];
 
     if (target_str && !is_all_linear) {
-        target_re = regex_compile(target_str, 0, why, sizeof why);
+        target_re = regex_compile(&c->rx, target_str, 0, why, sizeof why);
         if (!target_re)
-            return sl__errf(err, errlen, SL_EFORMAT, CFG_LABEL ": target_modules \"%.80s\" is not a valid regular expression (%s)",
+            return sl__errf(err, errlen, c->rx.over ? SL_ETOOBIG : SL_EFORMAT, CFG_LABEL ": target_modules \"%.80s\" is not a valid regular expression (%s)",
                             target_str, why);
     }
     if (c->exclude && json_is_string(c->exclude)) {
-        exclude_re = regex_compile(json_string_value(c->exclude), 0, why, sizeof why);
+        exclude_re = regex_compile(&c->rx, json_string_value(c->exclude), 0, why, sizeof why);
         if (!exclude_re) {
-            rc = sl__errf(err, errlen, SL_EFORMAT, CFG_LABEL ": exclude_modules \"%.80s\" is not a valid regular expression (%s)",
+            rc = sl__errf(err, errlen, c->rx.over ? SL_ETOOBIG : SL_EFORMAT, CFG_LABEL ": exclude_modules \"%.80s\" is not a valid regular expression (%s)",
                           json_string_value(c->exclude), why);
             goto done;
         }
@@ -408,7 +551,11 @@ static int make_plan(plan_entry *plan, const acfg *c, const sl_model *m, char *e
             module_path(name, sizeof name, l, (sl_module)mod);
             int targeted = 0;
             if (target_re) {
-                targeted = regex_match(target_re, name);
+                targeted = regex_match(&c->rx, target_re, &target_uses, name);
+                if (targeted < 0) {
+                    rc = regex_fail(targeted, "target_modules", target_str, name, err, errlen);
+                    goto done;
+                }
             } else {
                 for (size_t k = 0; k < n_keys && !targeted; k++) {
                     const char *key = is_all_linear ? all_linear[k] : json_string_value(json_array_get(c->target, k));
@@ -418,7 +565,12 @@ static int make_plan(plan_entry *plan, const acfg *c, const sl_model *m, char *e
             }
             if (targeted && c->exclude) {
                 if (exclude_re) {
-                    targeted = !regex_match(exclude_re, name);
+                    int x = regex_match(&c->rx, exclude_re, &exclude_uses, name);
+                    if (x < 0) {
+                        rc = regex_fail(x, "exclude_modules", json_string_value(c->exclude), name, err, errlen);
+                        goto done;
+                    }
+                    targeted = !x;
                 } else {
                     size_t i;
                     json_t *e;
@@ -433,11 +585,24 @@ static int make_plan(plan_entry *plan, const acfg *c, const sl_model *m, char *e
             any = 1;
             int r = c->r;
             double alpha = c->alpha;
-            for (size_t i = 0; i < c->n_rank_pat; i++)
-                if (regex_match(c->rank_pat[i].re, name)) { r = (int)c->rank_pat[i].value; pe->rank_from_pattern = 1; break; }
-            for (size_t i = 0; i < c->n_alpha_pat; i++)
-                if (regex_match(c->alpha_pat[i].re, name)) { alpha = c->alpha_pat[i].value; break; }
+            /* PEFT's get_pattern_key: the first key (in the file's order) that matches. */
+            for (int which = 0; which < 2; which++) {
+                pattern *pat = which ? c->alpha_pat : c->rank_pat;
+                size_t np = which ? c->n_alpha_pat : c->n_rank_pat;
+                for (size_t i = 0; i < np; i++) {
+                    int x = regex_match(&c->rx, pat[i].re, &pat[i].uses, name);
+                    if (x < 0) {
+                        rc = regex_fail(x, which ? "alpha_pattern key" : "rank_pattern key", pat[i].key, name, err, errlen);
+                        goto done;
+                    }
+                    if (!x) continue;
+                    if (which) alpha = pat[i].value;
+                    else { r = (int)pat[i].value; pe->rank_from_pattern = 1; }
+                    break;
+                }
+            }
             pe->r = r;
+            pe->alpha = alpha;
             pe->scale = c->rslora ? alpha / sqrt((double)r) : alpha / (double)r;
         }
     }
@@ -614,36 +779,87 @@ static void adapter_destroy(sl_adapter *a) {
     free(a);
 }
 
-int sl_adapter_load(sl_adapter **out, const sl_model *m, const char *config, size_t config_len, const void *weights,
-                    size_t weights_len, const sl_adapter_opts *opts, char *err, size_t errlen) {
-    if (err && errlen) err[0] = 0;
-    if (!out || !m) return sl__errf(err, errlen, SL_EINVAL, "sl_adapter_load: NULL argument");
-    *out = NULL;
+/* Passes 1 and 2: *ROOT (the parsed config, caller decrefs), CFG (caller acfg_frees) and *PLAN
+ * ((n_layers, SL_MOD_COUNT), caller frees), also on failure. */
+static int config_plan(const sl_model *m, const char *config, size_t config_len, const sl_adapter_opts *opts,
+                       json_t **root, acfg *cfg, plan_entry **plan, char *err, size_t errlen) {
+    *root = NULL;
+    *plan = NULL;
     int max_rank = opts && opts->max_rank ? opts->max_rank : SL_ADAPTER_DEFAULT_MAX_RANK;
     if (max_rank < 1) return sl__errf(err, errlen, SL_EINVAL, "sl_adapter_load: max_rank %d must be >= 1", max_rank);
     if (!config || config_len == 0) return sl__errf(err, errlen, SL_EFORMAT, CFG_LABEL ": empty file");
     if (config_len > SL_ADAPTER_MAX_CONFIG)
         return sl__errf(err, errlen, SL_ETOOBIG, CFG_LABEL ": %zu bytes exceeds the %u-byte limit", config_len, SL_ADAPTER_MAX_CONFIG);
-
-    const sl_model_config *mc = sl_model_get_config(m);
-    int nl = mc->n_layers;
+    int nl = sl_model_get_config(m)->n_layers;
     json_error_t jerr;
-    json_t *root = json_loadb(config, config_len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root)
+    *root = json_loadb(config, config_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!*root)
         return sl__errf(err, errlen, SL_EFORMAT, CFG_LABEL ": malformed JSON: %s (line %d, column %d)", jerr.text, jerr.line,
                         jerr.column);
+    int rc = parse_config(cfg, *root, max_rank, nl, opts && opts->upload, err, errlen);
+    if (rc) return rc;
+    *plan = calloc((size_t)nl * SL_MOD_COUNT, sizeof **plan);
+    if (!*plan) return sl__errf(err, errlen, SL_ENOMEM, "adapter: out of memory");
+    return make_plan(*plan, cfg, m, max_rank, err, errlen);
+}
 
-    int rc;
+int sl_adapter_resolve(const sl_model *m, const char *config, size_t config_len, const sl_adapter_opts *opts,
+                       char **resolved, size_t *resolved_len, int *ranks, double *alphas, char *err, size_t errlen) {
+    if (err && errlen) err[0] = 0;
+    if (resolved) *resolved = NULL;
+    if (resolved_len) *resolved_len = 0;
+    if (!m) return sl__errf(err, errlen, SL_EINVAL, "sl_adapter_resolve: NULL argument");
+    json_t *root = NULL, *mods = NULL;
+    acfg cfg = {0};
+    plan_entry *plan = NULL;
+    int rc = config_plan(m, config, config_len, opts, &root, &cfg, &plan, err, errlen);
+    if (!rc && resolved && !(mods = json_object())) rc = sl__errf(err, errlen, SL_ENOMEM, "adapter: out of memory");
+    int nl = sl_model_get_config(m)->n_layers;
+    char name[160];
+    for (int l = 0; !rc && l < nl; l++) {
+        for (int mod = 0; mod < SL_MOD_COUNT; mod++) {
+            const plan_entry *pe = &plan[(size_t)l * SL_MOD_COUNT + mod];
+            if (ranks) ranks[l * SL_MOD_COUNT + mod] = pe->r;
+            if (alphas) alphas[l * SL_MOD_COUNT + mod] = pe->r ? pe->alpha : 0;
+            if (!pe->r || !mods) continue;
+            module_path(name, sizeof name, l, (sl_module)mod);
+            json_t *e = json_array();
+            if (!e || json_array_append_new(e, json_integer(pe->r)) != 0 || json_array_append_new(e, json_real(pe->alpha)) != 0 ||
+                json_object_set_new(mods, name, e) != 0)
+                rc = sl__errf(err, errlen, SL_ENOMEM, "adapter: out of memory");
+        }
+    }
+    if (!rc && mods) {
+        char *text = NULL;
+        /* jansson prints reals with 17 significant digits: they read back exactly. */
+        json_t *r = json_object();
+        if (!r || json_object_set_new(r, "version", json_integer(1)) != 0 || json_object_set(r, "modules", mods) != 0 ||
+            json_object_set_new(root, SL_ADAPTER_RESOLVED, r) != 0 || !(text = json_dumps(root, JSON_INDENT(2))))
+            rc = sl__errf(err, errlen, SL_ENOMEM, "adapter: out of memory");
+        *resolved = text;
+        if (resolved_len && text) *resolved_len = strlen(text);
+    }
+    json_decref(mods);
+    free(plan);
+    acfg_free(&cfg);
+    json_decref(root);
+    return rc;
+}
+
+int sl_adapter_load(sl_adapter **out, const sl_model *m, const char *config, size_t config_len, const void *weights,
+                    size_t weights_len, const sl_adapter_opts *opts, char *err, size_t errlen) {
+    if (err && errlen) err[0] = 0;
+    if (!out || !m) return sl__errf(err, errlen, SL_EINVAL, "sl_adapter_load: NULL argument");
+    *out = NULL;
+    int nl = sl_model_get_config(m)->n_layers;
+    json_t *root = NULL;
     acfg cfg = {0};
     plan_entry *plan = NULL;
     sl_safetensors *st = NULL;
     sl_adapter *a = NULL;
     float *tmp = NULL;
-
-    if ((rc = parse_config(&cfg, root, max_rank, nl, err, errlen))) goto done;
-    plan = calloc((size_t)nl * SL_MOD_COUNT, sizeof *plan);
-    if (!plan) { rc = sl__errf(err, errlen, SL_ENOMEM, "adapter: out of memory"); goto done; }
-    if ((rc = make_plan(plan, &cfg, m, err, errlen))) goto done;
+    int rc = config_plan(m, config, config_len, opts, &root, &cfg, &plan, err, errlen);
+    if (rc) goto done;
 
     if (!weights && weights_len) { rc = sl__errf(err, errlen, SL_EINVAL, ST_LABEL ": NULL buffer"); goto done; }
     static const char empty = 0;

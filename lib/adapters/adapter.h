@@ -35,7 +35,24 @@ typedef struct sl_adapter sl_adapter;
 
 typedef struct sl_adapter_opts {
     int max_rank;  /* ranks above are rejected; 0 = default 256 */
+    int upload;    /* 1: a client's config: SL_ADAPTER_RESOLVED in it is refused (only the server writes it) */
 } sl_adapter_opts;
+
+/* The config field where an upload stores its resolved module selection:
+ * {"version": 1, "modules": {"model.layers.<i>.<parent>.<leaf>": [rank, alpha], ...}}, one
+ * entry per adapted module. A config carrying it is loaded from it alone: target_modules,
+ * exclude_modules, layers_to_transform, rank_pattern and alpha_pattern are then only
+ * type-checked, and no regex runs. */
+#define SL_ADAPTER_RESOLVED "symlora_resolved"
+
+/* Evaluates the config's module selection and its rank_pattern / alpha_pattern once against
+ * the model's module names (every regex bounded: PCRE2 match/depth/heap limits, JIT where
+ * available, 250 ms of CPU for the whole config; a limit reached is SL_ETOOBIG naming the
+ * pattern, never "no match"). *RESOLVED (malloc'ed, caller frees; may be NULL) is CONFIG with
+ * SL_ADAPTER_RESOLVED added; RANKS and ALPHAS ((n_layers, SL_MOD_COUNT), may be NULL) receive
+ * each module's rank (0: not adapted) and alpha. The weights are not looked at. */
+int sl_adapter_resolve(const sl_model *m, const char *config, size_t config_len, const sl_adapter_opts *opts,
+                       char **resolved, size_t *resolved_len, int *ranks, double *alphas, char *err, size_t errlen);
 
 /* Validates and loads an adapter from adapter_config.json text (CONFIG, CONFIG_LEN) and
  * adapter_model.safetensors bytes (WEIGHTS, WEIGHTS_LEN; not retained). Every rejection

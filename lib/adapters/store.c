@@ -367,6 +367,61 @@ int sl_store_txn_write(sl_store_txn *t, enum sl_store_part part, const void *buf
 uint64_t sl_store_txn_bytes(const sl_store_txn *t, enum sl_store_part part) { return t->bytes[part & 1]; }
 const char *sl_store_txn_dir(const sl_store_txn *t) { return t->dir; }
 
+int sl_store_txn_config(sl_store_txn *t, size_t limit, char **buf, size_t *len, char *err, size_t errlen) {
+    *buf = NULL;
+    *len = 0;
+    uint64_t n = t->bytes[SL_STORE_CONFIG];
+    if (n > limit) return sl__errf(err, errlen, SL_ETOOBIG, "%s is larger than %zu bytes", part_file[SL_STORE_CONFIG], limit);
+    char path[4200];
+    pathf(path, sizeof path, "%s/%s", t->dir, part_file[SL_STORE_CONFIG]);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char *b = malloc(n ? n : 1);
+    size_t got = 0;
+    while (fd >= 0 && b && got < n) {
+        ssize_t r = read(fd, b + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        got += (size_t)r;
+    }
+    int e = errno;
+    if (fd >= 0) close(fd);
+    if (!b) return sl__errf(err, errlen, SL_ENOMEM, "out of memory");
+    if (got != n) {
+        free(b);
+        return sl__errf(err, errlen, SL_EIO, "store: reading %s back: %s", part_file[SL_STORE_CONFIG], strerror(e));
+    }
+    *buf = b;
+    *len = n;
+    return 0;
+}
+
+int sl_store_txn_replace_config(sl_store_txn *t, const void *buf, size_t len, char *err, size_t errlen) {
+    if (!t->finished) return SL_EINVAL;
+    char path[4200], tmp[4200];
+    pathf(path, sizeof path, "%s/%s", t->dir, part_file[SL_STORE_CONFIG]);
+    pathf(tmp, sizeof tmp, "%s/%s.new", t->dir, part_file[SL_STORE_CONFIG]);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    const char *p = buf;
+    size_t left = len;
+    int rc = fd < 0 ? -1 : 0;
+    while (!rc && left) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) rc = -1;
+        else { p += w; left -= (size_t)w; }
+    }
+    if (!rc && fsync(fd) != 0) rc = -1;
+    int e = errno;
+    if (fd >= 0 && close(fd) != 0 && !rc) { rc = -1; e = errno; }
+    if (!rc && rename(tmp, path) != 0) { rc = -1; e = errno; }
+    if (rc) {
+        unlink(tmp);
+        return sl__errf(err, errlen, errno_code(e), "store: writing %s: %s", part_file[SL_STORE_CONFIG], strerror(e));
+    }
+    t->bytes[SL_STORE_CONFIG] = len;
+    return 0;
+}
+
 int sl_store_txn_finish(sl_store_txn *t, char *err, size_t errlen) {
     for (int p = 0; p < 2; p++) {
         if (t->fd[p] < 0) continue;

@@ -55,6 +55,12 @@ int sl_store_txn_write(sl_store_txn *t, enum sl_store_part part, const void *buf
 uint64_t sl_store_txn_bytes(const sl_store_txn *t, enum sl_store_part part);
 int sl_store_txn_finish(sl_store_txn *t, char *err, size_t errlen); /* fsync + close both files */
 const char *sl_store_txn_dir(const sl_store_txn *t);                /* holds both files after finish */
+/* The config as written so far (malloc'ed, caller frees; at most LIMIT bytes, else
+ * SL_ETOOBIG; before finish it comes from the page cache), and, after finish, its durable
+ * replacement by BUF (written beside it, fsync'ed, renamed over it; the commit fsyncs the
+ * directory). Error texts name no path. */
+int sl_store_txn_config(sl_store_txn *t, size_t limit, char **buf, size_t *len, char *err, size_t errlen);
+int sl_store_txn_replace_config(sl_store_txn *t, const void *buf, size_t len, char *err, size_t errlen);
 /* Makes the upload version N+1 of TENANT/NAME. E carries peft_type, r, target_modules in and
  * is filled completely on success. *created: 1 if the name is new. */
 int sl_store_commit(sl_store *s, sl_store_txn *t, const char *tenant, const char *name, sl_store_entry *e,

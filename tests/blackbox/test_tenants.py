@@ -62,7 +62,7 @@ def upload(d, who, name, fix):
 
 
 def complete(d, who, model, n=12):
-    prompt = EXP["prompts"][1][1:]
+    prompt = EXP["prompts"][1]
     body = dict(model=model, prompt=prompt, max_tokens=n, temperature=0, logprobs=0, return_tokens_as_token_ids=True,
                 ignore_eos=True)
     st, j = req(d, "POST", "/v1/completions", who, body)

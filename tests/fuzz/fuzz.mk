@@ -34,6 +34,7 @@ FUZZ_LDLIBS  := $(FUZZ_PKG_LIBS) -lm
 FUZZ_SRC_safetensors      := lib/common/safetensors.c lib/common/error.c
 FUZZ_SRC_model_config     := lib/model/model.c lib/model/gemm.c lib/common/safetensors.c lib/common/error.c
 FUZZ_SRC_adapter          := lib/adapters/adapter.c lib/model/model.c lib/model/gemm.c lib/common/safetensors.c lib/common/error.c
+FUZZ_SRC_adapter_patterns := $(FUZZ_SRC_adapter)
 FUZZ_SRC_tokenizer_load   := $(sort $(wildcard lib/tokenizer/*.c)) lib/common/buf.c lib/common/error.c
 FUZZ_SRC_tokenizer_encode := $(FUZZ_SRC_tokenizer_load)
 # The HTTP side: api/request.c (request bodies and upload parts, parsed without a connection).
@@ -41,7 +42,7 @@ FUZZ_SRC_http_request     := api/request.c api/structured.c api/tools.c $(sort $
 FUZZ_SRC_http_multipart   := $(FUZZ_SRC_http_request) # + libmicrohttpd's PostProcessor
 FUZZ_SRC_toolcall         := lib/toolcall/toolcall.c lib/common/buf.c lib/common/error.c
 
-FUZZ_ALL_TARGETS := safetensors model_config adapter \
+FUZZ_ALL_TARGETS := safetensors model_config adapter adapter_patterns \
                     $(if $(wildcard lib/tokenizer/tokenizer.c),tokenizer_load tokenizer_encode) \
                     $(if $(wildcard api/request.c),http_request http_multipart) toolcall
 FUZZ_TARGETS     ?= $(FUZZ_ALL_TARGETS)

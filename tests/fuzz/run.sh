@@ -55,6 +55,7 @@ options() {
     safetensors)      echo "$common -max_len=16384" ;;
     model_config)     echo "$common -max_len=4096" ;;
     adapter)          echo "$common -max_len=40960" ;;
+    adapter_patterns) echo "$common -max_len=4096" ;;
     tokenizer_load)   echo "$common -max_len=65536" ;;
     tokenizer_encode) echo "$common -max_len=4096" ;;
     http_request)     echo "$common -max_len=8192" ;;

@@ -795,6 +795,108 @@ TEST(peft_config_features) {
     json_decref(cfg);
 }
 
+/* Patterns are resolved once (sl_adapter_resolve): the resolved config loads the very same
+ * adapter without any regex; a catastrophic pattern is refused fast, naming it. */
+TEST(patterns_resolved_once_and_bounded) {
+    char err[1024] = "";
+    tset s;
+    json_t *cfg = cfg_load(0, "symlora-qo-r8");
+    json_object_set_new(cfg, "rank_pattern", json_pack("{s:i}", "o_proj", 4));
+    json_object_set_new(cfg, "alpha_pattern", json_pack("{s:f}", "model.layers.1.self_attn.q_proj", 32.1));
+    json_object_set_new(cfg, "target_modules", json_string("model\\.layers\\.\\d+\\.self_attn\\.[qo]_proj"));
+    tset_load(&s, 0, "symlora-qo-r8");
+    for (int l = 0; l < 2; l++) {
+        keep_cols(tset_find(&s, SYM_Q(l, "o_proj")), 4);
+        keep_cols(tset_find(&s, SYM_L(l, "o_proj")), 4);
+    }
+    char *text = json_dumps(cfg, 0), *res = NULL;
+    size_t rl = 0;
+    int ranks[2 * SL_MOD_COUNT], ranks2[2 * SL_MOD_COUNT];
+    double alphas[2 * SL_MOD_COUNT], alphas2[2 * SL_MOD_COUNT];
+    sl_adapter_opts up = {.upload = 1};
+    int rc = sl_adapter_resolve(models[0], text, strlen(text), &up, &res, &rl, ranks, alphas, err, sizeof err);
+    CHECKF(rc == 0 && res && rl == strlen(res), "resolve: %s", err);
+    CHECK(ranks[SL_MOD_O] == 4 && ranks[SL_MOD_Q] == 8 && ranks[SL_MOD_K] == 0 && ranks[SL_MOD_COUNT + SL_MOD_O] == 4);
+    CHECK(alphas[SL_MOD_Q] == 16 && alphas[SL_MOD_COUNT + SL_MOD_Q] == 32.1);
+    if (res) {
+        CHECK(strstr(res, "\"" SL_ADAPTER_RESOLVED "\"") != NULL);
+        /* The resolved text resolves to the same plan, and a client may not send it. */
+        CHECK(sl_adapter_resolve(models[0], res, rl, NULL, NULL, NULL, ranks2, alphas2, err, sizeof err) == 0);
+        CHECK(!memcmp(ranks, ranks2, sizeof ranks) && !memcmp(alphas, alphas2, sizeof alphas));
+        rc = sl_adapter_resolve(models[0], res, rl, &up, NULL, NULL, NULL, NULL, err, sizeof err);
+        CHECKF(rc < 0 && strstr(err, SL_ADAPTER_RESOLVED), "upload with the field: %s", err);
+        /* Same adapter, bit for bit, from either config. */
+        sl_adapter *a = NULL, *b = NULL;
+        CHECKF(try_load(0, NULL, text, &s, 0, &a, err, sizeof err) == 0, "original: %s", err);
+        CHECKF(try_load(0, NULL, res, &s, 0, &b, err, sizeof err) == 0, "resolved: %s", err);
+        if (a && b) {
+            CHECK(sl_adapter_bytes(a) == sl_adapter_bytes(b) && sl_adapter_module_mask(a) == sl_adapter_module_mask(b));
+            for (int l = 0; l < 2; l++)
+                for (int mod = 0; mod < SL_MOD_COUNT; mod++) {
+                    const sl_adapter_module *x = sl_adapter_get_module(a, l, (sl_module)mod), *y = sl_adapter_get_module(b, l, (sl_module)mod);
+                    CHECK(x->r == y->r);
+                    if (x->r) CHECK(!memcmp(x->slam, y->slam, (size_t)x->r * sizeof(float)));
+                }
+        }
+        sl_adapter_unref(a);
+        sl_adapter_unref(b);
+        /* A resolved table naming a module the model lacks, or a bad rank, is refused. */
+        json_t *rj = json_loads(res, 0, NULL);
+        json_t *mods = json_object_get(json_object_get(rj, SL_ADAPTER_RESOLVED), "modules");
+        json_object_set_new(mods, "model.layers.9.self_attn.q_proj", json_pack("[i, f]", 8, 16.0));
+        char *t2 = json_dumps(rj, 0);
+        CHECK(sl_adapter_resolve(models[0], t2, strlen(t2), NULL, NULL, NULL, NULL, NULL, err, sizeof err) < 0 &&
+              strstr(err, "does not have"));
+        free(t2);
+        json_object_del(mods, "model.layers.9.self_attn.q_proj");
+        json_object_set_new(mods, "model.layers.0.self_attn.q_proj", json_pack("[i, f]", 0, 16.0));
+        t2 = json_dumps(rj, 0);
+        CHECK(sl_adapter_resolve(models[0], t2, strlen(t2), NULL, NULL, NULL, NULL, NULL, err, sizeof err) < 0 &&
+              strstr(err, "1..256"));
+        free(t2);
+        json_decref(rj);
+    }
+    free(res);
+    free(text);
+    tset_free(&s);
+
+    /* 1000 catastrophic patterns: refused with the first one named, in far less than a second. */
+    json_t *pats = json_object();
+    char key[64];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(key, sizeof key, "(.|.)*\\d\\d(?:z)?%d", i);
+        json_object_set_new(pats, key, json_integer(4));
+    }
+    json_object_set_new(cfg, "target_modules", json_pack("[s, s]", "q_proj", "o_proj"));
+    json_object_set_new(cfg, "rank_pattern", pats);
+    text = json_dumps(cfg, JSON_PRESERVE_ORDER);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    rc = sl_adapter_resolve(models[0], text, strlen(text), &up, NULL, NULL, NULL, NULL, err, sizeof err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    CHECKF(rc == SL_ETOOBIG && strstr(err, "rank_pattern key \"(.|.)*\\d\\d(?:z)?0\"") && strstr(err, "limit"),
+           "catastrophic: rc %d %s", rc, err);
+    CHECKF(secs < 1.0, "1000 catastrophic patterns took %.3f s", secs);
+    free(text);
+    /* 4000 patterns that backtrack heavily: stopped by the limits or the budget, never run to the end. */
+    pats = json_object();
+    for (int i = 0; i < 4000; i++) {
+        snprintf(key, sizeof key, "(?:.?){0,5}(?:.?){0,5}x%d", i);
+        json_object_set_new(pats, key, json_integer(4));
+    }
+    json_object_set_new(cfg, "rank_pattern", pats);
+    text = json_dumps(cfg, JSON_PRESERVE_ORDER);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    rc = sl_adapter_resolve(models[0], text, strlen(text), &up, NULL, NULL, NULL, NULL, err, sizeof err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    CHECKF(secs < 2.0, "4000 slow patterns took %.3f s (rc %d %s)", secs, rc, err);
+    printf("    # 4000 slow patterns: %.3f s, rc %d: %.120s\n", secs, rc, err);
+    free(text);
+    json_decref(cfg);
+}
+
 /* ---- 5. reference counting --------------------------------------------------------------- */
 
 static void *ref_worker(void *arg) {
@@ -1016,6 +1118,7 @@ int main(void) {
     RUN(broken_weights_rejected_with_reasons);
     RUN(broken_configs_rejected_with_reasons);
     RUN(peft_config_features);
+    RUN(patterns_resolved_once_and_bounded);
     RUN(refcount_across_threads);
     RUN(load_dir_errors_name_the_file);
     RUN(golden_logits_and_greedy_with_each_adapter);
