@@ -94,7 +94,7 @@ bench: deps
 # The demo model has random weights and no chat template of its own: chat uses Llama 3's.
 run: deps all
 	$(BUILD)/symlorad --model tests/fixtures/models/llama-tiny --store var/store --listen 127.0.0.1:8080 \
-	    --chat-template llama3 \
+	    --chat-template tests/fixtures/chat/templates/meta-llama-Llama-3.1-8B-Instruct.jinja \
 	    $(foreach a,$(notdir $(wildcard tests/fixtures/adapters/llama-tiny/*)),--adapter $(a)=tests/fixtures/adapters/llama-tiny/$(a))
 
 clean:

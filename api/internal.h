@@ -280,6 +280,7 @@ enum MHD_Result sl__handle_health(sl__req *q);
 enum MHD_Result sl__handle_models(sl__req *q);
 enum MHD_Result sl__handle_tokenize(sl__req *q);
 enum MHD_Result sl__handle_detokenize(sl__req *q);
+enum MHD_Result sl__handle_apply_template(sl__req *q);
 enum MHD_Result sl__handle_metrics(sl__req *q);
 
 /* Shared JSON helpers: fetch FIELD of OBJ with a type check; on a type error reply 400
@@ -292,6 +293,5 @@ int sl__json_bool(sl__req *q, json_t *obj, const char *field, int *out, enum MHD
 int sl__json_str(sl__req *q, json_t *obj, const char *field, const char **out, enum MHD_Result *ret);
 /* Parses messages[] into (role, content) pairs (content parts of type "text" are joined).
  * *msgs is malloc'ed; the strings point into OBJ or into *texts (free with free()). */
-int sl__json_messages(sl__req *q, json_t *obj, sl_chat_msg **msgs, int *n, char ***texts, enum MHD_Result *ret);
 
 #endif

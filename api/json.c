@@ -30,10 +30,3 @@ int sl__json_str(sl__req *q, json_t *obj, const char *f, const char **out, enum 
     if (rc < 0) *ret = sl__reply_err(q, &e);
     return rc;
 }
-
-int sl__json_messages(sl__req *q, json_t *obj, sl_chat_msg **msgs, int *n, char ***texts, enum MHD_Result *ret) {
-    sl__err e;
-    int rc = sl__jmessages(obj, msgs, n, texts, &e);
-    if (rc < 0) *ret = sl__reply_err(q, &e);
-    return rc;
-}

@@ -92,80 +92,6 @@ int sl__jstr(json_t *obj, const char *f, const char **out, sl__err *e) {
     return 1;
 }
 
-int sl__jmessages(json_t *obj, sl_chat_msg **msgs, int *n, char ***texts, sl__err *e) {
-    *msgs = NULL;
-    *n = 0;
-    *texts = NULL;
-    json_t *arr = json_object_get(obj, "messages");
-    if (!json_is_array(arr) || json_array_size(arr) == 0)
-        return sl__err_set(e, 400, arr ? "invalid_type" : "missing_field", "messages",
-                           "'messages' must be a non-empty array of {role, content} objects");
-    size_t cnt = json_array_size(arr);
-    if (cnt > 4096) return sl__err_set(e, 400, "invalid_value", "messages", "at most 4096 messages");
-    sl_chat_msg *m = calloc(cnt, sizeof *m);
-    char **t = calloc(cnt, sizeof *t);
-    if (!m || !t) {
-        free(m);
-        free(t);
-        return sl__err_set(e, 500, "internal_error", NULL, "out of memory");
-    }
-    for (size_t i = 0; i < cnt; i++) {
-        json_t *it = json_array_get(arr, i);
-        json_t *role = json_object_get(it, "role");
-        json_t *content = json_object_get(it, "content");
-        if (!json_is_object(it) || !json_is_string(role)) {
-            sl__err_set(e, 400, "invalid_type", "messages", "messages[%zu] must be an object with a string 'role'", i);
-            goto fail;
-        }
-        m[i].role = json_string_value(role);
-        if (!content || json_is_null(content)) {
-            m[i].content = "";
-        } else if (json_is_string(content)) {
-            m[i].content = json_string_value(content);
-            m[i].content_len = json_string_length(content);
-        } else if (json_is_array(content)) { /* [{type: "text", text}], joined with newlines as vLLM does */
-            sl_buf b = {0};
-            size_t k;
-            json_t *part;
-            json_array_foreach(content, k, part) {
-                const char *type = json_string_value(json_object_get(part, "type"));
-                json_t *text = json_object_get(part, "text");
-                if (!type || strcmp(type, "text") != 0 || !json_is_string(text)) {
-                    free(b.p);
-                    sl__err_set(e, 400, "invalid_value", "messages",
-                                "messages[%zu].content[%zu]: only parts of type 'text' are supported", i, k);
-                    goto fail;
-                }
-                if ((k && sl_buf_put(&b, "\n", 1) != 0) ||
-                    sl_buf_put(&b, json_string_value(text), json_string_length(text)) != 0) {
-                    free(b.p);
-                    sl__err_set(e, 500, "internal_error", NULL, "out of memory");
-                    goto fail;
-                }
-            }
-            t[i] = b.p ? b.p : strdup("");
-            if (!t[i]) {
-                sl__err_set(e, 500, "internal_error", NULL, "out of memory");
-                goto fail;
-            }
-            m[i].content = t[i];
-            m[i].content_len = b.len;
-        } else {
-            sl__err_set(e, 400, "invalid_type", "messages", "messages[%zu].content must be a string or an array", i);
-            goto fail;
-        }
-    }
-    *msgs = m;
-    *n = (int)cnt;
-    *texts = t;
-    return 1;
-fail:
-    for (size_t i = 0; i < cnt; i++) free(t[i]);
-    free(t);
-    free(m);
-    return -1;
-}
-
 /* ---------------------------------------------------------------- completion requests */
 
 /* The prompt of a completion request: text, token ids, or either wrapped in a one-element
@@ -212,18 +138,10 @@ static int parse_prompt(json_t *body, int add_special, const sl__gen_limits *lim
 
 /* The prompt of a chat request: the messages rendered with the template, then tokenized. */
 static int parse_chat(json_t *body, int add_special, const sl__gen_limits *lim, int32_t **ids, size_t *n, sl__err *e) {
-    sl_chat_msg *msgs;
-    int nm;
-    char **texts;
-    if (sl__jmessages(body, &msgs, &nm, &texts, e) < 0) return -1;
     char *text = NULL, err[512];
     size_t tlen = 0;
-    int rc = sl_chat_render(lim->chat, msgs, nm, 1, &text, &tlen, err, sizeof err);
-    for (int i = 0; i < nm; i++) free(texts[i]);
-    free(texts);
-    free(msgs);
-    if (rc) return sl__err_set(e, 400, "invalid_value", "messages", "%s", err);
-    rc = sl_tokenizer_encode(lim->tok, text, tlen, add_special, ids, n, err, sizeof err);
+    if (sl__chat_prompt(lim->chat, body, &text, &tlen, e) < 0) return -1;
+    int rc = sl_tokenizer_encode(lim->tok, text, tlen, add_special, ids, n, err, sizeof err);
     free(text);
     if (rc) return sl__err_set(e, 400, "invalid_value", "messages", "cannot tokenize the chat: %s", err);
     return 0;
@@ -346,16 +264,10 @@ int sl__gen_parse(json_t *body, int chat, const sl__gen_limits *lim, sl__gen_req
 
     /* The prompt. */
     if (chat) {
-        if (lim->chat->fmt == SL_CHAT_UNKNOWN) {
-            sl__err_set(e, 400, "no_chat_template", NULL,
-                        "the model has no chat template this server recognises; use /v1/completions "
-                        "or start the server with --chat-template");
-            goto fail;
-        }
         if (parse_chat(body, add_special, lim, &r->ids, &r->n_ids, e) < 0) goto fail;
-        const char *end = sl_chat_end_token(lim->chat);
-        r->stop_id = sl_tokenizer_token_to_id(lim->tok, end);
-        if (r->stop_id < 0 && n_stops < SL_ENGINE_MAX_STOP) r->stops[n_stops++] = end;
+        const char *end = sl_chat_end_token(lim->chat); /* tokenizer_config's eos_token */
+        r->stop_id = end ? sl_tokenizer_token_to_id(lim->tok, end) : -1;
+        if (end && r->stop_id < 0 && n_stops < SL_ENGINE_MAX_STOP) r->stops[n_stops++] = end;
     } else if (parse_prompt(body, add_special, lim, &r->ids, &r->n_ids, e) < 0) {
         goto fail;
     }

@@ -46,10 +46,11 @@ int sl__jint(json_t *obj, const char *field, long long lo, long long hi, long lo
 int sl__jnum(json_t *obj, const char *field, double lo, double hi, double *out, sl__err *e);
 int sl__jbool(json_t *obj, const char *field, int *out, sl__err *e);
 int sl__jstr(json_t *obj, const char *field, const char **out, sl__err *e);
-/* messages[] as (role, content) pairs (content parts of type "text" joined with newlines, as
- * vLLM does); at most 4096. 1 ok: *msgs is malloc'ed, its strings point into OBJ or into
- * *texts (free each, then the arrays). -1 refused (E). */
-int sl__jmessages(json_t *obj, sl_chat_msg **msgs, int *n, char ***texts, sl__err *e);
+/* The prompt of a chat request (api/prompt.c): BODY's messages, tools, documents,
+ * add_generation_prompt (default true), continue_final_message and chat_template_kwargs
+ * rendered with CHAT's template. 0: *text malloc'ed (caller frees), *len its length; -1
+ * refused (E: 400 naming the field, no_chat_template, or the template's raise_exception). */
+int sl__chat_prompt(const sl_chat *chat, json_t *body, char **text, size_t *len, sl__err *e);
 
 /* What a completion request may ask for on this server. */
 typedef struct sl__gen_limits {

@@ -13,6 +13,7 @@ const sl__route sl__routes[] = {
     {.method = "GET", .path = "/v1/models", .handler = sl__handle_models, .name = "models"},
     {.method = "POST", .path = "/tokenize", .handler = sl__handle_tokenize, .body = 1, .name = "tokenize"},
     {.method = "POST", .path = "/detokenize", .handler = sl__handle_detokenize, .body = 1, .name = "detokenize"},
+    {.method = "POST", .path = "/apply-template", .handler = sl__handle_apply_template, .body = 1, .name = "apply_template"},
     {.method = "GET", .path = "/v1/adapters", .handler = sl__handle_adapters_list, .name = "adapters_list"},
     {.method = "GET", .path = "/v1/adapters/", .prefix = 1, .handler = sl__handle_adapter_get, .name = "adapter_get"},
     {.method = "PUT", .path = "/v1/adapters/", .prefix = 1, .begin = sl__upload_begin, .data = sl__upload_data,
@@ -73,7 +74,28 @@ enum MHD_Result sl__handle_models(sl__req *q) {
     return sl__reply_json(q, 200, j);
 }
 
-/* ---------------------------------------------------------------- /tokenize, /detokenize */
+/* ---------------------------------------------------------------- /tokenize, /detokenize, /apply-template */
+
+/* llama.cpp's server: {"messages", "tools"?, "add_generation_prompt"?, "chat_template_kwargs"?}
+ * -> {"prompt": the rendered chat} */
+enum MHD_Result sl__handle_apply_template(sl__req *q) {
+    enum MHD_Result ret = MHD_NO;
+    json_t *body = sl__body_json(q, &ret);
+    if (!body) return ret;
+    char *text;
+    size_t len;
+    sl__err e;
+    if (sl__chat_prompt(q->api->cfg.chat, body, &text, &len, &e) < 0) {
+        ret = sl__reply_err(q, &e);
+    } else {
+        json_t *j = json_object();
+        json_object_set_new(j, "prompt", json_stringn(text, len));
+        free(text);
+        ret = sl__reply_json(q, 200, j);
+    }
+    json_decref(body);
+    return ret;
+}
 
 enum MHD_Result sl__handle_tokenize(sl__req *q) {
     sl_api *a = q->api;
@@ -83,25 +105,16 @@ enum MHD_Result sl__handle_tokenize(sl__req *q) {
     const char *prompt = NULL;
     char *rendered = NULL;
     size_t plen = 0;
-    int add_special = -1, add_gen = 1;
+    int add_special = -1;
     if (sl__json_str(q, body, "prompt", &prompt, &ret) < 0) goto out;
     if (sl__json_bool(q, body, "add_special_tokens", &add_special, &ret) < 0) goto out;
-    if (sl__json_bool(q, body, "add_generation_prompt", &add_gen, &ret) < 0) goto out;
     if (prompt) {
         plen = json_string_length(json_object_get(body, "prompt"));
         if (add_special < 0) add_special = 1;
     } else if (json_object_get(body, "messages")) {
-        sl_chat_msg *msgs;
-        int n;
-        char **texts;
-        if (sl__json_messages(q, body, &msgs, &n, &texts, &ret) < 0) goto out;
-        char err[256];
-        int rc = sl_chat_render(a->cfg.chat, msgs, n, add_gen, &rendered, &plen, err, sizeof err);
-        for (int i = 0; i < n; i++) free(texts[i]);
-        free(texts);
-        free(msgs);
-        if (rc) {
-            ret = sl__reply_error(q, 400, "invalid_value", "messages", "%s", err);
+        sl__err e;
+        if (sl__chat_prompt(a->cfg.chat, body, &rendered, &plen, &e) < 0) {
+            ret = sl__reply_err(q, &e);
             goto out;
         }
         prompt = rendered;

@@ -257,18 +257,18 @@ static int mkdir_p(const char *path) {
 }
 
 /* The store (cleaned and indexed), the registry over it, and the pinned --adapter NAME=DIR. */
-/* The tool-call format and reasoning of the chat template (by its markers; a model without a
- * template source gets the forced family's usual format), unless forced by option. */
+/* The tool-call format and reasoning of the chat template (by its markers: the "tool_use"
+ * template first, then the default one), unless forced by option. */
 static void setup_tool_calls(daemon_t *d) {
-    sl_toolcall_format fmt;
-    int reasoning;
-    const char *from = "chat template";
-    if (!sl_toolcall_detect_model(d->o.model, NULL, &fmt, &reasoning)) {
-        from = "chat format";
-        fmt = d->chat.fmt == SL_CHAT_CHATML ? SL_TOOLCALL_HERMES
-              : d->chat.fmt == SL_CHAT_LLAMA3 ? SL_TOOLCALL_LLAMA3_JSON
-              : d->chat.fmt == SL_CHAT_MISTRAL ? SL_TOOLCALL_MISTRAL
-                                               : SL_TOOLCALL_NONE;
+    sl_toolcall_format fmt = SL_TOOLCALL_NONE;
+    int reasoning = 0;
+    const char *from = "no chat template";
+    for (int with_tools = 1; with_tools >= 0; with_tools--) {
+        const char *src = sl_template_source(&d->chat, with_tools);
+        if (!src) continue;
+        from = "chat template";
+        if (fmt == SL_TOOLCALL_NONE) fmt = sl_toolcall_detect(src);
+        reasoning |= sl_toolcall_detect_reasoning(src);
     }
     int forced = sl_toolcall_format_parse(d->o.tool_call_parser);
     if (forced >= 0) {
@@ -415,13 +415,12 @@ int main(int argc, char **argv) {
         sl_logf(SL_LOG_ERROR, "chat template: %s", err);
         goto out;
     }
-    if (d.chat.fmt == SL_CHAT_UNKNOWN)
-        sl_logf(SL_LOG_WARN, "chat template: %s; /v1/chat/completions will answer 400 (force one with --chat-template)",
-                d.chat.has_template ? "the model's template is not one this server recognises"
-                                    : "the model has no chat template");
-    else
-        sl_logf(SL_LOG_INFO, "chat template: %s (%s)", sl_chat_format_name(d.chat.fmt),
-                d.chat.forced ? "forced" : "recognised");
+    if (sl_chat_ready(&d.chat))
+        sl_logf(SL_LOG_INFO, "chat template: %s%s", d.chat.origin, d.chat.tmpl_tools ? " (with a tool_use template)" : "");
+    else /* a template that does not parse is reported here with its line; chat requests get 400 */
+        sl_logf(d.chat.origin[0] ? SL_LOG_ERROR : SL_LOG_WARN,
+                "chat template: %s; /v1/chat/completions will answer 400 (give one with --chat-template FILE)",
+                d.chat.error);
     setup_tool_calls(&d);
     if (load_adapters(&d) != 0) goto out;
     if (d.o.import_dir && *d.o.import_dir) {
@@ -561,6 +560,7 @@ out:
     sl_registry_free(d.registry); /* after the engine: no request holds an adapter */
     sl_store_free(d.store);
     sl_tokenizer_free(d.tok);
+    sl_chat_free(&d.chat);
     sl_model_free(d.model);
     sl_options_free(&d.o);
     uv_mutex_destroy(&d.wake_mu);

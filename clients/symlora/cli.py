@@ -254,6 +254,12 @@ def cmd_tokenize(c, a):
     _out(" ".join(str(t) for t in r["tokens"]) + "\n")
 
 
+def cmd_template(c, a):
+    msgs = [{"role": "system", "content": a.system}] if a.system else []
+    msgs.append({"role": "user", "content": _read_arg(a.message)})
+    _out(c.apply_template(msgs, add_generation_prompt=False if a.no_generation_prompt else None))
+
+
 def cmd_detokenize(c, a):
     _out(c.detokenize(a.tokens) + "\n")
 
@@ -323,6 +329,10 @@ def build_parser():
     s = add("tokenize", cmd_tokenize, "print the token ids of TEXT")
     s.add_argument("--no-special", action="store_true", help="without special tokens (BOS)")
     s.add_argument("text", metavar="TEXT", help="the text ('-': read standard input)")
+    s = add("template", cmd_template, "print the prompt the chat template makes of MESSAGE", json_flag=False)
+    s.add_argument("--system", help="a system message before MESSAGE")
+    s.add_argument("--no-generation-prompt", action="store_true", help="without the assistant header at the end")
+    s.add_argument("message", metavar="MESSAGE", help="the text ('-': read standard input)")
     s = add("detokenize", cmd_detokenize, "print the text of token ids", json_flag=False)
     s.add_argument("tokens", metavar="ID", type=int, nargs="+")
     add("health", cmd_health, "check that the server is up")

@@ -317,6 +317,17 @@ class Client:
         self._params(body, dict(params, prompt=prompt, messages=messages, add_special_tokens=add_special_tokens))
         return self._call("POST", "/tokenize", body)
 
+    def apply_template(self, messages, tools=None, add_generation_prompt=None, chat_template_kwargs=None, **params):
+        """POST /apply-template: the prompt text the server's chat template makes of MESSAGES
+        (a list of {role, content}, or one string: a single user message), without generating.
+        CHAT_TEMPLATE_KWARGS: extra template variables, e.g. {"enable_thinking": False}."""
+        if isinstance(messages, str):
+            messages = [{"role": "user", "content": messages}]
+        body = self._params({"messages": list(messages)},
+                            dict(params, tools=list(tools) if tools else None, add_generation_prompt=add_generation_prompt,
+                                 chat_template_kwargs=chat_template_kwargs))
+        return self._call("POST", "/apply-template", body)["prompt"]
+
     def detokenize(self, tokens):
         """POST /detokenize: the text of TOKENS."""
         return self._call("POST", "/detokenize", {"tokens": list(tokens)})["prompt"]

@@ -1,266 +1,192 @@
-/* chat.c — recognition and rendering of chat templates (see chat.h). */
+/* chat.c — finding, parsing and rendering a model's chat template (see chat.h). */
 #include "chat.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
-#include "buf.h"
 #include "error.h"
 
-const char *sl_chat_format_name(sl_chat_format f) {
-    switch (f) {
-    case SL_CHAT_CHATML: return "chatml";
-    case SL_CHAT_LLAMA3: return "llama3";
-    case SL_CHAT_LLAMA2: return "llama2";
-    case SL_CHAT_MISTRAL: return "mistral";
-    default: return "unknown";
-    }
-}
-
-int sl_chat_format_parse(const char *name) {
-    if (!name || !*name || !strcmp(name, "auto")) return SL_CHAT_UNKNOWN;
-    for (int f = SL_CHAT_CHATML; f <= SL_CHAT_MISTRAL; f++)
-        if (!strcmp(name, sl_chat_format_name((sl_chat_format)f))) return f;
-    return -1;
-}
-
-sl_chat_format sl_chat_detect(const char *t) {
-    if (!t) return SL_CHAT_UNKNOWN;
-    if (strstr(t, "<|start_header_id|>") && strstr(t, "<|eot_id|>")) return SL_CHAT_LLAMA3;
-    if (strstr(t, "<|im_start|>") && strstr(t, "<|im_end|>")) return SL_CHAT_CHATML;
-    if (strstr(t, "[INST]") && strstr(t, "[/INST]")) return strstr(t, "<<SYS>>") ? SL_CHAT_LLAMA2 : SL_CHAT_MISTRAL;
-    return SL_CHAT_UNKNOWN;
-}
-
-/* A special token in tokenizer_config.json: "text" or {"content": "text", ...}. */
-static void token_field(const json_t *cfg, const char *key, char *out, size_t outlen) {
+/* A special token in tokenizer_config.json: "text" or {"content": "text", ...}; NULL if absent. */
+static char *token_field(const json_t *cfg, const char *key) {
     const json_t *v = json_object_get(cfg, key);
     if (json_is_object(v)) v = json_object_get(v, "content");
-    if (json_is_string(v) && json_string_length(v) < outlen) snprintf(out, outlen, "%s", json_string_value(v));
+    return json_is_string(v) ? strdup(json_string_value(v)) : NULL;
 }
 
-static char *read_file(const char *path) {
+/* The whole file (NUL-terminated, malloc'ed; at most 16 MiB), or NULL with errno. */
+static char *read_text(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
     char *buf = NULL;
-    size_t len = 0, cap = 0, n;
-    char tmp[4096];
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) {
-        if (len + n + 1 > cap) {
-            cap = (len + n + 1) * 2;
-            char *b = realloc(buf, cap);
+    size_t n = 0, cap = 0, k;
+    char tmp[8192];
+    while ((k = fread(tmp, 1, sizeof tmp, f)) > 0) {
+        if (n + k + 1 > cap) {
+            cap = (n + k + 1) * 2;
+            char *b = cap <= ((size_t)32 << 20) ? realloc(buf, cap) : NULL;
             if (!b) {
                 free(buf);
                 fclose(f);
+                errno = EFBIG;
                 return NULL;
             }
             buf = b;
         }
-        memcpy(buf + len, tmp, n);
-        len += n;
+        memcpy(buf + n, tmp, k);
+        n += k;
     }
     fclose(f);
     if (!buf) buf = calloc(1, 1);
-    else buf[len] = 0;
+    else buf[n] = 0;
+    if (len) *len = n;
     return buf;
 }
 
-int sl_chat_init(sl_chat *c, const char *model_dir, const char *force, char *err, size_t errlen) {
+static int ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && !strcmp(s + a - b, suffix);
+}
+
+/* Takes the template(s) of a "chat_template" value: a string, or a list of {name, template}. */
+static void take_value(sl_chat *c, const json_t *v) {
+    if (json_is_string(v)) {
+        c->src = strdup(json_string_value(v));
+        return;
+    }
+    if (!json_is_array(v)) {
+        if (v) snprintf(c->error, sizeof c->error, "%s: chat_template is neither a string nor a list", c->origin);
+        return;
+    }
+    const char *dflt = NULL, *tools = NULL, *only = NULL;
+    size_t i, n_named = 0;
+    const json_t *it;
+    json_array_foreach(v, i, it) {
+        const char *name = json_string_value(json_object_get(it, "name"));
+        const char *t = json_string_value(json_object_get(it, "template"));
+        if (!name || !t) continue;
+        n_named++;
+        only = t;
+        if (!strcmp(name, "default")) dflt = t;
+        else if (!strcmp(name, "tool_use")) tools = t;
+    }
+    if (!dflt && n_named == 1) dflt = only;
+    if (!dflt && !tools) {
+        snprintf(c->error, sizeof c->error, "%s: the list of chat templates has no 'default' one", c->origin);
+        return;
+    }
+    if (dflt) c->src = strdup(dflt);
+    if (tools) c->src_tools = strdup(tools);
+}
+
+static void parse_one(sl_chat *c, const char *src, sl_jinja **out, const char *which) {
+    char perr[512];
+    if (!src) return;
+    if (sl_jinja_parse(src, strlen(src), out, perr, sizeof perr) != 0)
+        snprintf(c->error, sizeof c->error, "%s%s: %s", c->origin, which, perr);
+}
+
+int sl_chat_init(sl_chat *c, const char *model_dir, const char *template_file, char *err, size_t errlen) {
     memset(c, 0, sizeof *c);
-    int forced = sl_chat_format_parse(force);
-    if (forced < 0)
-        return sl__errf(err, errlen, SL_EINVAL, "unknown chat template '%s' (auto, chatml, llama3, llama2, mistral)",
-                        force);
+    c->limits.now = -1;
     char path[4096];
     snprintf(path, sizeof path, "%s/tokenizer_config.json", model_dir);
     json_error_t je;
     json_t *cfg = json_load_file(path, JSON_DECODE_INT_AS_REAL, &je); /* model_max_length is often 1e30 */
     if (!cfg) {
         FILE *f = fopen(path, "rb");
-        if (!f) cfg = json_object(); /* no tokenizer_config.json: no template, default tokens */
-        else {
+        if (f) {
             fclose(f);
             return sl__errf(err, errlen, SL_EFORMAT, "%s: line %d: %s", path, je.line, je.text);
         }
+        cfg = json_object(); /* no tokenizer_config.json: no template, no special tokens */
     }
-    token_field(cfg, "bos_token", c->bos, sizeof c->bos);
-    token_field(cfg, "eos_token", c->eos, sizeof c->eos);
-    const char *tmpl = NULL;
-    char *file_tmpl = NULL;
-    const json_t *ct = json_object_get(cfg, "chat_template");
-    if (json_is_string(ct)) {
-        tmpl = json_string_value(ct);
-    } else if (json_is_array(ct)) { /* [{name, template}]: the one named "default", else the first */
-        size_t i;
-        const json_t *it;
-        json_array_foreach(ct, i, it) {
-            const json_t *t = json_object_get(it, "template");
-            if (!json_is_string(t)) continue;
-            const char *name = json_string_value(json_object_get(it, "name"));
-            if (!tmpl || (name && !strcmp(name, "default"))) tmpl = json_string_value(t);
-        }
-    }
-    if (!tmpl) {
-        snprintf(path, sizeof path, "%s/chat_template.jinja", model_dir);
-        tmpl = file_tmpl = read_file(path);
-    }
-    c->has_template = tmpl != NULL;
-    sl_chat_format detected = sl_chat_detect(tmpl);
-    c->fmt = forced ? (sl_chat_format)forced : detected;
-    c->forced = forced != 0;
-    if (c->fmt == SL_CHAT_CHATML && tmpl && strstr(tmpl, "You are a helpful assistant."))
-        snprintf(c->default_system, sizeof c->default_system, "You are a helpful assistant.");
-    if (!c->bos[0]) snprintf(c->bos, sizeof c->bos, "%s", c->fmt == SL_CHAT_LLAMA3 ? "<|begin_of_text|>" : "<s>");
-    if (!c->eos[0]) snprintf(c->eos, sizeof c->eos, "%s", c->fmt == SL_CHAT_LLAMA3 ? "<|end_of_text|>" : "</s>");
-    free(file_tmpl);
-    json_decref(cfg);
-    return 0;
-}
-
-const char *sl_chat_end_token(const sl_chat *c) {
-    switch (c->fmt) {
-    case SL_CHAT_CHATML: return "<|im_end|>";
-    case SL_CHAT_LLAMA3: return "<|eot_id|>";
-    default: return c->eos;
-    }
-}
-
-/* A text buffer whose first failure sticks (checked once at the end). */
-typedef struct sbuf {
-    sl_buf b;
-    int oom;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n) {
-    /* The size guard also tells GCC -O3 that n is sane (else a -Wstringop-overflow false positive). */
-    if (b->oom || n > ((size_t)1 << 30) || b->b.len > ((size_t)1 << 30) || sl_buf_put(&b->b, s, n)) b->oom = 1;
-}
-static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
-
-/* Jinja's trim / Python's strip: leading and trailing whitespace. */
-static void sb_trimmed(sbuf *b, const char *s, size_t n) {
-    while (n && strchr(" \t\n\r\f\v", s[0])) s++, n--;
-    while (n && strchr(" \t\n\r\f\v", s[n - 1])) n--;
-    sb_put(b, s, n);
-}
-
-enum { R_SYSTEM, R_USER, R_ASSISTANT };
-
-static int role_of(const char *r) {
-    if (!r) return -1;
-    if (!strcmp(r, "system") || !strcmp(r, "developer")) return R_SYSTEM;
-    if (!strcmp(r, "user")) return R_USER;
-    if (!strcmp(r, "assistant")) return R_ASSISTANT;
-    return -1;
-}
-
-int sl_chat_render(const sl_chat *c, const sl_chat_msg *m, int n, int add_gen, char **out, size_t *outlen,
-                   char *err, size_t errlen) {
-    *out = NULL;
-    if (outlen) *outlen = 0;
-    if (c->fmt == SL_CHAT_UNKNOWN)
-        return sl__errf(err, errlen, SL_ENOTSUP,
-                        "the model has no chat template this server recognises (start it with --chat-template)");
-    if (n < 1) return sl__errf(err, errlen, SL_EINVAL, "messages must not be empty");
-    for (int i = 0; i < n; i++) {
-        if (role_of(m[i].role) < 0)
-            return sl__errf(err, errlen, SL_EINVAL, "messages[%d].role '%s' is not supported (system, user, assistant)",
-                            i, m[i].role ? m[i].role : "");
-    }
-    sbuf b = {0};
-    switch (c->fmt) {
-    case SL_CHAT_CHATML:
-        if (role_of(m[0].role) != R_SYSTEM && c->default_system[0]) {
-            sb_str(&b, "<|im_start|>system\n");
-            sb_str(&b, c->default_system);
-            sb_str(&b, "<|im_end|>\n");
-        }
-        for (int i = 0; i < n; i++) {
-            sb_str(&b, "<|im_start|>");
-            sb_str(&b, role_of(m[i].role) == R_SYSTEM ? "system" : m[i].role);
-            sb_str(&b, "\n");
-            sb_put(&b, m[i].content, m[i].content_len);
-            sb_str(&b, "<|im_end|>\n");
-        }
-        if (add_gen) sb_str(&b, "<|im_start|>assistant\n");
-        break;
-    case SL_CHAT_LLAMA3:
-        sb_str(&b, c->bos);
-        for (int i = 0; i < n; i++) {
-            sb_str(&b, "<|start_header_id|>");
-            sb_str(&b, role_of(m[i].role) == R_SYSTEM ? "system" : m[i].role);
-            sb_str(&b, "<|end_header_id|>\n\n");
-            sb_trimmed(&b, m[i].content, m[i].content_len);
-            sb_str(&b, "<|eot_id|>");
-        }
-        if (add_gen) sb_str(&b, "<|start_header_id|>assistant<|end_header_id|>\n\n");
-        break;
-    case SL_CHAT_LLAMA2:
-    case SL_CHAT_MISTRAL: {
-        /* System text (all system messages, in order) goes into the first user turn. */
-        sbuf sys = {0};
-        for (int i = 0; i < n; i++) {
-            if (role_of(m[i].role) != R_SYSTEM) continue;
-            if (sys.b.len) sb_str(&sys, "\n\n");
-            sb_put(&sys, m[i].content, m[i].content_len);
-        }
-        int first_user = 1;
-        if (c->fmt == SL_CHAT_MISTRAL) sb_str(&b, c->bos);
-        for (int i = 0; i < n; i++) {
-            int role = role_of(m[i].role);
-            if (role == R_SYSTEM) continue;
-            if (role == R_USER) {
-                sbuf u = {0};
-                if (first_user && sys.b.len) {
-                    if (c->fmt == SL_CHAT_LLAMA2) {
-                        sb_str(&u, "<<SYS>>\n");
-                        sb_put(&u, sys.b.p, sys.b.len);
-                        sb_str(&u, "\n<</SYS>>\n\n");
-                    } else {
-                        sb_put(&u, sys.b.p, sys.b.len);
-                        sb_str(&u, "\n\n");
-                    }
-                }
-                sb_put(&u, m[i].content, m[i].content_len);
-                first_user = 0;
-                if (c->fmt == SL_CHAT_LLAMA2) {
-                    sb_str(&b, c->bos);
-                    sb_str(&b, "[INST] ");
-                    sb_trimmed(&b, u.b.p ? u.b.p : "", u.b.len);
-                    sb_str(&b, " [/INST]");
-                } else {
-                    sb_str(&b, "[INST] ");
-                    sb_put(&b, u.b.p ? u.b.p : "", u.b.len);
-                    sb_str(&b, " [/INST]");
-                }
-                b.oom |= u.oom;
-                free(u.b.p);
+    c->bos = token_field(cfg, "bos_token");
+    c->eos = token_field(cfg, "eos_token");
+    int rc = 0;
+    if (template_file && *template_file) {
+        snprintf(c->origin, sizeof c->origin, "%s", template_file);
+        if (ends_with(template_file, ".json")) {
+            json_t *j = json_load_file(template_file, 0, &je);
+            if (!j) rc = sl__errf(err, errlen, SL_EFORMAT, "--chat-template %s: line %d: %s", template_file, je.line, je.text);
+            else take_value(c, json_object_get(j, "chat_template"));
+            if (j && !c->src && !c->src_tools && !c->error[0])
+                snprintf(c->error, sizeof c->error, "%s has no \"chat_template\"", template_file);
+            json_decref(j);
+        } else if (!(c->src = read_text(template_file, NULL))) {
+            if (strstr(template_file, "{{") || strstr(template_file, "{%")) { /* the template itself, as vLLM accepts */
+                snprintf(c->origin, sizeof c->origin, "--chat-template (inline)");
+                c->src = strdup(template_file);
             } else {
-                if (c->fmt == SL_CHAT_LLAMA2) {
-                    sb_str(&b, " ");
-                    sb_trimmed(&b, m[i].content, m[i].content_len);
-                    sb_str(&b, " ");
-                } else {
-                    sb_put(&b, m[i].content, m[i].content_len);
-                }
-                sb_str(&b, c->eos);
+                rc = sl__errf(err, errlen, SL_ENOENT, "--chat-template %s: %s", template_file, strerror(errno));
             }
         }
-        b.oom |= sys.oom;
-        free(sys.b.p);
-        (void)add_gen; /* the [INST] turn already asks for the answer */
-        break;
+    } else {
+        snprintf(path, sizeof path, "%s/chat_template.jinja", model_dir);
+        if ((c->src = read_text(path, NULL))) {
+            snprintf(c->origin, sizeof c->origin, "%s", path);
+        } else {
+            snprintf(path, sizeof path, "%s/chat_template.json", model_dir);
+            json_t *j = json_load_file(path, 0, &je);
+            if (j && json_object_get(j, "chat_template")) {
+                snprintf(c->origin, sizeof c->origin, "%s", path);
+                take_value(c, json_object_get(j, "chat_template"));
+            } else if (json_object_get(cfg, "chat_template")) {
+                snprintf(c->origin, sizeof c->origin, "%s/tokenizer_config.json", model_dir);
+                take_value(c, json_object_get(cfg, "chat_template"));
+            }
+            json_decref(j);
+        }
     }
-    default: break;
+    json_decref(cfg);
+    if (rc) {
+        sl_chat_free(c);
+        return rc;
     }
-    if (b.oom || !b.b.p) {
-        free(b.b.p);
-        return sl__errf(err, errlen, SL_ENOMEM, "out of memory rendering the chat");
+    if (!c->src && !c->src_tools && !c->error[0])
+        snprintf(c->error, sizeof c->error, "the model has no chat template");
+    parse_one(c, c->src, &c->tmpl, "");
+    if (!c->error[0]) parse_one(c, c->src_tools, &c->tmpl_tools, " (tool_use)");
+    if (c->error[0]) { /* nothing half-usable */
+        sl_jinja_free(c->tmpl);
+        sl_jinja_free(c->tmpl_tools);
+        c->tmpl = c->tmpl_tools = NULL;
     }
-    *out = b.b.p;
-    if (outlen) *outlen = b.b.len;
     return 0;
 }
+
+void sl_chat_free(sl_chat *c) {
+    sl_jinja_free(c->tmpl);
+    sl_jinja_free(c->tmpl_tools);
+    free(c->src);
+    free(c->src_tools);
+    free(c->bos);
+    free(c->eos);
+    memset(c, 0, sizeof *c);
+}
+
+int sl_chat_ready(const sl_chat *c) { return c->tmpl || c->tmpl_tools; }
+
+const char *sl_template_source(const sl_chat *c, int with_tools) {
+    if (with_tools && c->src_tools) return c->src_tools;
+    return c->src ? c->src : c->src_tools;
+}
+
+int sl_chat_render(const sl_chat *c, const json_t *ctx, char **out, size_t *len, char *err, size_t errlen) {
+    *out = NULL;
+    if (len) *len = 0;
+    if (!sl_chat_ready(c)) return sl__errf(err, errlen, SL_ENOTSUP, "%s", c->error[0] ? c->error : "no chat template");
+    const json_t *tools = json_object_get(ctx, "tools");
+    const sl_jinja *t = c->tmpl;
+    if ((json_is_array(tools) && c->tmpl_tools) || !t) t = c->tmpl_tools; /* as transformers: tools is not None */
+    json_t *full = json_copy((json_t *)ctx); /* shallow: the caller's object stays untouched */
+    if (!full) full = json_object();
+    if (c->bos && !json_object_get(full, "bos_token")) json_object_set_new(full, "bos_token", json_string(c->bos));
+    if (c->eos && !json_object_get(full, "eos_token")) json_object_set_new(full, "eos_token", json_string(c->eos));
+    int rc = sl_jinja_render(t, full, &c->limits, out, len, err, errlen);
+    json_decref(full);
+    return rc;
+}
+
+const char *sl_chat_end_token(const sl_chat *c) { return c->eos; }

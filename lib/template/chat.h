@@ -1,62 +1,59 @@
-/* chat.h — chat templates of the common model families, without a Jinja interpreter.
+/* chat.h — a model's chat template: found, parsed once, rendered per request (with jinja.h).
  *
- * A model's tokenizer_config.json carries its chat template as Jinja source
- * ("chat_template", a string or a list of {name, template}; or a chat_template.jinja file
- * beside it). Rather than run arbitrary Jinja, the template is recognised by its markers and
- * rendered by a fixed C implementation of that family:
- *   ChatML   "<|im_start|>"         Qwen2, SmolLM   (Qwen2's default system prompt kept)
- *   Llama 3  "<|start_header_id|>"  Llama 3.x
- *   Llama 2  "[INST]" + "<<SYS>>"   Llama 2 chat
- *   Mistral  "[INST]" only          Mistral instruct (system text joins the first user turn)
- * A template that matches none is SL_CHAT_UNKNOWN: the daemon warns at startup and answers
- * chat requests with 400, unless a format is forced by name. */
+ * Where the template comes from, as transformers loads it:
+ *   1. --chat-template FILE (a .jinja file; a .json file with "chat_template"; or, if no such
+ *      file exists and the text holds "{{" or "{%", the template itself, as vLLM accepts);
+ *   2. MODEL_DIR/chat_template.jinja;
+ *   3. MODEL_DIR/chat_template.json ({"chat_template": ...});
+ *   4. MODEL_DIR/tokenizer_config.json "chat_template".
+ * A "chat_template" value is a string or a list of {name, template}: then "default" is used,
+ * and "tool_use" when the request has tools (as transformers picks). bos_token / eos_token come
+ * from tokenizer_config.json (strings or AddedToken objects {"content": ...}).
+ *
+ * A template that fails to parse is not fatal: sl_chat_init succeeds, c->error holds the
+ * reason with its line, and sl_chat_render answers SL_ENOTSUP with that reason. */
 #ifndef SL_CHAT_H
 #define SL_CHAT_H
 
 #include <stddef.h>
 
-typedef enum sl_chat_format {
-    SL_CHAT_UNKNOWN = 0,
-    SL_CHAT_CHATML,
-    SL_CHAT_LLAMA3,
-    SL_CHAT_LLAMA2,
-    SL_CHAT_MISTRAL
-} sl_chat_format;
+#include <jansson.h>
 
-const char *sl_chat_format_name(sl_chat_format f); /* "chatml", "llama3", "llama2", "mistral", "unknown" */
-/* "chatml", "llama3", "llama2", "mistral" → the format; "auto" or "" → SL_CHAT_UNKNOWN; else -1. */
-int sl_chat_format_parse(const char *name);
-/* Recognises Jinja template source; SL_CHAT_UNKNOWN when no family matches (or NULL). */
-sl_chat_format sl_chat_detect(const char *tmpl);
+#include "jinja.h"
 
 typedef struct sl_chat {
-    sl_chat_format fmt;
-    int forced;              /* 1: fmt was forced by name, not recognised */
-    int has_template;        /* the model ships a chat template at all */
-    char bos[64];            /* bos_token of tokenizer_config.json, or the family's default */
-    char eos[64];            /* eos_token likewise */
-    char default_system[96]; /* ChatML: Qwen2's built-in system prompt when the template has it */
+    sl_jinja *tmpl;       /* the default template; NULL: none, or it failed to parse */
+    sl_jinja *tmpl_tools; /* the "tool_use" template of a named list, or NULL */
+    char *src;            /* their sources (malloc'ed), or NULL */
+    char *src_tools;
+    char origin[4096];    /* where the template came from ("" none), for logs */
+    char error[5120];     /* why there is no usable template ("" when there is one) */
+    char *bos, *eos;      /* special tokens of tokenizer_config.json, or NULL when absent */
+    sl_jinja_limits limits;
 } sl_chat;
 
-/* Reads MODEL_DIR/tokenizer_config.json (and chat_template.jinja). FORCE: NULL, "" or "auto"
- * to recognise the model's template, else a format name. Unrecognised is not an error
- * (c->fmt == SL_CHAT_UNKNOWN); a bad FORCE name or an unreadable config is. */
-int sl_chat_init(sl_chat *c, const char *model_dir, const char *force, char *err, size_t errlen);
+/* Finds and parses MODEL_DIR's template, or TEMPLATE_FILE when not NULL/"". Errors (returned):
+ * an unreadable TEMPLATE_FILE, a malformed tokenizer_config.json. A missing or unparsable
+ * template is not an error (c->error says why). Free with sl_chat_free. */
+int sl_chat_init(sl_chat *c, const char *model_dir, const char *template_file, char *err, size_t errlen);
+void sl_chat_free(sl_chat *c);
 
-typedef struct sl_chat_msg {
-    const char *role;    /* "system" (or "developer"), "user", "assistant" */
-    const char *content; /* (content_len) bytes */
-    size_t content_len;
-} sl_chat_msg;
+/* 1 when chat requests can be rendered. */
+int sl_chat_ready(const sl_chat *c);
 
-/* Renders MSGS as the prompt text the family's template makes (BOS included where the
- * template writes it: encode it without adding special tokens). add_generation_prompt: end
- * with the assistant header. *out is malloc'ed, NUL-terminated (caller frees).
- * SL_ENOTSUP when c->fmt is unknown; SL_EINVAL for an unknown role or no messages. */
-int sl_chat_render(const sl_chat *c, const sl_chat_msg *msgs, int n, int add_generation_prompt, char **out,
-                   size_t *len, char *err, size_t errlen);
+/* The Jinja source of the template a request with (WITH_TOOLS) or without tools renders, or
+ * NULL (e.g. to recognise the tool-call format the template writes). */
+const char *sl_template_source(const sl_chat *c, int with_tools);
 
-/* The text of the token that ends an assistant turn ("<|im_end|>", "<|eot_id|>", or eos). */
+/* Renders the template with the context CTX (a JSON object: messages, tools, documents,
+ * add_generation_prompt, chat_template_kwargs merged; see api/prompt.c), adding bos_token and
+ * eos_token unless CTX sets them. Picks the "tool_use" template when CTX's tools is an array
+ * and one exists. *out malloc'ed (caller frees). Errors: SL_ENOTSUP no usable template
+ * (err says why), SL_JINJA_RAISED the template's raise_exception (err = its message),
+ * SL_EINVAL the template failed on this input, SL_ETOOBIG a render limit. */
+int sl_chat_render(const sl_chat *c, const json_t *ctx, char **out, size_t *len, char *err, size_t errlen);
+
+/* The text of the token that ends an assistant turn: tokenizer_config.json's eos_token, or NULL. */
 const char *sl_chat_end_token(const sl_chat *c);
 
 #endif

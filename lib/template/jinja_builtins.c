@@ -860,6 +860,7 @@ static const char *const filter_names[];
 static int has_filter(const char *name) { return in_names(filter_names, name, strlen(name)); }
 
 int jb_test(jrender *r, const char *name, jargs *a, int line) {
+    if (!jb_has_test(name)) jr_fail(r, SL_EINVAL, "line %d: No test named '%s'.", line, name);
     jval v = a->pos[0];
     jval *x = jb_arg(a, 1, NULL);
     if (!strcmp(name, "defined")) return v.t != JV_UNDEF;

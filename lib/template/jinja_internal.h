@@ -82,6 +82,8 @@ struct jloop {
     int64_t index0, length;
     jlist *items;
     int depth0;
+    const struct jnode *node; /* the N_FOR (op 1: recursive, then calling loop(items) renders it again) */
+    jframe *frame;            /* the scope the loop runs in */
     jval last_changed;
     int changed_set;
 };
@@ -224,7 +226,7 @@ int jb_has_test(const char *name);
 int jb_has_filter(const char *name);
 jval jb_method(jrender *r, jval self, const char *name, jargs *a);
 int jb_is_method(jval self, const char *name); /* 1 method, 2 unsafe (mutating), 0 none */
-jval jr_call_value(jrender *r, jval fn, jargs *a, int line); /* in jinja_render.c (map/select use it) */
+jval jr_call_value(jrender *r, jval fn, jargs *a, int line); /* in jinja_render.c */
 jval jb_getattr(jrender *r, jval obj, const char *name, size_t n);
 jval jb_getitem(jrender *r, jval obj, jval key);
 jval jv_iterate(jrender *r, jval v); /* a list of the items `for` visits */

@@ -92,6 +92,7 @@ typedef struct parser {
     tok *toks;
     size_t ntok, cap, pos;
     int depth;
+    int in_if; /* inside an if block: unknown filters and tests fail when reached, as in jinja2 3 */
 } parser;
 
 __attribute__((format(printf, 3, 4), noreturn)) static void perr(parser *p, int line, const char *fmt, ...) {
@@ -762,6 +763,7 @@ static jnode *parse_filter_expr(parser *p, jnode *e) {
                 name = s;
             }
             f->name = name;
+            if (!jb_has_filter(name) && !p->in_if) perr(p, t->line, "No filter named '%s'.", name);
             if (is_op(cur(p), "(")) parse_args(p, f);
             e = f;
         } else if (is_name(t, "is")) {
@@ -773,6 +775,7 @@ static jnode *parse_filter_expr(parser *p, jnode *e) {
             }
             x->a = e;
             x->name = expect_name(p);
+            if (!jb_has_test(x->name) && !p->in_if) perr(p, t->line, "No test named '%s'.", x->name);
             tok *u = cur(p);
             if (is_op(u, "(")) {
                 parse_args(p, x);
@@ -1020,7 +1023,10 @@ static jnode *parse_for(parser *p, int line) {
         next(p);
         n->c = parse_expr(p);
     }
-    if (is_name(cur(p), "recursive")) perr(p, cur(p)->line, "recursive for loops are not supported");
+    if (is_name(cur(p), "recursive")) {
+        next(p);
+        n->op = 1;
+    }
     end_block(p);
     static const char *const ends[] = {"endfor", "else", NULL};
     const char *found;
@@ -1044,6 +1050,7 @@ static jnode *parse_if(parser *p, int line) {
     end_block(p);
     static const char *const ends[] = {"elif", "else", "endif", NULL};
     const char *found;
+    p->in_if++;
     n->b = subparse(p, ends, &found);
     jnode *tail = n;
     while (!strcmp(found, "elif")) {
@@ -1061,6 +1068,7 @@ static jnode *parse_if(parser *p, int line) {
         static const char *const ends2[] = {"endif", NULL};
         tail->c = subparse(p, ends2, &found);
     }
+    p->in_if--;
     next(p);
     end_block(p);
     return n;
@@ -1172,6 +1180,7 @@ static jnode *parse_statement(parser *p) {
         for (;;) { /* name(args) | name(args) ... */
             jnode *f = node(p, N_FILTER, cur(p)->line);
             f->name = expect_name(p);
+            if (!jb_has_filter(f->name) && !p->in_if) perr(p, f->line, "No filter named '%s'.", f->name);
             f->a = chain;
             if (is_op(cur(p), "(")) parse_args(p, f);
             chain = f;

@@ -86,7 +86,7 @@ void jr_fail(jrender *r, int code, const char *fmt, ...) {
 
 void jr_step(jrender *r) {
     if (++r->steps > r->lim->max_steps) jr_fail(r, SL_ETOOBIG, "the template ran more than %ld steps", r->lim->max_steps);
-    if ((r->steps & 255) == 0) {
+    if ((r->steps & 7) == 0) { /* a vDSO clock read: cheap next to a step */
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
         if (now.tv_sec > r->deadline.tv_sec || (now.tv_sec == r->deadline.tv_sec && now.tv_nsec > r->deadline.tv_nsec))
@@ -337,6 +337,7 @@ static jval slice(jrender *r, jval obj, jval *start, jval *stop, jval *step) {
 
 static jval eval(jrender *r, jframe *f, const jnode *n);
 static void exec(jrender *r, jframe *f, const jnode *n, jsb *out);
+static jval call_loop(jrender *r, jloop *lp, jargs *a);
 
 typedef struct argbuf {
     jval pos[16], kwv[16];
@@ -495,6 +496,7 @@ jval jr_call_value(jrender *r, jval fn, jargs *a, int line) {
     case JV_MACRO: return call_macro(r, fn.mc, a, fn.mc->caller, line);
     case JV_FUNC: return call_builtin(r, (int)fn.i, a, line);
     case JV_METHOD: return jb_method(r, fn.me->self, fn.me->name, a);
+    case JV_LOOP: return call_loop(r, fn.lp, a);
     case JV_UNDEF: undefined_fail(r, fn);
     default: jr_fail(r, SL_EINVAL, "'%s' object is not callable", jv_type_name(fn));
     }
@@ -623,8 +625,8 @@ static void emit(jrender *r, jsb *out, const char *s, size_t n) {
     jsb_put(r, out, s, n);
 }
 
-static void exec_for(jrender *r, jframe *f, const jnode *n, jsb *out) {
-    jval seq = eval(r, f, n->b);
+/* The body of the for loop N over SEQ (DEPTH0: 0, or the depth of a recursive loop() call). */
+static void exec_for_items(jrender *r, jframe *f, const jnode *n, jval seq, int depth0, jsb *out) {
     jval items = jv_iterate(r, seq);
     jframe *lf = frame_new(r, f);
     if (n->c) { /* for x in y if cond: filtered first, loop.* counts what is left */
@@ -639,7 +641,9 @@ static void exec_for(jrender *r, jframe *f, const jnode *n, jsb *out) {
     jloop *lp = ja_alloc(&r->arena, sizeof *lp);
     lp->items = items.l;
     lp->length = (int64_t)items.l->n;
-    lp->depth0 = 0; /* depth counts recursive loops only, which are not supported */
+    lp->depth0 = depth0;
+    lp->node = n;
+    lp->frame = f;
     for (size_t i = 0; i < items.l->n; i++) {
         jr_step(r);
         lp->index0 = (int64_t)i;
@@ -654,6 +658,22 @@ static void exec_for(jrender *r, jframe *f, const jnode *n, jsb *out) {
         r->ctl = 0;
     }
     if (!items.l->n && n->n2) exec(r, f, n->list2[0], out);
+}
+
+/* loop(items) inside a `recursive` for loop: the loop's body over ITEMS, one level deeper. */
+static jval call_loop(jrender *r, jloop *lp, jargs *a) {
+    if (!lp->node || lp->node->op != 1)
+        jr_fail(r, SL_EINVAL, "The loop must have the 'recursive' marker to be called recursively.");
+    if (a->npos != 1 || a->nkw) jr_fail(r, SL_EINVAL, "loop() takes one argument, the items");
+    if (r->depth >= r->lim->max_depth) jr_fail(r, SL_ETOOBIG, "recursive loops nested deeper than %d", r->lim->max_depth);
+    jsb s = {0};
+    r->depth++;
+    int ctl = r->ctl;
+    r->ctl = 0;
+    exec_for_items(r, lp->frame, lp->node, a->pos[0], lp->depth0 + 1, &s);
+    r->ctl = ctl;
+    r->depth--;
+    return jsb_val(&s);
 }
 
 static jval apply_filter_chain(jrender *r, jframe *f, const jnode *chain, const jnode *holder, jval v) {
@@ -686,7 +706,7 @@ static void exec(jrender *r, jframe *f, const jnode *n, jsb *out) {
         if (jv_truthy(eval(r, f, n->a))) exec(r, f, n->b, out);
         else if (n->c) exec(r, f, n->c, out);
         return;
-    case N_FOR: exec_for(r, f, n, out); return;
+    case N_FOR: exec_for_items(r, f, n, eval(r, f, n->b), 0, out); return;
     case N_SET: assign(r, f, n->a, eval(r, f, n->b)); return;
     case N_SETBLOCK: {
         jsb s = {0};

@@ -42,10 +42,6 @@ int sl_toolcall_format_parse(const char *name);
 sl_toolcall_format sl_toolcall_detect(const char *template_src);
 /* 1 when the template's source writes <think> blocks (a reasoning model), else 0. */
 int sl_toolcall_detect_reasoning(const char *template_src);
-/* The format and reasoning of MODEL_DIR's chat template (tokenizer_config.json's chat_template,
- * chat_template.json, chat_template.jinja), or of TEMPLATE_FILE when given (not NULL or "").
- * 1 a template was found, 0 none (then NONE and 0). */
-int sl_toolcall_detect_model(const char *model_dir, const char *template_file, sl_toolcall_format *fmt, int *reasoning);
 /* 1 when a rendered prompt ends inside an opened <think> (the generation prompt opened it, as
  * DeepSeek-R1's and Qwen3's do): the output then starts as reasoning. */
 int sl_toolcall_prompt_opens_think(const char *prompt, size_t len);

@@ -32,6 +32,15 @@ FIXTURES = os.path.join(ROOT, "tests", "fixtures")
 TIMEOUT = 120 if SANITIZED else 30
 
 
+# --chat-template for the fixture models (which ship none): "llama3" is Llama 3.1's format with
+# short tool instructions (tests/fixtures/chat/test/, so that tool requests fit the models' 512
+# positions), "chatml" the real Qwen2.5 template of the corpus.
+CHAT_TEMPLATES = {
+    "llama3": os.path.join(FIXTURES, "chat", "test", "llama3-compact.jinja"),
+    "chatml": os.path.join(FIXTURES, "chat", "templates", "Qwen-Qwen2.5-7B-Instruct.jinja"),
+}
+
+
 def fixture_adapters(model="llama-tiny"):
     d = os.path.join(FIXTURES, "adapters", model)
     return {n: os.path.join(d, n) for n in sorted(os.listdir(d))}
@@ -53,8 +62,8 @@ class Daemon:
         self.log_path = os.path.join(self.tmp, "symlorad.log")
         cmd = [DAEMON, "--model", os.path.join(FIXTURES, "models", model),
                "--store", os.path.join(self.tmp, "store"), "--listen", "127.0.0.1:0"]
-        if chat_template:
-            cmd += ["--chat-template", chat_template]
+        if chat_template:  # a name of CHAT_TEMPLATES or a file
+            cmd += ["--chat-template", CHAT_TEMPLATES.get(chat_template, chat_template)]
         for name, path in self.adapters.items():
             cmd += ["--adapter", "%s=%s" % (name, path)]
         cmd += list(args)

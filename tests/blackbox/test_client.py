@@ -120,6 +120,8 @@ def ls_info_models_tokenize_health(d):
     ids = [int(t) for t in ok(["tokenize", "Hello world"], d).split()]
     assert ids == d.post("/tokenize", {"prompt": "Hello world"})[1]["tokens"]
     assert ok(["detokenize"] + [str(i) for i in ids[1:]], d) == "Hello world\n"
+    prompt = d.post("/apply-template", {"messages": [{"role": "system", "content": "S"}, {"role": "user", "content": "Hi"}]})[1]
+    assert ok(["template", "--system", "S", "Hi"], d) == prompt["prompt"], prompt
     assert ok(["health"], d) == "ok\n"
     assert ok(["ls"], env={"SYMLORA_URL": url(d)}) == out  # the URL from the environment
 
@@ -266,6 +268,7 @@ def library_inference_equals_the_http_api(d):
     assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
     assert "".join(symlora.chunk_text(x) for x in chunks) == want
     assert [m["id"] for m in c.models()][0] == "llama-tiny"
+    assert c.apply_template("Hi", add_generation_prompt=False).endswith("Hi<|eot_id|>")
     t = c.tokenize("Hello world")
     assert c.detokenize(t["tokens"][1:]) == "Hello world" and t["count"] == len(t["tokens"])
     assert c.health() == {"status": "ok"} and "symlora_requests_total" in c.metrics()

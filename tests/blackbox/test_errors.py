@@ -60,7 +60,7 @@ def wrong_types(d):
         is_error(st, j, 400, param=param)
     for body, param in [({"messages": "hi"}, "messages"), ({"messages": [{"role": 1}]}, "messages"),
                         ({"messages": [{"role": "user", "content": 5}]}, "messages"),
-                        ({"messages": [{"role": "wizard", "content": "x"}]}, "messages"),
+                        ({"messages": [{"role": "user"}, 5]}, "messages"),
                         ({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}, "messages"),
                         ({"messages": []}, "messages")]:
         st, j, _ = d.post("/v1/chat/completions", body)

@@ -23,7 +23,8 @@ const tmp = mkdtempSync(join(tmpdir(), "symlorad-sdk-"));
 const fx = join(root, "tests", "fixtures");
 const adapters = ["lora-all-r8", "symlora-qo-r8"];
 const args = ["--model", join(fx, "models", "llama-tiny"), "--store", join(tmp, "store"),
-  "--listen", "127.0.0.1:0", "--chat-template", "llama3",
+  "--listen", "127.0.0.1:0", "--chat-template",
+  join(fx, "chat", "test", "llama3-compact.jinja"),
   ...adapters.flatMap((a) => ["--adapter", `${a}=${join(fx, "adapters", "llama-tiny", a)}`])];
 const daemon = spawn(join(root, build, "symlorad"), args, { cwd: root, stdio: ["ignore", "ignore", "pipe"] });
 let log = "";

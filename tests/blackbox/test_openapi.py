@@ -340,6 +340,10 @@ def models_tokenize_detokenize(d):
     t = jcall(d, "POST", "/tokenize", {"prompt": "Hello world"}, 200)
     jcall(d, "POST", "/tokenize", {"prompt": "Hello", "add_special_tokens": False}, 200)
     jcall(d, "POST", "/tokenize", {"messages": [{"role": "user", "content": "Hi"}], "add_generation_prompt": True}, 200)
+    p = jcall(d, "POST", "/apply-template", {"messages": [{"role": "user", "content": "Hi"}],
+                                             "chat_template_kwargs": {"x": 1}, "add_generation_prompt": False}, 200)
+    assert p["prompt"] == "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>", p
+    jcall(d, "POST", "/apply-template", {"messages": []}, 400)
     assert jcall(d, "POST", "/detokenize", {"tokens": t["tokens"][1:]}, 200)["prompt"] == "Hello world"
     for path, body in (("/tokenize", {}), ("/tokenize", {"prompt": 5}), ("/detokenize", {}),
                        ("/detokenize", {"tokens": [-1]}), ("/detokenize", {"tokens": "x"})):

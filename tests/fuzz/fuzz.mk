@@ -37,14 +37,17 @@ FUZZ_SRC_adapter          := lib/adapters/adapter.c lib/model/model.c lib/model/
 FUZZ_SRC_adapter_patterns := $(FUZZ_SRC_adapter)
 FUZZ_SRC_tokenizer_load   := $(sort $(wildcard lib/tokenizer/*.c)) lib/common/buf.c lib/common/error.c
 FUZZ_SRC_tokenizer_encode := $(FUZZ_SRC_tokenizer_load)
+# The Jinja engine: parser and renderer of chat templates.
+FUZZ_SRC_template         := $(sort $(wildcard lib/template/jinja*.c)) lib/common/error.c
 # The HTTP side: api/request.c (request bodies and upload parts, parsed without a connection).
-FUZZ_SRC_http_request     := api/request.c api/structured.c api/tools.c $(sort $(wildcard lib/constraint/*.c)) lib/template/chat.c lib/toolcall/toolcall.c $(FUZZ_SRC_tokenizer_load)
+FUZZ_SRC_http_request     := $(sort api/request.c api/prompt.c api/structured.c api/tools.c $(wildcard lib/constraint/*.c) \
+                             lib/template/chat.c $(FUZZ_SRC_template) lib/toolcall/toolcall.c $(FUZZ_SRC_tokenizer_load))
 FUZZ_SRC_http_multipart   := $(FUZZ_SRC_http_request) # + libmicrohttpd's PostProcessor
 FUZZ_SRC_toolcall         := lib/toolcall/toolcall.c lib/common/buf.c lib/common/error.c
 
 FUZZ_ALL_TARGETS := safetensors model_config adapter adapter_patterns \
                     $(if $(wildcard lib/tokenizer/tokenizer.c),tokenizer_load tokenizer_encode) \
-                    $(if $(wildcard api/request.c),http_request http_multipart) toolcall
+                    $(if $(wildcard api/request.c),http_request http_multipart) toolcall template
 FUZZ_TARGETS     ?= $(FUZZ_ALL_TARGETS)
 
 fuzz_obj = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(1))

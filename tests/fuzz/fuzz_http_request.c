@@ -3,7 +3,8 @@
  * tokenizer and chat template of tests/fixtures/models/llama-tiny), on arbitrary bytes.
  *
  * Input layout: one byte W, then the body.
- *   bit 0: chat (1) or completion (0); bit 1: chat template llama3 (0) or chatml (1);
+ *   bit 0: chat (1) or completion (0); bit 1: chat template Llama 3.1 (0) or Qwen2.5 (1), real
+ *   templates of tests/fixtures/chat/templates rendered by the Jinja engine;
  *   bit 2: --max-tokens 4096 (0) or 8 (1); bit 3: --max-prompt-tokens 0 (0) or 24 (1);
  *   bit 4: context 512 (0) or 40 (1); bits 6-7: the tool-call format (sl_toolcall_format, for
  *   tool_choice required/named).
@@ -30,11 +31,13 @@ static sl_cvocab *cvocab;
 static sl_constraint_cache *constraints; /* the structured-output fields compile for real */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
-    char dir[4096], path[4200], err[512];
+    char dir[4096], path[4200], t0[4200], t1[4200], err[512];
     snprintf(dir, sizeof dir, "%s/models/llama-tiny", fuzz_fixtures_dir());
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
-    if (sl_tokenizer_load(&tok, path, err, sizeof err) != 0 || sl_chat_init(&chats[0], dir, "llama3", err, sizeof err) != 0 ||
-        sl_chat_init(&chats[1], dir, "chatml", err, sizeof err) != 0) {
+    snprintf(t0, sizeof t0, "%s/chat/templates/meta-llama-Llama-3.1-8B-Instruct.jinja", fuzz_fixtures_dir());
+    snprintf(t1, sizeof t1, "%s/chat/templates/Qwen-Qwen2.5-7B-Instruct.jinja", fuzz_fixtures_dir());
+    if (sl_tokenizer_load(&tok, path, err, sizeof err) != 0 || sl_chat_init(&chats[0], dir, t0, err, sizeof err) != 0 ||
+        sl_chat_init(&chats[1], dir, t1, err, sizeof err) != 0 || !sl_chat_ready(&chats[0]) || !sl_chat_ready(&chats[1])) {
         fprintf(stderr, "fuzz_http_request: cannot load %s: %s (set SL_FUZZ_FIXTURES)\n", dir, err);
         exit(2);
     }

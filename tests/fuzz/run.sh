@@ -61,6 +61,7 @@ options() {
     http_request)     echo "$common -max_len=8192" ;;
     http_multipart)   echo "$common -max_len=16384" ;;
     toolcall)         echo "$common -max_len=4096" ;;
+    template)         echo "$common -max_len=16384" ;;
     *) return 1 ;;
     esac
 }

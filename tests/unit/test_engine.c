@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include "adapter.h"
-#include "chat.h"
 #include "check.h"
 #include "engine.h"
 #include "error.h"
@@ -522,61 +521,6 @@ TEST(fair_queuing_priority_and_tenant_limits) {
     sl_engine_free(e);
 }
 
-/* The chat templates the daemon renders (lib/chat.c), against the Jinja templates' output. */
-static void render_is(const sl_chat *c, const sl_chat_msg *m, int n, const char *want) {
-    char *out = NULL;
-    size_t len = 0;
-    char err[256] = "";
-    int rc = sl_chat_render(c, m, n, 1, &out, &len, err, sizeof err);
-    CHECKF(rc == 0 && out && !strcmp(out, want) && len == strlen(want), "%s: got '%s' (%s), want '%s'",
-           sl_chat_format_name(c->fmt), out ? out : "", err, want);
-    free(out);
-}
-
-TEST(chat_templates) {
-    CHECK(sl_chat_detect("{% for m in messages %}<|im_start|>{{m.role}}...<|im_end|>") == SL_CHAT_CHATML);
-    CHECK(sl_chat_detect("<|start_header_id|>' + role + '<|end_header_id|> ... <|eot_id|>") == SL_CHAT_LLAMA3);
-    CHECK(sl_chat_detect("[INST] <<SYS>> ... [/INST]") == SL_CHAT_LLAMA2);
-    CHECK(sl_chat_detect("{{ '[INST] ' + content + ' [/INST]' }}") == SL_CHAT_MISTRAL);
-    CHECK(sl_chat_detect("{{ messages }}") == SL_CHAT_UNKNOWN && sl_chat_detect(NULL) == SL_CHAT_UNKNOWN);
-    CHECK(sl_chat_format_parse("llama3") == SL_CHAT_LLAMA3 && sl_chat_format_parse("auto") == 0 &&
-          sl_chat_format_parse("jinja") == -1);
-
-    sl_chat_msg one[] = {{"user", "Hi", 2}};
-    sl_chat_msg sys[] = {{"system", "Be brief.", 9}, {"user", "Hi", 2}};
-    sl_chat_msg turns[] = {{"user", "Hi", 2}, {"assistant", "Hello", 5}, {"user", "More", 4}};
-    sl_chat c = {.fmt = SL_CHAT_CHATML};
-    render_is(&c, one, 1, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
-    snprintf(c.default_system, sizeof c.default_system, "You are a helpful assistant.");
-    render_is(&c, one, 1,
-              "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
-              "<|im_start|>assistant\n");
-    render_is(&c, sys, 2, "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
-    sl_chat l3 = {.fmt = SL_CHAT_LLAMA3, .bos = "<|begin_of_text|>"};
-    render_is(&l3, sys, 2,
-              "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>"
-              "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
-    sl_chat l2 = {.fmt = SL_CHAT_LLAMA2, .bos = "<s>", .eos = "</s>"};
-    render_is(&l2, sys, 2, "<s>[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nHi [/INST]");
-    render_is(&l2, turns, 3, "<s>[INST] Hi [/INST] Hello </s><s>[INST] More [/INST]");
-    sl_chat mi = {.fmt = SL_CHAT_MISTRAL, .bos = "<s>", .eos = "</s>"};
-    render_is(&mi, turns, 3, "<s>[INST] Hi [/INST]Hello</s>[INST] More [/INST]");
-    CHECK(!strcmp(sl_chat_end_token(&c), "<|im_end|>") && !strcmp(sl_chat_end_token(&l3), "<|eot_id|>") &&
-          !strcmp(sl_chat_end_token(&mi), "</s>"));
-    /* Unknown roles and unknown formats are errors, not garbage. */
-    sl_chat_msg bad[] = {{"tool", "x", 1}};
-    char *out = NULL;
-    CHECK(sl_chat_render(&c, bad, 1, 1, &out, NULL, NULL, 0) == SL_EINVAL && !out);
-    sl_chat none = {.fmt = SL_CHAT_UNKNOWN};
-    CHECK(sl_chat_render(&none, one, 1, 1, &out, NULL, NULL, 0) == SL_ENOTSUP && !out);
-    /* The fixture models have no template: recognised as unknown unless forced. */
-    sl_chat fx;
-    CHECK(sl_chat_init(&fx, FIXTURE("models/qwen2-tiny"), NULL, NULL, 0) == 0 && fx.fmt == SL_CHAT_UNKNOWN && !fx.has_template);
-    CHECK(sl_chat_init(&fx, FIXTURE("models/llama-tiny"), "llama3", NULL, 0) == 0 && fx.fmt == SL_CHAT_LLAMA3 && fx.forced &&
-          !strcmp(fx.bos, "<|begin_of_text|>"));
-    CHECK(sl_chat_init(&fx, FIXTURE("models/llama-tiny"), "nonsense", NULL, 0) == SL_EINVAL);
-}
-
 int main(void) {
     char err[512];
     if (sl_model_load(&model, FIXTURE("models/llama-tiny"), NULL, err, sizeof err) != 0 ||
@@ -594,7 +538,6 @@ int main(void) {
     RUN(no_reservation_for_max_tokens);
     RUN(prefix_cache_reuse_and_isolation);
     RUN(fair_queuing_priority_and_tenant_limits);
-    RUN(chat_templates);
     sl_tokenizer_free(tok);
     sl_model_free(model);
     return check_summary();

@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "chat.h"
 #include "check.h"
 #include "error.h"
 #include "jinja.h"
@@ -226,6 +227,9 @@ TEST(statements) {
     RENDERS("{% filter upper %}abc{% endfilter %}{% with q = 5 %}{{ q }}{% endwith %}{{ q }}", NULL, "ABC5");
     RENDERS("{% if a %}1{% elif b %}2{% else %}3{% endif %}", "{\"b\": true}", "2");
     RENDERS("{% generation %}g{% endgeneration %}", NULL, "g");
+    RENDERS("{% for x in t recursive %}[{{ loop.depth }}{{ x.n }}{{ loop(x.c) if x.c }}]{% endfor %}",
+            "{\"t\": [{\"n\": \"a\", \"c\": [{\"n\": \"b\"}, {\"n\": \"c\", \"c\": [{\"n\": \"d\"}]}]}, {\"n\": \"e\"}]}",
+            "[1a[2b][2c[3d]]][1e]");
     RENDERS("{{ x is defined }}{{ x is none }}{{ 1 is number }}{{ 'a' is string }}{{ {} is mapping }}{{ [] is iterable }}"
             "{{ 3 is odd }}{{ 4 is divisibleby 2 }}{{ 'ab' is lower }}{{ 2 is eq 2 }}{{ none is none }}",
             NULL, "FalseFalseTrueTrueTrueTrueTrueTrueTrueTrueTrue");
@@ -240,7 +244,10 @@ TEST(errors) {
     FAILS("{{ x|tojson }}", NULL, SL_EINVAL, "not JSON serializable");
     FAILS("{% for x in none %}{% endfor %}", NULL, SL_EINVAL, "not iterable");
     FAILS("{% set ns = namespace(l=[]) %}{{ ns.l.append(1) }}", NULL, SL_EINVAL, "unsafe");
-    FAILS("{{ x|nosuchfilter }}", NULL, SL_EINVAL, "No filter named 'nosuchfilter'");
+    FAILS("{% for x in y %}{{ x|nosuchfilter }}{% endfor %}", NULL, SL_EFORMAT, "line 1: No filter named 'nosuchfilter'");
+    RENDERS("{% if false %}{{ x|nosuchfilter }}{% endif %}", NULL, ""); /* jinja2 3: fails only when reached */
+    FAILS("{% if true %}{{ x|nosuchfilter }}{% endif %}", NULL, SL_EINVAL, "No filter named 'nosuchfilter'");
+    FAILS("\n{{ x is nosuchtest }}", NULL, SL_EFORMAT, "line 2: No test named 'nosuchtest'");
     FAILS("{% macro m(a) %}{% endmacro %}{{ m(1, 2) }}", NULL, SL_EINVAL, "takes not more than 1 argument");
     FAILS("{% set x = 1 %}{{ x.__class__.__mro__ }}", NULL, SL_EINVAL, "undefined");
     /* syntax errors name their line */
@@ -258,6 +265,8 @@ TEST(hostile_templates_are_bounded) {
           NULL, SL_ETOOBIG, "memory");
     FAILS("{% set r = range(100000) %}{% for a in r %}{% for b in r %}{% endfor %}{% endfor %}", NULL, SL_ETOOBIG, "steps");
     FAILS("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", NULL, SL_ETOOBIG, "nested deeper");
+    FAILS("{% for x in [1] recursive %}{{ loop([1]) }}{% endfor %}", NULL, SL_ETOOBIG, "nested deeper");
+    FAILS("{% for x in [1] %}{{ loop([1]) }}{% endfor %}", NULL, SL_EINVAL, "recursive");
     FAILS("{% for a in range(100000) %}{{ 'x' * 1000 }}{% endfor %}", NULL, SL_ETOOBIG, "longer than");
     FAILS("{{ 'x' * 10000000000 }}", NULL, SL_ETOOBIG, "too large");
     FAILS("{% set ns = namespace(s='x') %}{% for a in range(100) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}", NULL,
@@ -270,6 +279,84 @@ TEST(hostile_templates_are_bounded) {
     FAILS(deep, NULL, SL_EFORMAT, "nested too deeply");
 }
 
+static void write_file(const char *dir, const char *name, const char *text) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static char *chat_render(const sl_chat *c, const char *ctx_json, int *rc, char *err, size_t errlen) {
+    json_t *ctx = json_loads(ctx_json, 0, NULL);
+    char *out = NULL;
+    *rc = sl_chat_render(c, ctx, &out, NULL, err, errlen);
+    json_decref(ctx);
+    return out;
+}
+
+/* Where templates come from (chat.h) and which one a request gets. */
+TEST(chat_sources) {
+    char dir[] = "/tmp/sl-chat-XXXXXX", err[512];
+    CHECK(mkdtemp(dir) != NULL);
+    sl_chat c;
+    int rc;
+    char *out;
+    const char *one = "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"tools\": null}";
+    const char *with_tools = "{\"messages\": [], \"tools\": [{\"type\": \"function\"}]}";
+    /* no template: not ready, chat answers SL_ENOTSUP with the reason */
+    CHECK(sl_chat_init(&c, FIXTURE("models/qwen2-tiny"), NULL, err, sizeof err) == 0 && !sl_chat_ready(&c));
+    out = chat_render(&c, one, &rc, err, sizeof err);
+    CHECK(!out && rc == SL_ENOTSUP && strstr(err, "no chat template"));
+    CHECK(!strcmp(sl_chat_end_token(&c), "<|endoftext|>") && !c.bos);
+    sl_chat_free(&c);
+    /* --chat-template FILE over the model's; bos/eos of tokenizer_config.json reach the template */
+    CHECK(sl_chat_init(&c, FIXTURE("models/llama-tiny"), "nonexistent.jinja", err, sizeof err) == SL_ENOENT);
+    CHECK(sl_chat_init(&c, FIXTURE("models/llama-tiny"), FIXTURE("chat/templates/meta-llama-Llama-3.1-8B-Instruct.jinja"),
+                       err, sizeof err) == 0 && sl_chat_ready(&c));
+    out = chat_render(&c, one, &rc, err, sizeof err);
+    CHECKF(out && !strncmp(out, "<|begin_of_text|><|start_header_id|>system<|end_header_id|>", 58), "%s", out ? out : err);
+    free(out);
+    CHECK(sl_template_source(&c, 0) && strstr(sl_template_source(&c, 1), "<|python_tag|>"));
+    sl_chat_free(&c);
+    /* a model directory: tokenizer_config.json with named templates and AddedToken dicts */
+    write_file(dir, "tokenizer_config.json",
+               "{\"bos_token\": {\"content\": \"<B>\", \"lstrip\": false}, \"eos_token\": \"<E>\", \"chat_template\": ["
+               "{\"name\": \"default\", \"template\": \"D{{ bos_token }}{{ eos_token }}\"},"
+               "{\"name\": \"tool_use\", \"template\": \"T{{ tools|length }}\"}]}");
+    CHECK(sl_chat_init(&c, dir, NULL, err, sizeof err) == 0 && sl_chat_ready(&c) && c.tmpl_tools);
+    out = chat_render(&c, one, &rc, err, sizeof err);
+    CHECKF(out && !strcmp(out, "D<B><E>"), "%s", out ? out : err);
+    free(out);
+    out = chat_render(&c, with_tools, &rc, err, sizeof err);
+    CHECKF(out && !strcmp(out, "T1"), "%s", out ? out : err);
+    free(out);
+    CHECK(!strcmp(sl_chat_end_token(&c), "<E>"));
+    sl_chat_free(&c);
+    /* chat_template.json over tokenizer_config.json; chat_template.jinja over both */
+    write_file(dir, "chat_template.json", "{\"chat_template\": \"J\"}");
+    CHECK(sl_chat_init(&c, dir, NULL, err, sizeof err) == 0 && !strcmp(sl_template_source(&c, 0), "J"));
+    sl_chat_free(&c);
+    write_file(dir, "chat_template.jinja", "{% if %}\n");
+    /* a template that does not parse: not fatal, reported with its file and line */
+    CHECK(sl_chat_init(&c, dir, NULL, err, sizeof err) == 0 && !sl_chat_ready(&c));
+    CHECKF(strstr(c.error, "chat_template.jinja") && strstr(c.error, "line 1"), "%s", c.error);
+    out = chat_render(&c, one, &rc, err, sizeof err);
+    CHECK(!out && rc == SL_ENOTSUP && strstr(err, "line 1"));
+    sl_chat_free(&c);
+    /* an inline template, as vLLM's --chat-template accepts */
+    CHECK(sl_chat_init(&c, dir, "{{ messages[0].content }}!", err, sizeof err) == 0);
+    out = chat_render(&c, one, &rc, err, sizeof err);
+    CHECK(out && !strcmp(out, "hi!"));
+    free(out);
+    sl_chat_free(&c);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
 int main(void) {
     RUN(corpus);
     RUN(whitespace_control);
@@ -279,5 +366,6 @@ int main(void) {
     RUN(statements);
     RUN(errors);
     RUN(hostile_templates_are_bounded);
+    RUN(chat_sources);
     return check_summary();
 }
