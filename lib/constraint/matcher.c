@@ -22,7 +22,7 @@
 #define MAX_STACKS 1024          /* stacks in one state */
 #define MAX_DEPTH 1024           /* positions in one stack */
 #define STEP_WORK (40u * 1000 * 1000) /* closure steps of one mask or one token */
-#define MASK_CACHE_MAX 256       /* cached masks per constraint */
+#define MASK_CACHE_MAX 1024      /* cached masks per constraint (6 KB each at 49k tokens) */
 #define MASK_CACHE_MIN_NODES 1024 /* masks cheaper than this many trie nodes are not cached */
 
 /* ---------------------------------------------------------------- vocabulary */
@@ -361,24 +361,41 @@ static int advance(const sl__grammar *G, const cstate *in, unsigned b, cstate *o
 
 /* ---------------------------------------------------------------- constraints */
 
-typedef struct mentry {
-    uint32_t hash;
-    int32_t *key; /* (klen) the state's stacks */
-    int klen;
-    uint64_t *mask;
-    struct mentry *next;
-} mentry;
+/* The automaton is determinised lazily: every state met (a canonical set of stacks and the
+ * accept flag) is interned once per constraint and gets an id; its transitions by byte are
+ * computed on first use and remembered, as is the token mask of an expensive state. A mask
+ * is then a walk of the token trie where each node costs one table lookup, and the states
+ * inside a string or a number repeat, so the walk of a new state is mostly lookups too.
+ * Everything lives in the constraint (shared by its sequences, behind c->mu); past
+ * MAX_DSTATES states the memory is dropped and rebuilt. */
+#define MAX_DSTATES 16384
+#define T_UNKNOWN (-2)
+#define T_DEAD (-1)
 
-#define MBUCKETS 512
+typedef struct dstate {
+    uint32_t hash;
+    int32_t off, len;   /* the stacks in c->arena, as cstate.d */
+    int32_t n;          /* stacks */
+    uint8_t accept;
+    int32_t *next;      /* (256) state by byte, T_UNKNOWN or T_DEAD; NULL: none computed */
+    uint64_t *mask;     /* cached token mask, or NULL */
+} dstate;
 
 struct sl_constraint {
     int refs; /* atomic via __atomic builtins */
     const sl_cvocab *v;
     sl__grammar g;
     cstate start;
-    pthread_mutex_t mu; /* the mask cache */
-    mentry *buckets[MBUCKETS];
-    int n_entries;
+    pthread_mutex_t mu; /* everything below */
+    dstate *ds;
+    int n_ds, cap_ds;
+    int32_t *arena;
+    long arena_len, arena_cap;
+    int32_t *htab; /* (hcap) ids, -1 empty */
+    int hcap;
+    int n_masks;
+    cstate t_in, t_out, t_tmp; /* scratch of a transition */
+    wlist *w;
     sl_cmask_stats st;
 };
 
@@ -390,22 +407,28 @@ sl_constraint *sl_constraint_ref(sl_constraint *c) {
     return c;
 }
 
-static void mcache_clear(sl_constraint *c) {
-    for (int i = 0; i < MBUCKETS; i++) {
-        for (mentry *e = c->buckets[i], *nx; e; e = nx) {
-            nx = e->next;
-            free(e->key);
-            free(e->mask);
-            free(e);
-        }
-        c->buckets[i] = NULL;
+static void dfa_clear(sl_constraint *c) {
+    for (int i = 0; i < c->n_ds; i++) {
+        free(c->ds[i].next);
+        free(c->ds[i].mask);
     }
-    c->n_entries = 0;
+    c->n_ds = 0;
+    c->arena_len = 0;
+    c->n_masks = 0;
+    for (int i = 0; i < c->hcap; i++) c->htab[i] = -1;
 }
 
 void sl_constraint_unref(sl_constraint *c) {
     if (!c || __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
-    mcache_clear(c);
+    dfa_clear(c);
+    free(c->ds);
+    free(c->arena);
+    free(c->htab);
+    cstate_free(&c->t_in);
+    cstate_free(&c->t_out);
+    cstate_free(&c->t_tmp);
+    if (c->w) free(c->w->d);
+    free(c->w);
     pthread_mutex_destroy(&c->mu);
     sl__grammar_free(&c->g);
     cstate_free(&c->start);
@@ -415,8 +438,90 @@ void sl_constraint_unref(sl_constraint *c) {
 void sl_constraint_mask_stats(sl_constraint *c, sl_cmask_stats *out) {
     pthread_mutex_lock(&c->mu);
     *out = c->st;
-    out->entries = c->n_entries;
+    out->entries = c->n_masks;
     pthread_mutex_unlock(&c->mu);
+}
+
+static uint32_t state_hash(const cstate *s) {
+    return stack_hash(s->d, s->len) * 31u + (uint32_t)s->accept;
+}
+
+/* The id of canonical state S (interned on first sight); < 0 on out of memory. */
+static int intern(sl_constraint *c, const cstate *s) {
+    uint32_t h = state_hash(s);
+    if (c->n_ds * 2 >= c->hcap) {
+        int cap = c->hcap ? c->hcap * 2 : 1024;
+        int32_t *t = malloc((size_t)cap * sizeof *t);
+        if (!t) return SL_ENOMEM;
+        for (int i = 0; i < cap; i++) t[i] = -1;
+        for (int i = 0; i < c->n_ds; i++) {
+            int k = (int)(c->ds[i].hash & (uint32_t)(cap - 1));
+            while (t[k] >= 0) k = (k + 1) & (cap - 1);
+            t[k] = i;
+        }
+        free(c->htab);
+        c->htab = t;
+        c->hcap = cap;
+    }
+    int k = (int)(h & (uint32_t)(c->hcap - 1));
+    for (; c->htab[k] >= 0; k = (k + 1) & (c->hcap - 1)) {
+        const dstate *d = &c->ds[c->htab[k]];
+        if (d->hash == h && d->len == s->len && d->accept == s->accept &&
+            !memcmp(c->arena + d->off, s->d, (size_t)s->len * sizeof *s->d))
+            return c->htab[k];
+    }
+    if (c->n_ds == c->cap_ds) {
+        int cap = c->cap_ds ? c->cap_ds * 2 : 256;
+        dstate *n = realloc(c->ds, (size_t)cap * sizeof *n);
+        if (!n) return SL_ENOMEM;
+        c->ds = n;
+        c->cap_ds = cap;
+    }
+    if (c->arena_len + s->len > c->arena_cap) {
+        long cap = c->arena_cap ? c->arena_cap : 4096;
+        while (cap < c->arena_len + s->len) cap *= 2;
+        int32_t *n = realloc(c->arena, (size_t)cap * sizeof *n);
+        if (!n) return SL_ENOMEM;
+        c->arena = n;
+        c->arena_cap = cap;
+    }
+    dstate *d = &c->ds[c->n_ds];
+    *d = (dstate){h, (int32_t)c->arena_len, s->len, s->n, (uint8_t)s->accept, NULL, NULL};
+    memcpy(c->arena + c->arena_len, s->d, (size_t)s->len * sizeof *s->d);
+    c->arena_len += s->len;
+    c->htab[k] = c->n_ds;
+    return c->n_ds++;
+}
+
+/* Loads interned state ID into S. */
+static int load_state(const sl_constraint *c, int id, cstate *s) {
+    cstate_clear(s);
+    const dstate *d = &c->ds[id];
+    const int32_t *p = c->arena + d->off;
+    for (int32_t i = 0; i < d->len; i += p[i] + 1) {
+        int rc = cstate_add(s, p + i + 1, p[i]);
+        if (rc) return rc;
+    }
+    s->accept = d->accept;
+    return 0;
+}
+
+/* The state after byte B from state ID: an id, T_DEAD, or < T_DEAD... (an SL_E code). */
+static int trans(sl_constraint *c, int id, unsigned b, work *wk) {
+    dstate *d = &c->ds[id];
+    if (d->next && d->next[b] != T_UNKNOWN) return d->next[b];
+    if (!d->next) {
+        if (!(d->next = malloc(256 * sizeof *d->next))) return SL_ENOMEM;
+        for (int i = 0; i < 256; i++) d->next[i] = T_UNKNOWN;
+    }
+    int rc = load_state(c, id, &c->t_in);
+    if (!rc) rc = advance(&c->g, &c->t_in, b, &c->t_out, c->w, wk);
+    if (!rc) rc = cstate_canon(&c->t_out, &c->t_tmp);
+    if (rc) return rc == SL_ETOOBIG ? SL_ETOOBIG : SL_ENOMEM;
+    int to = c->t_out.n || c->t_out.accept ? intern(c, &c->t_out) : T_DEAD;
+    if (to < T_DEAD) return to;
+    c->ds[id].next[b] = to; /* c->ds may have moved */
+    return to;
 }
 
 static const char *kind_name(sl_cpiece_kind k) {
@@ -487,16 +592,12 @@ int sl_constraint_compile(sl_constraint **out, const sl_cvocab *v, const sl_cpie
     c->v = v;
     pthread_mutex_init(&c->mu, NULL);
     /* The start state: every alternative of the root, closed. */
-    wlist *w = calloc(1, sizeof *w);
+    c->w = calloc(1, sizeof *c->w);
     work wk = {0, STEP_WORK};
     int32_t top = c->g.alts[c->g.alt_off[c->g.root]];
-    rc = w ? wl_push(w, NULL, 0, top) : SL_ENOMEM;
-    cstate tmp = {0};
-    if (!rc) rc = closure(&c->g, w, &c->start, &wk);
-    if (!rc) rc = cstate_canon(&c->start, &tmp);
-    cstate_free(&tmp);
-    if (w) free(w->d);
-    free(w);
+    rc = c->w ? wl_push(c->w, NULL, 0, top) : SL_ENOMEM;
+    if (!rc) rc = closure(&c->g, c->w, &c->start, &wk);
+    if (!rc) rc = cstate_canon(&c->start, &c->t_tmp);
     if (rc) {
         sl_constraint_unref(c);
         return rc == SL_ETOOBIG ? sl__errf(err, errlen, SL_ETOOBIG,
@@ -511,54 +612,20 @@ int sl_constraint_compile(sl_constraint **out, const sl_cvocab *v, const sl_cpie
     return 0;
 }
 
-/* Mask cache (c->mu held by the callers). */
-static mentry *mcache_find(sl_constraint *c, const cstate *s, uint32_t h) {
-    for (mentry *e = c->buckets[h % MBUCKETS]; e; e = e->next)
-        if (e->hash == h && e->klen == s->len && !memcmp(e->key, s->d, (size_t)s->len * sizeof *s->d)) return e;
-    return NULL;
-}
-
-static void mcache_put(sl_constraint *c, const cstate *s, uint32_t h, const uint64_t *mask, int words) {
-    if (mcache_find(c, s, h)) return;
-    if (c->n_entries >= MASK_CACHE_MAX) mcache_clear(c);
-    mentry *e = calloc(1, sizeof *e);
-    if (!e) return;
-    e->key = malloc((size_t)(s->len ? s->len : 1) * sizeof *e->key);
-    e->mask = malloc((size_t)words * sizeof *e->mask);
-    if (!e->key || !e->mask) {
-        free(e->key);
-        free(e->mask);
-        free(e);
-        return;
-    }
-    memcpy(e->key, s->d, (size_t)s->len * sizeof *s->d);
-    e->klen = s->len;
-    e->hash = h;
-    memcpy(e->mask, mask, (size_t)words * sizeof *mask);
-    e->next = c->buckets[h % MBUCKETS];
-    c->buckets[h % MBUCKETS] = e;
-    c->n_entries++;
-}
-
 /* ---------------------------------------------------------------- matching */
 
 struct sl_cmatch {
     sl_constraint *c;
-    cstate cur;
+    cstate cur;   /* canonical */
     int n_tokens; /* tokens accepted (0: the next token starts the text) */
-    cstate *lv;   /* (max_depth + 1) states along the trie path */
-    int n_lv;
-    cstate a, b;  /* scratch of accept */
-    wlist *w;
+    int32_t *lv;  /* (max_depth + 1) state ids along the trie path */
 };
 
 sl_cmatch *sl_cmatch_new(sl_constraint *c) {
     sl_cmatch *m = calloc(1, sizeof *m);
     if (!m) return NULL;
-    m->w = calloc(1, sizeof *m->w);
-    m->n_lv = c->v->max_depth + 1;
-    m->lv = calloc((size_t)m->n_lv, sizeof *m->lv);
-    if (!m->w || !m->lv || cstate_copy(&m->cur, &c->start)) {
+    m->lv = malloc(((size_t)c->v->max_depth + 2) * sizeof *m->lv);
+    if (!m->lv || cstate_copy(&m->cur, &c->start)) {
         sl_cmatch_free(m);
         return NULL;
     }
@@ -569,12 +636,7 @@ sl_cmatch *sl_cmatch_new(sl_constraint *c) {
 void sl_cmatch_free(sl_cmatch *m) {
     if (!m) return;
     cstate_free(&m->cur);
-    cstate_free(&m->a);
-    cstate_free(&m->b);
-    for (int i = 0; i < m->n_lv; i++) cstate_free(&m->lv[i]);
     free(m->lv);
-    if (m->w) free(m->w->d);
-    free(m->w);
     sl_constraint_unref(m->c);
     free(m);
 }
@@ -582,82 +644,88 @@ void sl_cmatch_free(sl_cmatch *m) {
 int sl_cmatch_complete(const sl_cmatch *m) { return m->cur.accept; }
 int sl_cmatch_finished(const sl_cmatch *m) { return m->cur.accept && m->cur.n == 0; }
 
-/* Walks bytes S from state FROM; 1 if some stack (or the accept flag) survives; the result
- * in *res (m->a or m->b). < 0 on a bound. */
-static int walk(sl_cmatch *m, const cstate *from, const char *s, size_t n, cstate **res, work *wk) {
-    const cstate *in = from;
-    cstate *o = &m->a;
-    for (size_t i = 0; i < n; i++) {
-        if (!in->n) return 0;
-        int rc = advance(&m->c->g, in, (unsigned char)s[i], o, m->w, wk);
-        if (rc) return rc;
-        in = o;
-        o = o == &m->a ? &m->b : &m->a;
-    }
-    *res = (cstate *)in;
-    return in->n || in->accept;
+/* The id of the matcher's state (c->mu held), dropping the memory first when it is full. */
+static int cur_id(sl_cmatch *m) {
+    sl_constraint *c = m->c;
+    if (c->n_ds >= MAX_DSTATES) dfa_clear(c);
+    return intern(c, &m->cur);
 }
 
-int sl_cmatch_mask(sl_cmatch *m, uint64_t *mask) {
+/* Walks bytes S from state ID: the id reached, T_DEAD, or an SL_E code (c->mu held). */
+static int walk_id(sl_constraint *c, int id, const char *s, size_t n, work *wk) {
+    for (size_t i = 0; i < n && id >= 0; i++) {
+        if (!c->ds[id].n) return T_DEAD;
+        id = trans(c, id, (unsigned char)s[i], wk);
+    }
+    return id;
+}
+
+static int mask_locked(sl_cmatch *m, uint64_t *mask) {
     sl_constraint *c = m->c;
     const sl_cvocab *v = c->v;
     int words = (v->n_vocab + 63) / 64;
-    uint32_t h = stack_hash(m->cur.d, m->cur.len);
-    int hit = 0;
-    pthread_mutex_lock(&c->mu);
-    mentry *e = mcache_find(c, &m->cur, h);
-    if (e) {
-        memcpy(mask, e->mask, (size_t)words * sizeof *mask);
-        c->st.hits++;
-        hit = 1;
-    }
-    pthread_mutex_unlock(&c->mu);
+    int id = cur_id(m);
+    if (id < 0) return id;
     work wk = {0, STEP_WORK};
-    if (!hit) {
+    if (c->ds[id].mask) {
+        memcpy(mask, c->ds[id].mask, (size_t)words * sizeof *mask);
+        c->st.hits++;
+    } else {
         memset(mask, 0, (size_t)words * sizeof *mask);
         uint64_t nodes = 0;
-        if (m->cur.n) {
+        int32_t *lv = m->lv;
+        lv[0] = id;
+        if (c->ds[id].n) {
             for (int i = 1; i < v->n_nodes;) {
                 int d = v->depth[i];
-                const cstate *parent = d == 1 ? &m->cur : &m->lv[d - 1];
-                cstate *s = &m->lv[d];
-                int rc = advance(&c->g, parent, v->byte[i], s, m->w, &wk);
-                if (rc) return rc;
+                int to = trans(c, lv[d - 1], v->byte[i], &wk);
+                if (to < T_DEAD) return to;
                 nodes++;
-                if (s->n || s->accept)
-                    for (int k = v->tok_off[i]; k < v->tok_off[i + 1]; k++)
-                        mask[v->toks[k] >> 6] |= 1ull << (v->toks[k] & 63);
-                i = s->n ? i + 1 : v->end[i];
+                if (to == T_DEAD) {
+                    i = v->end[i];
+                    continue;
+                }
+                lv[d] = to;
+                for (int k = v->tok_off[i]; k < v->tok_off[i + 1]; k++) mask[v->toks[k] >> 6] |= 1ull << (v->toks[k] & 63);
+                i = c->ds[to].n ? i + 1 : v->end[i];
             }
         }
-        pthread_mutex_lock(&c->mu);
         c->st.misses++;
         c->st.nodes += nodes;
-        if (nodes >= MASK_CACHE_MIN_NODES) mcache_put(c, &m->cur, h, mask, words);
-        pthread_mutex_unlock(&c->mu);
+        if (nodes >= MASK_CACHE_MIN_NODES && c->n_masks < MASK_CACHE_MAX &&
+            (c->ds[id].mask = malloc((size_t)words * sizeof *mask))) {
+            memcpy(c->ds[id].mask, mask, (size_t)words * sizeof *mask);
+            c->n_masks++;
+        }
     }
     if (m->n_tokens == 0) /* the first token: SentencePiece drops a leading space */
         for (int i = 0; i < v->n_first; i++) {
-            int32_t id = v->first_ids[i];
-            cstate *r;
-            int ok = walk(m, &m->cur, v->first_bytes + v->first_off[i], v->first_off[i + 1] - v->first_off[i], &r, &wk);
-            if (ok < 0) return ok;
-            if (ok) mask[id >> 6] |= 1ull << (id & 63);
-            else mask[id >> 6] &= ~(1ull << (id & 63));
+            int32_t t = v->first_ids[i];
+            int to = walk_id(c, id, v->first_bytes + v->first_off[i], v->first_off[i + 1] - v->first_off[i], &wk);
+            if (to < T_DEAD) return to;
+            if (to >= 0) mask[t >> 6] |= 1ull << (t & 63);
+            else mask[t >> 6] &= ~(1ull << (t & 63));
         }
     return 0;
 }
 
+int sl_cmatch_mask(sl_cmatch *m, uint64_t *mask) {
+    pthread_mutex_lock(&m->c->mu);
+    int rc = mask_locked(m, mask);
+    pthread_mutex_unlock(&m->c->mu);
+    return rc;
+}
+
 static int accept_bytes(sl_cmatch *m, const char *s, size_t n) {
+    if (!n) return 0;
+    sl_constraint *c = m->c;
     work wk = {0, STEP_WORK};
-    cstate *r = NULL;
-    int ok = walk(m, &m->cur, s, n, &r, &wk);
-    if (ok <= 0) return ok < 0 ? ok : SL_EINVAL;
-    if (r == &m->cur) return 0; /* no bytes */
-    cstate t = m->cur;
-    m->cur = *r;
-    *r = t;
-    return cstate_canon(&m->cur, r);
+    pthread_mutex_lock(&c->mu);
+    int id = cur_id(m);
+    if (id >= 0) id = walk_id(c, id, s, n, &wk);
+    int rc = id >= 0 ? load_state(c, id, &m->cur) : id == T_DEAD ? SL_EINVAL : id;
+    pthread_mutex_unlock(&c->mu);
+    return rc;
 }
 
 int sl_cmatch_accept_bytes(sl_cmatch *m, const char *s, size_t n) {
