@@ -513,3 +513,48 @@ for label, key, ok, goal in targets:
     status = "not measured yet" if v is None else ("met" if ok(v) else "MISSED")
     print("   %-44s %10s %8s  %s" % (label, "-" if v is None else "%.3f" % v, goal, status))
 EOF
+
+# ---------------------------------------------------------------- structured outputs (issue 15)
+# Self-contained: BUILD/bench_constraint on a 49,152-token byte-level vocabulary (the bench
+# model's size; the fixture tokenizer the model carries has 1,024 tokens, too few to cost
+# anything). Compile time of a 10-property object schema and the masking work per decode step
+# at batch 8, cold (a new schema) and warm (the compiled constraint reused), put in bench.json
+# with their ratio to the engine's decode step at batch 8 (8 / decode_b8_tok_s). Skipped when
+# the program is not built.
+if [ -x "$B/bench_constraint" ]; then
+    CONSTRAINT_CMD="$B/bench_constraint --vocab 49152 --batch 8 --steps 96"
+    echo "bench.sh: $CONSTRAINT_CMD"
+    $CONSTRAINT_CMD >"$B/bench_constraint.json" || { echo "bench.sh: bench_constraint failed" >&2; exit 1; }
+    OUT="$OUT" CONSTRAINT_JSON="$B/bench_constraint.json" CONSTRAINT_CMD="$CONSTRAINT_CMD" python3 - <<'PYEOF'
+import json, os
+env = os.environ
+res = json.load(open(env["OUT"]))
+got = json.load(open(env["CONSTRAINT_JSON"]))
+for k, v in got.items():
+    res[k] = v
+b8 = res.get("decode_b8_tok_s")
+step_ms = 8e3 / b8 if b8 else None
+res["constraint_decode_step_b8_ms"] = step_ms
+for k in ("constraint_mask_ms_per_step_b8", "constraint_mask_ms_per_step_b8_cold"):
+    res[k.replace("constraint_mask_ms_per_step_b8", "ratio_constraint_mask_over_decode_b8")] = \
+        got[k] / step_ms if step_ms else None
+meta = res.setdefault("_meta", {})
+for k in got:
+    meta.setdefault("commands", {})[k] = "make bench -> " + env["CONSTRAINT_CMD"]
+meta["constraint"] = ("bench_constraint: a byte-level vocabulary of 49,152 made-up tokens (byte tokens, JSON "
+                      "punctuation, indentation, numbers, pseudo-words); 8 sequences take the mask, set -inf "
+                      "logits and advance over a uniformly random allowed token, 96 steps; cold = new schema "
+                      "(empty caches), warm = the compiled constraint reused; ratios over 8 / decode_b8_tok_s")
+with open(env["OUT"] + ".tmp", "w") as f:
+    json.dump(res, f, indent=2)
+    f.write("\n")
+os.replace(env["OUT"] + ".tmp", env["OUT"])
+f = lambda v, u="": "-" if v is None else "%.3f%s" % (v, u)
+print("\n   structured outputs (%d-token vocabulary, 10-property schema)" % got["constraint_vocab"])
+print("   %-44s %12s   (goal < 50 ms)" % ("compile, median of 20", f(got["constraint_compile_ms"], " ms")))
+print("   %-44s %12s" % ("masking per decode step at b8, warm", f(got["constraint_mask_ms_per_step_b8"], " ms")))
+print("   %-44s %12s" % ("masking per decode step at b8, cold", f(got["constraint_mask_ms_per_step_b8_cold"], " ms")))
+print("   %-44s %12s   (goal < 0.1)" % ("masking / decode step b8, warm", f(res["ratio_constraint_mask_over_decode_b8"])))
+print("   %-44s %12s   (goal < 0.1)" % ("masking / decode step b8, cold", f(res["ratio_constraint_mask_over_decode_b8_cold"])))
+PYEOF
+fi

@@ -2,11 +2,12 @@
 # Installs the Debian 12 packages symlora needs to build and test, when missing.
 # Fast no-op when everything is present (make test calls it every time).
 # nginx-light: tests/blackbox/test_scaleout.py runs it in front of three replicas.
+# python3-jsonschema: tests/blackbox/test_structured.py validates structured outputs with it.
 set -eu
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libopenblas-dev libopenblas0-pthread libjansson-dev libuv1-dev libmicrohttpd-dev
 libpcre2-dev libutf8proc-dev nettle-dev
-python3 curl ca-certificates nodejs npm
+python3 python3-jsonschema curl ca-certificates nodejs npm
 nginx-light"
 missing=""
 for p in $PKGS; do

@@ -6,7 +6,8 @@ import os
 import sys
 import time
 
-from .client import DEFAULT_URL, AdapterDirError, APIError, Client, ConnectionFailed, Error, chunk_text, tool_calls
+from .client import (DEFAULT_URL, AdapterDirError, APIError, Client, ConnectionFailed, Error, chunk_text, json_schema_format,
+                     tool_calls)
 
 EXIT_OK, EXIT_API, EXIT_USAGE, EXIT_CONNECT = 0, 1, 2, 3
 PROGRESS_AUTO_BYTES = 4 << 20  # uploads at least this big show progress when stderr is a terminal
@@ -159,6 +160,25 @@ def _gen_params(a):
          "seed": a.seed}
     if a.stop:
         p["stop"] = a.stop
+    # Structured outputs: at most one (the server refuses two with a 400, naming them).
+    if a.json_schema:
+        try:
+            with open(a.json_schema, encoding="utf-8") as f:
+                p["response_format"] = json_schema_format(json.load(f))
+        except (OSError, ValueError) as e:
+            raise UsageError("--json-schema %s: %s" % (a.json_schema, e))
+    if a.json_object:
+        p["response_format"] = {"type": "json_object"}
+    if a.regex is not None:
+        p["guided_regex"] = a.regex
+    if a.choice:
+        p["guided_choice"] = a.choice
+    if a.grammar:
+        try:
+            with open(a.grammar, encoding="utf-8") as f:
+                p["grammar"] = f.read()
+        except OSError as e:
+            raise UsageError("--grammar %s: %s" % (a.grammar, e))
     return p
 
 
@@ -319,6 +339,11 @@ def build_parser():
         s.add_argument("--seed", type=int)
         s.add_argument("--stop", action="append", help="a stop sequence (repeatable)")
         s.add_argument("--no-stream", action="store_true", help="wait for the whole answer instead of streaming")
+        s.add_argument("--json-schema", metavar="FILE", help="structured output: the answer matches this JSON Schema")
+        s.add_argument("--json-object", action="store_true", help="structured output: the answer is a JSON object")
+        s.add_argument("--regex", metavar="RE", help="structured output: the answer matches this regex in full")
+        s.add_argument("--choice", action="append", metavar="TEXT", help="structured output: one of these (repeatable)")
+        s.add_argument("--grammar", metavar="FILE", help="structured output: a GBNF grammar (root rule 'root')")
         if name == "chat":
             s.add_argument("--system", help="a system message before MESSAGE")
             s.add_argument("--tools", metavar="FILE", help="a JSON file of OpenAI function tools (an array, or one tool); "

@@ -100,6 +100,12 @@ def function_tool(name, parameters=None, description=None):
     return {"type": "function", "function": f}
 
 
+def json_schema_format(schema, name="output", strict=True):
+    """response_format for completions()/chat(): the output must match the JSON Schema SCHEMA
+    (structured outputs; the server refuses unsupported keywords with a 400)."""
+    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": strict}}
+
+
 def tool_calls(answer):
     """The tool calls of a chat answer: a response object, or the chunks of a stream (an iterable
     of chunk objects, merged by index: id, type and name from the first piece of a call, the
@@ -285,7 +291,10 @@ class Client:
     # ------------------------------------------------------------------ inference
     def completions(self, prompt, model=None, stream=False, **params):
         """POST /v1/completions. PROMPT: text or a list of token ids. PARAMS: max_tokens,
-        temperature, top_p, top_k, seed, stop, logprobs, ... (None values are left out).
+        temperature, top_p, top_k, seed, stop, logprobs, ... (None values are left out);
+        structured outputs: response_format (json_schema_format(schema) or {"type": "json_object"}),
+        structured_outputs {json|regex|choice|grammar}, guided_json/_regex/_choice/_grammar,
+        grammar, json_schema (one of them).
         Returns the response object, or with STREAM a generator of chunk objects."""
         body = self._params({"prompt": prompt}, dict(params, model=model))
         if stream:

@@ -21,7 +21,7 @@
 
 #define MAX_STACKS 1024          /* stacks in one state */
 #define MAX_DEPTH 1024           /* positions in one stack */
-#define STEP_WORK (40u * 1000 * 1000) /* closure steps of one mask or one token */
+#define STEP_WORK (4u * 1000 * 1000) /* closure steps of one mask or one token */
 #define MASK_CACHE_MAX 1024      /* cached masks per constraint (6 KB each at 49k tokens) */
 #define MASK_CACHE_MIN_NODES 1024 /* masks cheaper than this many trie nodes are not cached */
 
@@ -278,7 +278,77 @@ typedef struct wlist {
     int32_t *d;
     int len, cap;
     int32_t cur[MAX_DEPTH + 2];
+    /* Stacks already expanded in this closure (paths through nullable rules converge: without
+     * this, (a?){n} would be explored 2^n times). Open addressing; a slot is live when its
+     * generation is the closure's. */
+    uint32_t *vh, *vgen;
+    int32_t *vat;
+    int vcap, vn;
+    uint32_t gen;
+    int32_t *vd;
+    long vlen, vdcap;
 } wlist;
+
+static void wl_free(wlist *w) {
+    if (!w) return;
+    free(w->d);
+    free(w->vh);
+    free(w->vgen);
+    free(w->vat);
+    free(w->vd);
+    free(w);
+}
+
+/* 1 if stack P (LEN) is new in this closure (and now recorded), 0 if seen, < 0 on error. */
+static int wl_visit(wlist *w, const int32_t *p, int len) {
+    if ((w->vn + 1) * 2 > w->vcap) {
+        int cap = w->vcap ? w->vcap * 2 : 1024;
+        uint32_t *h = malloc((size_t)cap * sizeof *h), *g = calloc((size_t)cap, sizeof *g);
+        int32_t *at = malloc((size_t)cap * sizeof *at);
+        if (!h || !g || !at) {
+            free(h);
+            free(g);
+            free(at);
+            return SL_ENOMEM;
+        }
+        for (int i = 0; i < w->vcap; i++) {
+            if (w->vgen[i] != w->gen) continue;
+            int k = (int)(w->vh[i] & (uint32_t)(cap - 1));
+            while (g[k] == w->gen) k = (k + 1) & (cap - 1);
+            h[k] = w->vh[i];
+            at[k] = w->vat[i];
+            g[k] = w->gen;
+        }
+        free(w->vh);
+        free(w->vgen);
+        free(w->vat);
+        w->vh = h;
+        w->vgen = g;
+        w->vat = at;
+        w->vcap = cap;
+    }
+    uint32_t hv = stack_hash(p, len);
+    int k = (int)(hv & (uint32_t)(w->vcap - 1));
+    for (; w->vgen[k] == w->gen; k = (k + 1) & (w->vcap - 1))
+        if (w->vh[k] == hv && w->vd[w->vat[k]] == len && !memcmp(w->vd + w->vat[k] + 1, p, (size_t)len * sizeof *p))
+            return 0;
+    if (w->vlen + len + 1 > w->vdcap) {
+        long cap = w->vdcap ? w->vdcap : 4096;
+        while (cap < w->vlen + len + 1) cap *= 2;
+        int32_t *nd = realloc(w->vd, (size_t)cap * sizeof *nd);
+        if (!nd) return SL_ENOMEM;
+        w->vd = nd;
+        w->vdcap = cap;
+    }
+    w->vh[k] = hv;
+    w->vgen[k] = w->gen;
+    w->vat[k] = (int32_t)w->vlen;
+    w->vd[w->vlen++] = len;
+    memcpy(w->vd + w->vlen, p, (size_t)len * sizeof *p);
+    w->vlen += len;
+    w->vn++;
+    return 1;
+}
 
 static int wl_push(wlist *w, const int32_t *p, int len, int32_t top) {
     int need = w->len + len + 2;
@@ -304,6 +374,12 @@ typedef struct work {
 /* Closes every stack of the work list into OUT (ready stacks and the accept flag). */
 static int closure(const sl__grammar *G, wlist *w, cstate *out, work *wk) {
     int32_t *cur = w->cur;
+    if (++w->gen == 0) { /* generations wrapped: forget every slot */
+        if (w->vgen) memset(w->vgen, 0, (size_t)w->vcap * sizeof *w->vgen);
+        w->gen = 1;
+    }
+    w->vn = 0;
+    w->vlen = 0;
     while (w->len > 0) {
         int len = w->d[w->len - 1];
         w->len -= len + 1;
@@ -312,6 +388,11 @@ static int closure(const sl__grammar *G, wlist *w, cstate *out, work *wk) {
             if (++wk->n > wk->limit) return SL_ETOOBIG;
             int32_t p = cur[len - 1];
             sl__elem e = G->elems[p];
+            if (e.kind != SL__E_SET) { /* a branch point or a pop: once per distinct stack */
+                int v = wl_visit(w, cur, len);
+                if (v < 0) return v;
+                if (!v) break;
+            }
             if (e.kind == SL__E_SET) {
                 int rc = cstate_add(out, cur, len);
                 if (rc) return rc;
@@ -427,8 +508,7 @@ void sl_constraint_unref(sl_constraint *c) {
     cstate_free(&c->t_in);
     cstate_free(&c->t_out);
     cstate_free(&c->t_tmp);
-    if (c->w) free(c->w->d);
-    free(c->w);
+    wl_free(c->w);
     pthread_mutex_destroy(&c->mu);
     sl__grammar_free(&c->g);
     cstate_free(&c->start);
@@ -467,7 +547,7 @@ static int intern(sl_constraint *c, const cstate *s) {
     for (; c->htab[k] >= 0; k = (k + 1) & (c->hcap - 1)) {
         const dstate *d = &c->ds[c->htab[k]];
         if (d->hash == h && d->len == s->len && d->accept == s->accept &&
-            !memcmp(c->arena + d->off, s->d, (size_t)s->len * sizeof *s->d))
+            (!s->len || !memcmp(c->arena + d->off, s->d, (size_t)s->len * sizeof *s->d)))
             return c->htab[k];
     }
     if (c->n_ds == c->cap_ds) {
@@ -487,7 +567,7 @@ static int intern(sl_constraint *c, const cstate *s) {
     }
     dstate *d = &c->ds[c->n_ds];
     *d = (dstate){h, (int32_t)c->arena_len, s->len, s->n, (uint8_t)s->accept, NULL, NULL};
-    memcpy(c->arena + c->arena_len, s->d, (size_t)s->len * sizeof *s->d);
+    if (s->len) memcpy(c->arena + c->arena_len, s->d, (size_t)s->len * sizeof *s->d);
     c->arena_len += s->len;
     c->htab[k] = c->n_ds;
     return c->n_ds++;

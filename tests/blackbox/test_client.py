@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -327,6 +328,44 @@ def tools_library_and_cli(d):
         rc, _, err = run(["chat", "--tools", path, "--tool-choice", "nope", "hi"], d)
         assert rc == 1 and "not in 'tools'" in err, (rc, err)
         rc, _, err = run(["chat", "--tools", os.path.join(tmp, "missing.json"), "hi"], d)
+        assert rc == 2 and "missing.json" in err, (rc, err)
+    finally:
+        shutil.rmtree(tmp)
+
+
+@test
+def structured_outputs_library_and_cli(d):
+    """response_format, guided_* and the CLI's --json-schema/--regex/--choice/--grammar reach the
+    server; the answers match; two at once is the server's 400."""
+    c = symlora.Client(url(d))
+    schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
+    r = c.completions("x", response_format=symlora.json_schema_format(schema), max_tokens=20, temperature=0)
+    assert r["choices"][0]["finish_reason"] == "stop" and json.loads(r["choices"][0]["text"])["ok"] in (True, False), r
+    r = c.chat("hi", guided_choice=["up", "down"], max_tokens=8)
+    assert r["choices"][0]["message"]["content"] in ("up", "down"), r
+    try:
+        c.completions("x", guided_regex="a", grammar="root ::= \"a\"", max_tokens=4)
+        raise AssertionError("two structured outputs are refused")
+    except symlora.APIError as e:
+        assert e.status == 400 and e.param == "grammar", e
+    tmp = tempfile.mkdtemp(prefix="symlora-structured-")
+    try:
+        sp = os.path.join(tmp, "schema.json")
+        with open(sp, "w") as f:
+            json.dump(schema, f)
+        gp = os.path.join(tmp, "g.gbnf")
+        with open(gp, "w") as f:
+            f.write('root ::= "<" [a-c]{2} ">"\n')
+        out = ok(["complete", "--json-schema", sp, "--max-tokens", "20", "--temperature", "0", "x"], d)
+        assert json.loads(out)["ok"] in (True, False), out
+        assert re.fullmatch(r"[0-9]{3}\n", ok(["complete", "--regex", "[0-9]{3}", "--no-stream", "x"], d))
+        assert ok(["chat", "--choice", "yes", "--choice", "no", "hi"], d) in ("yes\n", "no\n")
+        assert re.fullmatch(r"<[a-c]{2}>\n", ok(["complete", "--grammar", gp, "x"], d))
+        out = ok(["complete", "--json-object", "--max-tokens", "4", "--no-stream", "x"], d)
+        assert out.startswith("{"), out
+        rc, _, err = run(["complete", "--regex", "(?=a)", "x"], d)
+        assert rc == 1 and "lookahead" in err, (rc, err)
+        rc, _, err = run(["complete", "--json-schema", os.path.join(tmp, "missing.json"), "x"], d)
         assert rc == 2 and "missing.json" in err, (rc, err)
     finally:
         shutil.rmtree(tmp)

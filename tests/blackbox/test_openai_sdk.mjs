@@ -187,6 +187,34 @@ await test("errors_are_sdk_errors", async () => {
   }
 });
 
+await test("response_format_json_schema", async () => {
+  // Structured outputs through the SDK: the random-weight model emits noise unless constrained.
+  const schema = { type: "object", additionalProperties: false, required: ["city", "days"],
+    properties: { city: { type: "string", enum: ["Paris", "Oslo", "Lima"] },
+                  days: { type: "integer", minimum: 1, maximum: 14 } } };
+  for (const model of ["llama-tiny", "symlora-qo-r8"]) {
+    const r = await client.chat.completions.create({
+      model, messages: [{ role: "user", content: "Plan a trip" }], max_tokens: 120, temperature: 0.7, seed: 3,
+      response_format: { type: "json_schema", json_schema: { name: "trip", strict: true, schema } } });
+    const c = r.choices[0];
+    assert(c.finish_reason === "stop", `finish ${c.finish_reason}: ${c.message.content}`);
+    const v = JSON.parse(c.message.content);
+    assert(["Paris", "Oslo", "Lima"].includes(v.city) && Number.isInteger(v.days) && v.days >= 1 && v.days <= 14,
+      `not valid: ${c.message.content}`);
+    assert(Object.keys(v).sort().join() === "city,days", `keys: ${c.message.content}`);
+  }
+  const o = await client.chat.completions.create({ model: "llama-tiny", messages: [{ role: "user", content: "x" }],
+    max_tokens: 30, temperature: 0, response_format: { type: "json_object" } });
+  assert(o.choices[0].message.content.startsWith("{"), o.choices[0].message.content);
+  try {
+    await client.chat.completions.create({ model: "llama-tiny", messages: [{ role: "user", content: "x" }],
+      response_format: { type: "json_schema", json_schema: { name: "bad", schema: { type: "string", not: {} } } } });
+    throw new Error("an unsupported keyword must be refused");
+  } catch (e) {
+    assert(e instanceof OpenAI.BadRequestError && /'not'/.test(e.message), `got ${e}`);
+  }
+});
+
 await test("sigterm_exits_0", async () => {
   daemon.kill("SIGTERM");
   const { code, sig } = await exited;

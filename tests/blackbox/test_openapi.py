@@ -267,7 +267,12 @@ def completions(d):
                  {"model": "symlora-qo-r8", "prompt": ["Once upon"], "max_tokens": 3, "seed": 7, "top_k": 5,
                   "top_p": 0.9, "stop": ["\n", "."], "logprobs": 0},
                  {"model": "lora-qv-r4", "prompt": [[5, 6, 7]], "max_tokens": 2, "temperature": 0.5, "n": 1,
-                  "stream_options": None, "user": "u1"}):
+                  "stream_options": None, "user": "u1"},
+                 {"prompt": "x", "max_tokens": 12, "response_format": {"type": "json_schema", "json_schema": {
+                     "name": "n", "strict": True, "schema": {"type": "object", "properties": {"a": {"type": "boolean"}},
+                                                             "required": ["a"]}}}},
+                 {"prompt": "x", "max_tokens": 4, "structured_outputs": {"choice": ["a", "b"]}},
+                 {"prompt": "x", "max_tokens": 4, "guided_regex": "[0-9]{2}"}):
         j = jcall(d, "POST", "/v1/completions", body, 200)
         assert j["choices"][0]["finish_reason"] in ("stop", "length"), j
 
@@ -287,7 +292,9 @@ def completions_errors(d):
     for body, st in (({"prompt": "x", "temperature": "hot"}, 400), ({"prompt": "x", "max_tokens": 0}, 400),
                      ({"prompt": "x", "max_tokens": 100000}, 400), ({"prompt": "x", "echo": True}, 400),
                      ({"prompt": [999999]}, 400), ({}, 400), ({"prompt": "x", "n": 2}, 400),
-                     ({"model": "no-such-adapter", "prompt": "x"}, 404), ({"model": "../etc", "prompt": "x"}, 404)):
+                     ({"model": "no-such-adapter", "prompt": "x"}, 404), ({"model": "../etc", "prompt": "x"}, 404),
+                     ({"prompt": "x", "guided_regex": "(?=a)"}, 400),
+                     ({"prompt": "x", "grammar": "root ::= \"a\"", "guided_choice": ["a"]}, 400)):
         j = jcall(d, "POST", "/v1/completions", body, st)
         assert j["error"]["message"], j
     call(d, "POST", "/v1/completions", b"{not json", 400, headers={"Content-Type": "application/json"})

@@ -44,10 +44,15 @@ FUZZ_SRC_http_request     := $(sort api/request.c api/prompt.c api/structured.c 
                              lib/template/chat.c $(FUZZ_SRC_template) lib/toolcall/toolcall.c $(FUZZ_SRC_tokenizer_load))
 FUZZ_SRC_http_multipart   := $(FUZZ_SRC_http_request) # + libmicrohttpd's PostProcessor
 FUZZ_SRC_toolcall         := lib/toolcall/toolcall.c lib/common/buf.c lib/common/error.c
+# Structured outputs: each compiler of lib/constraint, then its matcher over the fixture vocabulary.
+FUZZ_SRC_schema           := $(sort $(wildcard lib/constraint/*.c)) $(FUZZ_SRC_tokenizer_load)
+FUZZ_SRC_regex            := $(FUZZ_SRC_schema)
+FUZZ_SRC_gbnf             := $(FUZZ_SRC_schema)
 
 FUZZ_ALL_TARGETS := safetensors model_config adapter adapter_patterns \
                     $(if $(wildcard lib/tokenizer/tokenizer.c),tokenizer_load tokenizer_encode) \
-                    $(if $(wildcard api/request.c),http_request http_multipart) toolcall template
+                    $(if $(wildcard api/request.c),http_request http_multipart) toolcall template \
+                    $(if $(wildcard lib/constraint/matcher.c),schema regex gbnf)
 FUZZ_TARGETS     ?= $(FUZZ_ALL_TARGETS)
 
 fuzz_obj = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(1))

@@ -62,6 +62,7 @@ options() {
     http_multipart)   echo "$common -max_len=16384" ;;
     toolcall)         echo "$common -max_len=4096" ;;
     template)         echo "$common -max_len=16384" ;;
+    schema|regex|gbnf) echo "$common -max_len=4096" ;;
     *) return 1 ;;
     esac
 }
