@@ -637,20 +637,35 @@ static int try_admit(sl_engine *e, sl_engine_req *r, int budget) {
     return 1;
 }
 
-/* When every slot is taken: if the fairest waiting tenant TI holds fewer slots than its
- * weighted share of max_running, preempts the latest sequence of the tenant furthest over
- * its share. Returns 1 if a slot was freed. */
-static int fair_slot(sl_engine *e, int ti, int *budget) {
+/* Tenant I's weighted share of max_running among the tenants with running or waiting work. */
+static double share_of(const sl_engine *e, int i) {
     double wsum = 0;
+    for (int k = 0; k < e->n_tenants; k++)
+        if (e->tenants[k].running || e->tenants[k].waiting) wsum += e->tenants[k].weight;
+    double s = wsum > 0 ? e->o.max_running * e->tenants[i].weight / wsum : e->o.max_running;
+    return s > 1 ? s : 1;
+}
+
+/* 1 if tenant TI may take one more slot: it stays within its share, or no other waiting
+ * tenant is short of its own (a free slot is not handed to a tenant over its share while
+ * another waits below it: that slot would be taken back at once). */
+static int may_take_slot(const sl_engine *e, int ti) {
+    if (e->tenants[ti].running + 1 <= share_of(e, ti)) return 1;
     for (int i = 0; i < e->n_tenants; i++)
-        if (e->tenants[i].running || e->tenants[i].waiting) wsum += e->tenants[i].weight;
-    double share = e->o.max_running * e->tenants[ti].weight / wsum;
-    if (e->tenants[ti].running + 1 > (share > 1 ? share : 1)) return 0;
+        if (i != ti && e->tenants[i].waiting && e->tenants[i].running + 1 <= share_of(e, i)) return 0;
+    return 1;
+}
+
+/* When every slot is taken: if tenant TI holds fewer slots than its weighted share of
+ * max_running, preempts the latest sequence of the tenant furthest over its share. Returns 1
+ * if a slot was freed. */
+static int fair_slot(sl_engine *e, int ti, int *budget) {
+    if (e->tenants[ti].running + 1 > share_of(e, ti)) return 0;
     int over = -1;
     double most = 0;
     for (int i = 0; i < e->n_tenants; i++) {
         tenant *u = &e->tenants[i];
-        double x = u->running - e->o.max_running * u->weight / wsum;
+        double x = u->running - share_of(e, i);
         if (i != ti && u->running > 1 && x >= 1 && x > most) {
             most = x;
             over = i;
@@ -732,7 +747,8 @@ static int plan_step(sl_engine *e, int *woke) {
         for (int k = 0; k < no && !admitted && tries < 16; k++) {
             for (sl_engine_req *r = e->tenants[order[k]].qhead; r && !admitted && tries < 16; r = r->qnext) {
                 if (r == blocked) continue;
-                if (e->n_running >= e->o.max_running && !fair_slot(e, r->ti, &budget)) goto done;
+                /* Every slot taken: only a tenant short of its share gets one (next tenant). */
+                if (e->n_running >= e->o.max_running ? !fair_slot(e, r->ti, &budget) : !may_take_slot(e, r->ti)) break;
                 tries++;
                 if (try_admit(e, r, budget)) {
                     budget -= r->chunk;
