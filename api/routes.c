@@ -231,6 +231,8 @@ static void sched_metrics(sl__req *q, sl_buf *b, const sl_engine_stats *st) {
     gauge(b, "vllm:num_requests_running", "Alias of symlora_num_requests_running (vLLM).", "gauge", st->running);
     gauge(b, "vllm:num_requests_waiting", "Alias of symlora_num_requests_waiting (vLLM).", "gauge", st->waiting);
     gauge(b, "vllm:kv_cache_usage_perc", "KV cache usage, 0..1 (vLLM).", "gauge", usage);
+    gauge(b, "vllm:gpu_cache_usage_perc", "Alias of vllm:kv_cache_usage_perc (older vLLM, older endpoint pickers).", "gauge",
+          usage);
     gauge(b, "vllm:num_preemptions_total", "Alias of symlora_preemptions_total (vLLM).", "counter", (double)st->preemptions);
     gauge(b, "vllm:prefix_cache_queries_total", "Alias of symlora_prefix_cache_queries_total (vLLM).", "counter",
           (double)st->prefix_queries);

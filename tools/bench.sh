@@ -558,3 +558,71 @@ print("   %-44s %12s   (goal < 0.1)" % ("masking / decode step b8, warm", f(res[
 print("   %-44s %12s   (goal < 0.1)" % ("masking / decode step b8, cold", f(res["ratio_constraint_mask_over_decode_b8_cold"])))
 PYEOF
 fi
+
+# ---- Scheduler (issue 16): BUILD/bench_sched (tools/bench_sched.c), merged into $OUT -----------
+# Its own section: runs after the table above and adds the sched_* keys (and their commands) to
+# $OUT. Long context on the qwen2.5-0.5b shape (32k context; BF16 file, ~2 GB in memory), memory
+# pressure and multi-turn prefix caching on a 2-layer cut of the SmolLM2-135M shape (prefills of
+# 1000+ tokens stay short), fairness on the whole SmolLM2-135M shape ($MODEL, whose steps cost
+# what a real model's do). SL_BENCH_SCHED=0 skips it; SL_BENCH_SCHED_FAIR_SECONDS (default 8).
+if [ "${SL_BENCH_SCHED:-1}" != 0 ]; then
+    [ -x "$B/bench_sched" ] || { echo "bench.sh: $B/bench_sched is missing (run make bench)" >&2; exit 1; }
+    SCHED_LONG=$DATA/qwen2.5-0.5b-bf16
+    SCHED_SMALL=$DATA/smollm2-135m-2layers-f32
+    SCHED_ADS=$DATA/symlora-r16-all-x4-2layers
+    cached "$SCHED_LONG" "$B/gen_model" model --preset qwen2.5-0.5b --out "$SCHED_LONG" --dtype bf16 --seed 13
+    cached "$SCHED_SMALL" "$B/gen_model" model --preset smollm2-135m --layers 2 --out "$SCHED_SMALL" --dtype f32 --seed 11
+    cached "$SCHED_ADS" "$B/gen_model" adapters --model "$SCHED_SMALL" --out "$SCHED_ADS" --count 4 --kind symlora --rank 16 --targets all --seed 12
+    SCHED_CMD="$B/bench_sched --long-model $SCHED_LONG --model $SCHED_SMALL --adapters $SCHED_ADS --fair-model $MODEL --fair-seconds ${SL_BENCH_SCHED_FAIR_SECONDS:-8}"
+    echo "bench.sh: $SCHED_CMD"
+    # shellcheck disable=SC2086 # the command is a plain word list
+    $SCHED_CMD >"$B/bench_sched.json"
+    SCHED_JSON="$B/bench_sched.json" SCHED_CMD="$SCHED_CMD" OUT="$OUT" python3 - <<'EOF'
+import json, os
+
+env = os.environ
+sched = json.load(open(env["SCHED_JSON"]))
+sched.pop("sched_bench", None)
+res = json.load(open(env["OUT"])) if os.path.exists(env["OUT"]) else {}
+res.update(sched)
+meta = res.setdefault("_meta", {})
+meta.setdefault("commands", {}).update({k: "make bench -> " + env["SCHED_CMD"] for k in sched})
+meta["sched"] = (
+    "issue 16 (tools/bench_sched.c, engine in process, daemon defaults): sched_long_*: 16 requests "
+    "without max_tokens on the 32k-context qwen2.5-0.5b shape and the default 1 GiB KV pool, how many "
+    "ran at once vs how many whole contexts the pool holds (what reserving prompt + max_tokens allowed); "
+    "sched_pressure_*: 16 streams on a pool of 4 whole sequences; sched_mt_*: 1000-token system prompt, "
+    "8 users x 4 turns over 4 adapters, run one at a time: TTFT p50 of cold turn-1 requests and of "
+    "turns 2-4, hit rate = prompt tokens from the cache / prompt tokens, answers vs --no-prefix-cache, "
+    "hits under a new adapter version and another tenant; sched_fair_*: B's TTFT p50 (256-token "
+    "prompts, one at a time) idle vs with A keeping 64 waiting, and the tokens computed for A:B "
+    "with weights 3:1, both keeping 64 waiting")
+with open(env["OUT"] + ".tmp", "w") as f:
+    json.dump(res, f, indent=2)
+    f.write("\n")
+os.replace(env["OUT"] + ".tmp", env["OUT"])
+
+def num(k, fmt="%.3f"):
+    v = res.get(k)
+    return "-" if v is None else fmt % v
+
+print("\n== scheduler (issue 16) -> %s" % env["OUT"])
+rows = [
+    ("long context: requests running at once (of 16)", "sched_long_running_at_once", "%d", lambda v: v == 16, "16"),
+    ("  whole contexts the KV pool holds", "sched_long_reserving_would_run", "%d", None, ""),
+    ("memory pressure: preemptions", "sched_pressure_preemptions", "%d", lambda v: v > 0, "> 0"),
+    ("  every stream equals its solo run", "sched_pressure_outputs_equal_solo", "%d", lambda v: v == 1, "1"),
+    ("multi-turn TTFT p50 later / cold", "ratio_sched_mt_later_over_cold", "%.3f", lambda v: v <= 0.2, "<= 0.2"),
+    ("  prefix cache hit rate", "sched_mt_hit_rate", "%.3f", None, ""),
+    ("  answers equal --no-prefix-cache", "sched_mt_outputs_equal_no_cache", "%d", lambda v: v == 1, "1"),
+    ("  hits, new adapter version", "sched_mt_new_version_hits", "%d", lambda v: v == 0, "0"),
+    ("  hits, another tenant", "sched_mt_other_tenant_hits", "%d", lambda v: v == 0, "0"),
+    ("fairness: B's TTFT p50 flooded / idle", "ratio_sched_fair_b_flooded_over_idle", "%.3f", lambda v: v <= 2, "<= 2"),
+    ("  tokens A:B with weights 3:1", "sched_fair_w31_ratio", "%.3f", lambda v: abs(v / 3 - 1) <= 0.1, "3 +-10%"),
+]
+for label, key, fmt, ok, goal in rows:
+    v = res.get(key)
+    status = "" if ok is None else ("not measured" if v is None else ("met" if ok(v) else "MISSED"))
+    print("   %-48s %10s %8s  %s" % (label, num(key, fmt), goal, status))
+EOF
+fi

@@ -733,10 +733,12 @@ static int plan_step(sl_engine *e, int *woke) {
     int tries = 0;
     while (budget > 0 && e->n_waiting > 0 && tries < 16) {
         int order[16], no = 0;
-        for (int i = 0; i < e->n_tenants; i++) {
+        for (int i = 0; i < e->n_tenants; i++) { /* the 16 waiting tenants with the lowest clocks */
             if (!e->tenants[i].qhead) continue;
-            int j = no < 16 ? no++ : 15;
-            if (j == 15 && no == 16 && cmp_tenant_clock(e, i, order[15]) > 0) continue;
+            int j;
+            if (no < 16) j = no++;
+            else if (cmp_tenant_clock(e, i, order[15]) < 0) j = 15;
+            else continue;
             while (j > 0 && cmp_tenant_clock(e, i, order[j - 1]) < 0) {
                 order[j] = order[j - 1];
                 j--;

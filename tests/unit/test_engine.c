@@ -458,7 +458,7 @@ TEST(prefix_cache_reuse_and_isolation) {
 
 /* Order of completion with one running slot. */
 static void finish_order(sl_engine *e, sl_engine_req **reqs, int n, int *order) {
-    int done = 0, seen[16] = {0};
+    int done = 0, seen[32] = {0};
     double deadline = now_s() + 20;
     while (done < n && now_s() < deadline) {
         sl_engine_req *rs[16];
@@ -482,7 +482,7 @@ static void finish_order(sl_engine *e, sl_engine_req **reqs, int n, int *order) 
  * a tenant that arrives behind another's backlog goes next; a lower priority value goes
  * first within a tenant; per-tenant limits refuse with SL_EBUSY. */
 TEST(fair_queuing_priority_and_tenant_limits) {
-    sl_engine_opts o = {.max_batch_tokens = 64, .max_running = 1, .max_waiting = 16, .step_delay_ms = 2,
+    sl_engine_opts o = {.max_batch_tokens = 64, .max_running = 1, .max_waiting = 32, .step_delay_ms = 2,
                         .tenant_max_waiting = 4};
     sl_engine *e = engine_opts(o);
     if (!e) return;
@@ -517,6 +517,18 @@ TEST(fair_queuing_priority_and_tenant_limits) {
     finish_order(e, reqs, 3, order);
     CHECKF(order[1] == 2 && order[2] == 1, "priority order: %d %d %d", order[0], order[1], order[2]);
     for (int i = 0; i < 3; i++) sl_engine_req_release(reqs[i]);
+    /* More waiting tenants than one admission round looks at (16): all are served. */
+    sl_engine_req *many[24];
+    char names[24][8];
+    for (int i = 0; i < 24; i++) {
+        snprintf(names[i], sizeof names[i], "t%d", i);
+        sl_engine_params pt = greedy(2);
+        pt.tenant = names[i];
+        CHECK(sl_engine_submit(e, P1, 4, NULL, &pt, NULL, &many[i], NULL, 0) == 0);
+    }
+    int ord24[24];
+    finish_order(e, many, 24, ord24);
+    for (int i = 0; i < 24; i++) sl_engine_req_release(many[i]);
     wait_idle(e);
     sl_engine_free(e);
 }
