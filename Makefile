@@ -4,6 +4,7 @@
 #   make asan       the same tests built with AddressSanitizer + UBSan (into build/asan/)
 #   make soak       [SOAK_SECONDS=180] 64 streams + uploads/deletes against the sanitizer build
 #   make bench      optimised build + benchmarks (writes build/bench.json)
+#   make bench-compare  symlorad vs llama.cpp (node-llama-cpp) only; make bench-shapes: real shapes
 #   make run        start symlorad on the bundled demo model
 # Sources are discovered by directory: lib/ and its rooms (engine, no HTTP: common/, tokenizer/,
 # model/, serving/, adapters/, template/ ...), api/ (routes), daemon/ (main), tools/*.c (one
@@ -37,7 +38,7 @@ DAEMON   := $(if $(DAEMON_SRC),$(BUILD)/symlorad)
 TOOLS    := $(patsubst tools/%.c,$(BUILD)/%,$(TOOL_SRC))
 UNITS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all test unit asan soak bench run deps clean
+.PHONY: all test unit asan soak bench bench-compare bench-shapes run deps clean
 .SECONDARY: # keep objects built through pattern chains
 all: $(LIB_A) $(DAEMON) $(TOOLS) $(UNITS)
 
@@ -90,6 +91,17 @@ soak: deps
 bench: deps
 	@$(MAKE) --no-print-directory BUILD=build/bench OPT="-O3 -march=native" all
 	@tools/bench.sh build/bench
+	@python3 tools/bench_report.py --json "$${SL_BENCH_JSON:-build/bench.json}" --kernels "$$(build/bench/symlorad --version 2>&1 | tr '\n' ' ')"
+	@if [ "$${SL_BENCH_COMPARE:-1}" != 0 ]; then tools/bench_compare.sh build/bench; fi
+	@if [ "$${SL_BENCH_SHAPES:-1}" != 0 ]; then tools/bench_shapes.sh build/bench; fi
+
+# Parts of `make bench` alone, on the normal build (what `make` builds): symlorad against
+# llama.cpp (node-llama-cpp from npm, installed under $(BUILD)/llamacpp), and real model shapes.
+bench-compare: deps all
+	@tools/bench_compare.sh $(BUILD)
+
+bench-shapes: deps all
+	@tools/bench_shapes.sh $(BUILD)
 
 # The demo model has random weights and no chat template of its own: chat uses Llama 3's.
 run: deps all

@@ -11,7 +11,10 @@
 # 4. HTTP end to end and hot swap (parts 5-6): BUILD/symlorad on a free loopback port, driven by
 #    BUILD/loadgen (tools/loadgen.c); uploads the 64 SymLoRA adapters, streams 1-64 completions
 #    over 1-64 adapters, times PUT -> first token of a new version and cold loads from the store;
-# 5. merges everything into build/bench.json (numbers; null = not measured) and prints a table.
+# 5. merges everything into build/bench.json (numbers; null = not measured) and prints a table;
+# `make bench` then runs tools/bench_report.py (the "targets" object of issue 13: ratio, bar, met,
+# and the kernel set), tools/bench_compare.sh (symlorad vs llama.cpp) and tools/bench_shapes.sh
+# (real model shapes), which add their keys to the same bench.json.
 #
 # Speed is measured, never asserted: this script fails only when a benchmark program fails.
 # Environment: SL_BENCH_MIN_TIME (seconds per decode measurement, default 1.5),
@@ -19,11 +22,11 @@
 # (reuse BUILD/bench_engine.json of an earlier run), SL_BENCH_HTTP* (parts 5-6, see below).
 set -eu
 
-# Everything runs at nice -10 when this user may raise priority (the machine is shared: the
-# other load then yields to the benchmark); the niceness used is recorded in bench.json.
-if [ -z "${SL_BENCH_NICED:-}" ] && [ "$(nice)" -gt -10 ] && nice -n -10 true 2>/dev/null; then
-    SL_BENCH_NICED=1 exec nice -n -10 "$0" "$@"
-fi
+# Everything runs at nice -10 when this user may raise priority (bench_lib.sh: bench_renice);
+# the niceness used is recorded in bench.json.
+# shellcheck source=tools/bench_lib.sh
+. "$(dirname "$0")/bench_lib.sh"
+bench_renice "$0" "$@"
 B=${1:-build/bench}
 cd "$(dirname "$0")/.."
 DATA=$B/data
@@ -31,26 +34,12 @@ OUT=${SL_BENCH_JSON:-build/bench.json}
 MODEL=$DATA/smollm2-135m-f32
 SYM=$DATA/symlora-r16-all-x64
 LORA=$DATA/lora-r16-all-x64
-TOKENIZER=tests/fixtures/tokenizers/llama3-bpe/tokenizer.json
+TOKENIZER=tests/fixtures/tokenizers/llama3-bpe/tokenizer.json # also what bench_lib.sh extends
 
 for prog in gen_model bench_engine; do
     [ -x "$B/$prog" ] || { echo "bench.sh: $B/$prog is missing (run make bench)" >&2; exit 1; }
 done
 mkdir -p "$DATA" "$(dirname "$OUT")"
-
-# Runs "$@" to produce directory $dir unless $dir/.stamp records the same command (cache).
-cached() {
-    dir=$1
-    shift
-    if [ -f "$dir/.stamp" ] && [ "$(cat "$dir/.stamp")" = "$*" ]; then
-        echo "bench.sh: $dir: cached"
-        return 0
-    fi
-    rm -rf "$dir"
-    echo "bench.sh: generating $dir"
-    "$@"
-    printf '%s' "$*" >"$dir/.stamp"
-}
 
 cached "$MODEL" "$B/gen_model" model --preset smollm2-135m --out "$MODEL" --dtype f32 --seed 1
 cached "$SYM" "$B/gen_model" adapters --model "$MODEL" --out "$SYM" --count 64 --kind symlora --rank 16 --targets all --seed 2
@@ -106,70 +95,10 @@ HTTP_TOKENS=${SL_BENCH_HTTP_TOKENS:-64}
 HTTP_PROMPT=${SL_BENCH_HTTP_PROMPT:-Once upon a time}
 HTTP_CELLS=${SL_BENCH_HTTP_CELLS:-"1x1 8x1 8x8 32x0 32x1 32x8 32x64 64x1 64x8 64x64"}
 DAEMON_OPTS="--model-name smollm2-135m --max-running 64 --max-batch-tokens 512 --prefill-chunk 256 --max-waiting 256 --store-rescan-ms 0 --connection-timeout 600"
-DAEMON_PIDS=""
-
-make_http_model() {
-    stamp="tokenizer $TOKENIZER extended to 49152 ids; links to $MODEL"
-    if [ -f "$HTTP_MODEL/.stamp" ] && [ "$(cat "$HTTP_MODEL/.stamp")" = "$stamp" ]; then return 0; fi
-    rm -rf "$HTTP_MODEL"
-    mkdir -p "$HTTP_MODEL"
-    for f in config.json model.safetensors generation_config.json tokenizer_config.json; do
-        if [ -e "$MODEL/$f" ]; then ln -s "../$(basename "$MODEL")/$f" "$HTTP_MODEL/$f"; fi
-    done
-    python3 - "$TOKENIZER" "$HTTP_MODEL/tokenizer.json" <<'PYEOF'
-import json, sys
-j = json.load(open(sys.argv[1]))
-v = j["model"]["vocab"]
-n = max(max(v.values()), max((t["id"] for t in j.get("added_tokens", [])), default=0)) + 1
-for i in range(n, 49152):
-    v["\u0120w%05d" % i] = i  # byte-level: "\u0120" is a space
-json.dump(j, open(sys.argv[2], "w"), ensure_ascii=False)
-PYEOF
-    printf '%s' "$stamp" >"$HTTP_MODEL/.stamp"
-}
-
-# start_daemon NAME [ENV=VAL ...] -- [symlorad options]: starts symlorad on a free loopback port
-# (--listen 127.0.0.1:0; the port is read from its log), sets $ADDR and $DAEMON_PID.
-start_daemon() {
-    name=$1
-    shift
-    envs=""
-    while [ $# -gt 0 ] && [ "$1" != "--" ]; do envs="$envs $1"; shift; done
-    [ $# -gt 0 ] && shift
-    log=$B/bench_$name.log
-    echo "bench.sh: daemon $name:${envs:- (OPENBLAS_NUM_THREADS unset)} $B/symlorad --model $HTTP_MODEL --store $STORE --listen 127.0.0.1:0 $DAEMON_OPTS $*" | tee -a "$HTTP_CMDS"
-    # shellcheck disable=SC2086
-    env $envs "$B/symlorad" --model "$HTTP_MODEL" --store "$STORE" --listen 127.0.0.1:0 $DAEMON_OPTS "$@" >"$log" 2>&1 &
-    pid=$!
-    DAEMON_PIDS="$DAEMON_PIDS $pid"
-    DAEMON_PID=$pid
-    i=0
-    while :; do
-        ADDR=$(sed -n 's/.*listening on http:\/\/\([0-9.]*:[0-9]*\).*/\1/p' "$log" | head -n 1)
-        [ -n "$ADDR" ] && break
-        if ! kill -0 "$pid" 2>/dev/null || [ $i -ge 600 ]; then
-            echo "bench.sh: symlorad ($name) did not start:" >&2
-            cat "$log" >&2
-            return 1
-        fi
-        i=$((i + 1))
-        sleep 0.1
-    done
-}
-
-stop_daemon() {
-    pid=$1
-    kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    rest=""
-    for p in $DAEMON_PIDS; do [ "$p" = "$pid" ] || rest="$rest $p"; done
-    DAEMON_PIDS=$rest
-}
+CMDS_FILE=$HTTP_CMDS
 
 cleanup_http() {
-    for p in $DAEMON_PIDS; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in $DAEMON_PIDS; do wait "$p" 2>/dev/null || true; done
-    DAEMON_PIDS=""
+    stop_all_daemons
     [ -n "${STORE:-}" ] && rm -rf "$STORE"
 }
 
@@ -200,11 +129,13 @@ http_bench() {
         echo "bench.sh: HTTP end to end: not measured ($B/symlorad or $B/loadgen is missing)"
         return 0
     fi
-    make_http_model
+    make_http_model "$MODEL" "$HTTP_MODEL"
     STORE=$(mktemp -d "${TMPDIR:-/tmp}/symlora-bench-store.XXXXXX")
+    DAEMON_ARGS="--model $HTTP_MODEL --store $STORE $DAEMON_OPTS"
     trap cleanup_http EXIT INT TERM
     # A: OpenBLAS threads as the engine benchmark had them (unset: one per core).
-    start_daemon A -- --adapter-cache-bytes 4294967296
+    # shellcheck disable=SC2086 # DAEMON_ARGS is a plain word list
+    start_daemon A -- $DAEMON_ARGS --adapter-cache-bytes 4294967296
     A_PID=$DAEMON_PID
     A_ADDR=$ADDR
     lg upload "upload" --addr "$A_ADDR" --prefix sym --dir "$SYM" --count 64
@@ -222,7 +153,8 @@ http_bench() {
             # once more: A, B, A, B, so that a change of load on the shared machine hits both.
             # The step calls no BLAS any more (lib/model/gemm.c, lib/model/lowrank.c), so A and B run the
             # same code: their difference is the machine's noise between adjacent runs.
-            start_daemon B OPENBLAS_NUM_THREADS=1 -- --adapter-cache-bytes 4294967296
+            # shellcheck disable=SC2086 # DAEMON_ARGS is a plain word list
+            start_daemon B OPENBLAS_NUM_THREADS=1 -- $DAEMON_ARGS --adapter-cache-bytes 4294967296
             B_PID=$DAEMON_PID
             B_ADDR=$ADDR
             lg warmup_ob1 "stream" --addr "$B_ADDR" --concurrency 8 --models "$(models sym 8)" --max-tokens 4 --label warmup
@@ -269,7 +201,8 @@ swap_bench() {
     # Cold loads: a restarted daemon whose adapter cache holds nothing idle (1 byte), so every
     # request for another adapter loads it from the store (and evicts the one before).
     n=${SL_BENCH_COLD:-16}
-    start_daemon C -- --adapter-cache-bytes 1
+    # shellcheck disable=SC2086 # DAEMON_ARGS is a plain word list
+    start_daemon C -- $DAEMON_ARGS --adapter-cache-bytes 1
     C_PID=$DAEMON_PID
     C_ADDR=$ADDR
     lg warmup_cold "stream" --addr "$C_ADDR" --concurrency 1 --models smollm2-135m --max-tokens 4 --label warmup

@@ -3,10 +3,12 @@
  * keep-alive, chunked or length-delimited bodies, SSE `data:` lines parsed with jansson.
  *
  *   loadgen stream --addr HOST:PORT --concurrency C --models M1,M2,... [--requests R]
- *                  [--max-tokens T] [--prompt TEXT (default "Once upon a time")] [--label L]
+ *                  [--max-tokens T] [--prompt TEXT (default "Once upon a time") | --prompt-ids ID,ID,...]
+ *                  [--label L]
  *       C streams, each sending R streaming completions back to back (request k of stream s
  *       uses model (s + k*C) mod len(models)); every request has stream: true, ignore_eos,
- *       temperature 0 and stream_options.include_usage, so the token count is the server's own
+ *       temperature 0 and stream_options.include_usage (--prompt-ids: the prompt is that array of
+ *       token ids, sent as is: no BOS added), so the token count is the server's own
  *       usage.completion_tokens, read from the stream. Prints one JSON object:
  *         tok_s         completion tokens of all requests / wall time (first send to last byte)
  *         steady_tok_s  token events per second in the window where every stream of the first
@@ -560,10 +562,27 @@ static short conn_events(const conn *c) {
 
 /* ------------------------------------------------------------------ request builders */
 
-static buf completion_request(const char *model, const char *prompt, int max_tokens) {
+/* --prompt-ids "0,17,..." as a JSON array of token ids (dies on anything else). */
+static json_t *prompt_ids_json(const char *ids) {
+    json_t *a = json_array();
+    const char *s = ids;
+    while (*s) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(s, &end, 10);
+        if (end == s || errno || v < 0 || v > INT32_MAX || (*end && *end != ',')) die("--prompt-ids %s: expected ID,ID,...", ids);
+        json_array_append_new(a, json_integer(v));
+        s = *end ? end + 1 : end;
+    }
+    if (!json_array_size(a)) die("--prompt-ids is empty");
+    return a;
+}
+
+/* PROMPT_IDS (comma-separated token ids) when not NULL, else the text PROMPT. */
+static buf completion_request(const char *model, const char *prompt, const char *prompt_ids, int max_tokens) {
     json_t *j = json_object();
     json_object_set_new(j, "model", json_string(model));
-    json_object_set_new(j, "prompt", json_string(prompt));
+    json_object_set_new(j, "prompt", prompt_ids ? prompt_ids_json(prompt_ids) : json_string(prompt));
     json_object_set_new(j, "max_tokens", json_integer(max_tokens));
     json_object_set_new(j, "temperature", json_real(0));
     json_object_set_new(j, "ignore_eos", json_true());
@@ -634,7 +653,7 @@ static void run_one(conn *c, const buf *req, result *r, dvec *itl) {
 /* ------------------------------------------------------------------ options */
 
 typedef struct opts {
-    const char *addr, *models, *prompt, *label, *name, *dir, *prefix, *drop;
+    const char *addr, *models, *prompt, *prompt_ids, *label, *name, *dir, *prefix, *drop;
     int concurrency, requests, max_tokens, count, adapters, start;
 } opts;
 
@@ -646,6 +665,7 @@ static void parse_opts(int argc, char **argv, opts *o) {
         if (!strcmp(a, "--addr")) o->addr = v;
         else if (!strcmp(a, "--models")) o->models = v;
         else if (!strcmp(a, "--prompt")) o->prompt = v;
+        else if (!strcmp(a, "--prompt-ids")) o->prompt_ids = v;
         else if (!strcmp(a, "--label")) o->label = v;
         else if (!strcmp(a, "--name")) o->name = v;
         else if (!strcmp(a, "--dir")) o->dir = v;
@@ -666,7 +686,7 @@ static void parse_opts(int argc, char **argv, opts *o) {
 static void usage(void) {
     fprintf(stderr,
             "usage: loadgen stream --addr H:P --concurrency C --models M1,M2,.. [--requests R] [--max-tokens T]\n"
-            "                      [--prompt TEXT] [--label L]\n"
+            "                      [--prompt TEXT | --prompt-ids ID,ID,..] [--label L]\n"
             "       loadgen put --addr H:P --name NAME --dir DIR\n"
             "       loadgen upload --addr H:P --prefix P --dir DIR --count N\n"
             "       loadgen swap --addr H:P --name NAME --dir DIR --count N [--adapters K]\n"
@@ -692,7 +712,7 @@ static int cmd_stream(const opts *o) {
     }
     if (!nm) die("--models is empty");
     buf *reqs = calloc((size_t)nm, sizeof *reqs);
-    for (int m = 0; m < nm; m++) reqs[m] = completion_request(models[m], prompt, T);
+    for (int m = 0; m < nm; m++) reqs[m] = completion_request(models[m], prompt, o->prompt_ids, T);
 
     conn *cs = calloc((size_t)C, sizeof *cs);
     result *rs = calloc((size_t)C * (size_t)R, sizeof *rs);
@@ -868,7 +888,7 @@ static int cmd_upload(const opts *o) {
 static int cmd_swap(const opts *o) {
     if (!o->name || !o->dir || o->count <= 0) die("swap needs --name, --dir and --count");
     int K = o->adapters > 0 ? o->adapters : 64;
-    buf comp = completion_request(o->name, o->prompt ? o->prompt : DEFAULT_PROMPT, 1);
+    buf comp = completion_request(o->name, o->prompt ? o->prompt : DEFAULT_PROMPT, NULL, 1);
     conn c = {.fd = -1};
     dvec total = {0}, put = {0}, ttft = {0}, again = {0};
     int failed = 0, created = 0, replaced = 0;
@@ -935,7 +955,7 @@ static int cmd_cold(const opts *o) {
     for (int i = 0; i < o->count; i++) {
         char name[128];
         snprintf(name, sizeof name, "%s%03d", o->prefix, o->start + i);
-        buf req = completion_request(name, prompt, 1);
+        buf req = completion_request(name, prompt, NULL, 1);
         if (o->drop) dropped += drop_cache(o->drop);
         result a, b;
         run_one(&c, &req, &a, NULL);
