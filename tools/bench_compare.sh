@@ -19,7 +19,9 @@
 #               threads among them)
 #    tok_s = generated tokens of all streams / wall time (prefill included) on both sides. The
 #    BF16 cells need symlorad's --dtype; without it they say "not run" instead of a figure.
-#    A greedy check: llama.cpp's first 16 tokens of c1 against symlorad's (same model, same ids).
+#    A greedy check: llama.cpp's first 16 tokens of c1 against symlorad's (same model, same ids),
+#    and one of the converter: the fixture models and LoRA adapters converted and run on llama.cpp
+#    against transformers'/peft's greedy continuations (tools/gguf_check.mjs).
 # 4. tools/bench_report.py merges the figures and their ratios (vs_llamacpp_*) into bench.json
 #    and recomputes its "targets" object.
 # Environment: SL_BENCH_JSON (default build/bench.json), SL_BENCH_COMPARE_THREADS (2),
@@ -85,8 +87,6 @@ if [ "$(cat "$NLC/.stamp" 2>/dev/null)" != "node-llama-cpp@$NLC_VERSION" ]; then
         { cat "$NLC/npm-install.log" >&2; echo "bench_compare.sh: npm install failed" >&2; exit 1; }
     printf '%s' "node-llama-cpp@$NLC_VERSION" >"$NLC/.stamp"
 fi
-# Node resolves node-llama-cpp from the script's directory: the script runs from a copy there.
-cp tools/bench_llamacpp.mjs "$NLC/bench_llamacpp.mjs"
 
 ADAPTER_ARGS=""
 SYM_MODELS=""
@@ -101,6 +101,28 @@ HAS_DTYPE=0
 
 # record JSON-OBJECT: one line of $RESULTS.
 record() { printf '%s\n' "$1" >>"$RESULTS"; }
+
+# Node resolves node-llama-cpp from the script's directory: the scripts run from copies there.
+cp tools/bench_llamacpp.mjs tools/gguf_check.mjs "$NLC/"
+
+# The converter, checked on the fixtures: their models and LoRA adapters through hf2gguf.py and
+# llama.cpp, greedy, against the continuations of transformers and peft (a few seconds).
+FIX=$B/bench_compare_fixtures
+mkdir -p "$FIX"
+for m in llama-tiny qwen2-tiny; do
+    python3 tools/hf2gguf.py model "tests/fixtures/models/$m" "$FIX/$m.gguf"
+    for a in base lora-all-r8 lora-qv-r4; do
+        lora=""
+        if [ "$a" != base ]; then
+            lora="$FIX/$m-$a.gguf"
+            python3 tools/hf2gguf.py lora "tests/fixtures/adapters/$m/$a" --base "tests/fixtures/models/$m" "$lora"
+        fi
+        # shellcheck disable=SC2086 # $lora: one path or nothing
+        line=$(node "$NLC/gguf_check.mjs" tests/fixtures/expected/expected.json "$m" "$FIX/$m.gguf" "$a" $lora)
+        echo "   hf2gguf check: $line"
+        record "{\"engine\": \"gguf_check\", ${line#\{}"
+    done
+done
 
 # llamacpp_cell DTYPE CELL: one run of tools/bench_llamacpp.mjs (model loaded, warmed, one cell).
 llamacpp_cell() {

@@ -81,6 +81,15 @@ def merge_compare(res, lines, cmds):
             meta["node_llama_cpp"] = c1.get("node_llama_cpp")
             meta["llama_cpp_release"] = c1.get("llama_cpp_release")
             meta["threads"] = c1.get("threads")
+    checks = {"%s/%s" % (l["model"], l["case"]): "%d/%d prompts equal%s" % (
+                  l["equal"], l["prompts"],
+                  "" if not l.get("first_difference") else " (first difference: prompt %(prompt)d, token %(token)d)" % l["first_difference"])
+              for l in lines if l.get("engine") == "gguf_check"}
+    if checks:
+        res["hf2gguf_fixture_greedy"] = checks
+        meta["hf2gguf_fixture_greedy"] = ("the fixture models (and LoRA adapters) converted by tools/hf2gguf.py, run on llama.cpp: "
+                                          "12 greedy tokens per fixture prompt against transformers/peft (tests/fixtures/expected); "
+                                          "a tiny random model's top logits can tie to 1e-4 and llama.cpp's KV cache is F16")
     res.setdefault("_meta", {})["compare"] = meta
 
 

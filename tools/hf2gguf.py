@@ -14,7 +14,8 @@ or become F32 (1-D norms and biases, as llama.cpp expects). Llama's q_proj/k_pro
 reordered from the Hugging Face rotary layout (two halves per head) to GGUF's (interleaved
 pairs). The vocabulary is written with its token types and merges, padded with [PAD<i>] to the
 model's vocab_size as llama.cpp's converter does; tokenizer.ggml.model is "gpt2" (byte-level BPE),
-tokenizer.ggml.pre is "llama-bpe" for the Llama 3 split regex and "qwen2" for Qwen2's.
+tokenizer.ggml.pre is "llama-bpe" for the Llama 3 split regex, "qwen2" for Qwen2's and "gpt-2"
+for a plain ByteLevel pre-tokenizer (GPT-2's regex).
 
 lora: ADAPTER_DIR holds a PEFT LoRA adapter (adapter_config.json, adapter_model.safetensors with
 lora_A/lora_B); --base is the model it belongs to (its config.json). Writes a GGUF LoRA adapter
@@ -211,8 +212,16 @@ def model_config(hf_dir):
     archs = c.get("architectures") or []
     if len(archs) != 1 or archs[0] not in ARCHS:
         fail("config.json: architectures %r: only %s are supported" % (archs, ", ".join(ARCHS)))
-    if c.get("rope_scaling"):
-        fail("config.json: rope_scaling %r is not supported (llama.cpp would need a rope_freqs tensor)" % (c["rope_scaling"],))
+    # transformers 5 writes rope_parameters {rope_theta, rope_type}; older versions rope_theta and rope_scaling.
+    rp = c.get("rope_parameters") or {}
+    if not isinstance(rp, dict):
+        fail("config.json: rope_parameters is not an object")
+    if c.get("rope_scaling") or rp.get("rope_type", "default") != "default":
+        fail("config.json: rope scaling (%r) is not supported (llama.cpp would need a rope_freqs tensor)" % (c.get("rope_scaling") or rp,))
+    theta = rp.get("rope_theta", c.get("rope_theta", 10000.0))
+    if not isinstance(theta, (int, float)) or theta <= 0:
+        fail("config.json: rope_theta %r is not a positive number" % (theta,))
+    c["_rope_theta"] = float(theta)
     need = ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "vocab_size")
     for k in need:
         if not isinstance(c.get(k), int) or c[k] <= 0:
@@ -236,7 +245,7 @@ def hparams(w, c):
     w.add(a + ".attention.key_length", T_UINT32, c["head_dim"])
     w.add(a + ".attention.value_length", T_UINT32, c["head_dim"])
     w.add(a + ".rope.dimension_count", T_UINT32, c["head_dim"])
-    w.add(a + ".rope.freq_base", T_FLOAT32, float(c.get("rope_theta", 10000.0)))
+    w.add(a + ".rope.freq_base", T_FLOAT32, c["_rope_theta"])
     w.add(a + ".attention.layer_norm_rms_epsilon", T_FLOAT32, float(c.get("rms_norm_eps", 1e-6)))
 
 
@@ -245,10 +254,13 @@ def tokenizer(w, hf_dir, c):
     m = t.get("model") or {}
     if m.get("type") != "BPE" or not isinstance(m.get("vocab"), dict):
         fail("tokenizer.json: only byte-level BPE tokenizers are supported")
-    pre = json.dumps(t.get("pre_tokenizer"))
+    pt = t.get("pre_tokenizer") or {}
+    pre = json.dumps(pt)
     if "ByteLevel" not in pre:
         fail("tokenizer.json: the pre-tokenizer is not byte-level")
-    if json.dumps(LLAMA3_SPLIT)[1:-1] in pre:
+    if pt.get("type") == "ByteLevel" and pt.get("use_regex", True):
+        pre_name = "gpt-2"  # ByteLevel's own split: GPT-2's regex
+    elif json.dumps(LLAMA3_SPLIT)[1:-1] in pre:
         pre_name = "llama-bpe"
     elif json.dumps(QWEN2_SPLIT)[1:-1] in pre:
         pre_name = "qwen2"
