@@ -755,7 +755,7 @@ static int plan_step(sl_engine *e, int *woke) {
                 if (try_admit(e, r, budget)) {
                     budget -= r->chunk;
                     admitted = 1;
-                    if (blocked) blocked->passed++;
+                    if (blocked && ++blocked->passed >= SL_ENGINE_MAX_PASS) goto done;
                 } else if (!blocked) {
                     blocked = r;
                     if (blocked->passed >= SL_ENGINE_MAX_PASS) goto done;

@@ -27,6 +27,14 @@ def auth(who):
     return {"Authorization": "Bearer " + KEYS[who]}
 
 
+def finish(*daemons):
+    """Each daemon exits 0 on SIGTERM with nothing from the sanitizers in its log."""
+    for d in daemons:
+        rc = d.stop()
+        bad = [l for l in d.log_text().splitlines() if "Sanitizer" in l or "runtime error" in l]
+        assert rc == 0 and not bad, (rc, bad[:5])
+
+
 def long_prompt(seed, n=80):
     return [0] + [(i * 53 + seed * 97) % 1000 + 3 for i in range(1, n)]
 
@@ -67,6 +75,7 @@ def prefix_cache_hits_equal_outputs_and_isolation():
         # Without the cache: the same tokens and no hit.
         st, plain, _ = complete(off, None, "a", p)
         assert plain == first and off.metrics()["symlora_prefix_cache_hits_total"] == 0
+        finish(d, off)
     finally:
         d.cleanup()
         off.cleanup()
@@ -85,6 +94,7 @@ def memory_pressure_every_stream_equals_its_solo_run():
         for i, (st, out, _) in enumerate(res):
             assert st == 200 and out == solo[i], (i, st)
         assert d.metrics()["vllm:num_preemptions_total"] > 0
+        finish(d)
     finally:
         d.cleanup()
 
@@ -102,6 +112,7 @@ def priority_and_cache_salt_fields():
         st, a, _ = complete(d, None, "llama-tiny", p, priority=-5, cache_salt="tenant-secret")
         st2, b, _ = complete(d, None, "llama-tiny", p)
         assert st == 200 and st2 == 200 and a == b
+        finish(d)
     finally:
         d.cleanup()
 
@@ -134,6 +145,7 @@ def tenant_limits_429_and_metrics_names():
         assert 'symlora_tenant_tokens_total{tenant="bob"}' in text
         st, _, data = d.request("GET", "/metrics", headers=auth("bob"))  # a tenant's key is not enough
         assert b"alice" not in data
+        finish(d)
     finally:
         d.cleanup()
 
@@ -155,6 +167,7 @@ def lora_requests_info_lists_adapters_with_metrics_names():
                 break
         t.join()
         assert seen and 'max_lora="1"' in seen, seen
+        finish(d)
     finally:
         d.cleanup()
 

@@ -456,6 +456,37 @@ TEST(prefix_cache_reuse_and_isolation) {
     sl_adapter_unref(ad2);
 }
 
+static void finish_order(sl_engine *e, sl_engine_req **reqs, int n, int *order);
+
+/* A head that cannot fit yet is passed by requests that fit (at most SL_ENGINE_MAX_PASS of
+ * them), and still runs once blocks free up. */
+TEST(small_requests_pass_a_head_that_does_not_fit) {
+    /* 12 blocks of 16: the first request holds 8 by its end; the head needs 8 at once. */
+    sl_engine_opts o = {.max_batch_tokens = 256, .max_running = 8, .max_waiting = 32, .prefill_chunk = 256,
+                        .kv_blocks = 12, .step_delay_ms = 2};
+    sl_engine *e = engine_opts(o);
+    if (!e) return;
+    int32_t big[120], first[100];
+    mk_prompt(first, 1, 100);
+    mk_prompt(big, 2, 120);
+    sl_engine_req *reqs[3 + SL_ENGINE_MAX_PASS + 4];
+    int n = 0;
+    sl_engine_params pl = greedy(24), ph = greedy(1), ps = greedy(2); /* the head ends in the step it starts */
+    CHECK(sl_engine_submit(e, first, 100, NULL, &pl, NULL, &reqs[n++], NULL, 0) == 0);
+    usleep(20000);
+    CHECK(sl_engine_submit(e, big, 120, NULL, &ph, NULL, &reqs[n++], NULL, 0) == 0); /* the head: 8 blocks */
+    for (int i = 0; i < SL_ENGINE_MAX_PASS + 4; i++) CHECK(sl_engine_submit(e, P1, 4, NULL, &ps, NULL, &reqs[n++], NULL, 0) == 0);
+    int order[16];
+    finish_order(e, reqs, n, order);
+    int head_at = 0;
+    while (head_at < n && order[head_at] != 1) head_at++;
+    /* Before the head: the first request and the smalls that passed it while it did not fit. */
+    CHECKF(head_at >= 2 && head_at <= 1 + SL_ENGINE_MAX_PASS + 1, "the head finished %d-th", head_at + 1);
+    for (int i = 0; i < n; i++) sl_engine_req_release(reqs[i]);
+    wait_idle(e);
+    sl_engine_free(e);
+}
+
 /* Order of completion with one running slot. */
 static void finish_order(sl_engine *e, sl_engine_req **reqs, int n, int *order) {
     int done = 0, seen[32] = {0};
@@ -519,7 +550,7 @@ TEST(fair_queuing_priority_and_tenant_limits) {
     for (int i = 0; i < 3; i++) sl_engine_req_release(reqs[i]);
     /* More waiting tenants than one admission round looks at (16): all are served. */
     sl_engine_req *many[24];
-    char names[24][8];
+    char names[24][16];
     for (int i = 0; i < 24; i++) {
         snprintf(names[i], sizeof names[i], "t%d", i);
         sl_engine_params pt = greedy(2);
@@ -550,6 +581,7 @@ int main(void) {
     RUN(no_reservation_for_max_tokens);
     RUN(prefix_cache_reuse_and_isolation);
     RUN(fair_queuing_priority_and_tenant_limits);
+    RUN(small_requests_pass_a_head_that_does_not_fit);
     sl_tokenizer_free(tok);
     sl_model_free(model);
     return check_summary();
