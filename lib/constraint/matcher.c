@@ -19,7 +19,7 @@
 #include "error.h"
 #include "tokenizer.h"
 
-#define MAX_STACKS 1024          /* stacks in one state */
+#define MAX_STACKS 256           /* stacks in one state (deduplication is quadratic in it) */
 #define MAX_DEPTH 1024           /* positions in one stack */
 #define STEP_WORK (4u * 1000 * 1000) /* closure steps of one mask or one token */
 #define MASK_CACHE_MAX 1024      /* cached masks per constraint (6 KB each at 49k tokens) */
@@ -573,15 +573,32 @@ static int intern(sl_constraint *c, const cstate *s) {
     return c->n_ds++;
 }
 
-/* Loads interned state ID into S. */
+/* Loads interned state ID into S (its stacks are distinct already: no deduplication). */
 static int load_state(const sl_constraint *c, int id, cstate *s) {
     cstate_clear(s);
     const dstate *d = &c->ds[id];
-    const int32_t *p = c->arena + d->off;
-    for (int32_t i = 0; i < d->len; i += p[i] + 1) {
-        int rc = cstate_add(s, p + i + 1, p[i]);
-        if (rc) return rc;
+    if (d->n > s->hcap) {
+        uint32_t *nh = realloc(s->hash, (size_t)d->n * sizeof *nh);
+        if (!nh) return SL_ENOMEM;
+        s->hash = nh;
+        int32_t *na = realloc(s->at, (size_t)d->n * sizeof *na);
+        if (!na) return SL_ENOMEM;
+        s->at = na;
+        s->hcap = d->n;
     }
+    if (d->len > s->cap) {
+        int32_t *nd = realloc(s->d, (size_t)d->len * sizeof *nd);
+        if (!nd) return SL_ENOMEM;
+        s->d = nd;
+        s->cap = d->len;
+    }
+    const int32_t *p = c->arena + d->off;
+    if (d->len) memcpy(s->d, p, (size_t)d->len * sizeof *p);
+    for (int32_t i = 0; i < d->len; i += p[i] + 1) {
+        s->hash[s->n] = stack_hash(p + i + 1, p[i]);
+        s->at[s->n++] = i;
+    }
+    s->len = d->len;
     s->accept = d->accept;
     return 0;
 }
@@ -594,6 +611,7 @@ static int trans(sl_constraint *c, int id, unsigned b, work *wk) {
         if (!(d->next = malloc(256 * sizeof *d->next))) return SL_ENOMEM;
         for (int i = 0; i < 256; i++) d->next[i] = T_UNKNOWN;
     }
+    wk->n += (uint64_t)d->len / 8; /* copying and canonicalising big states is work too */
     int rc = load_state(c, id, &c->t_in);
     if (!rc) rc = advance(&c->g, &c->t_in, b, &c->t_out, c->w, wk);
     if (!rc) rc = cstate_canon(&c->t_out, &c->t_tmp);

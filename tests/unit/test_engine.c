@@ -6,6 +6,7 @@
 
 #include "adapter.h"
 #include "check.h"
+#include "constraint.h"
 #include "engine.h"
 #include "error.h"
 #include "model.h"
@@ -564,6 +565,81 @@ TEST(fair_queuing_priority_and_tenant_limits) {
     sl_engine_free(e);
 }
 
+/* Structured outputs in the batch: constrained, differently constrained and plain streams mix
+ * under memory pressure (preemption and recomputation); each produces exactly its solo run, the
+ * constraint state is not advanced again by the recomputed tokens, every output that stopped is
+ * complete for its constraint, logprobs are of the constrained distribution (the chosen token's
+ * is finite and no masked token is an alternative), and masking costs no extra step. */
+TEST(constraints_mix_and_survive_preemption) {
+    char err[256];
+    sl_cvocab *v = NULL;
+    CHECKF(sl_cvocab_init(&v, tok, sl_model_get_config(model)->vocab, err, sizeof err) == 0, "%s", err);
+    if (!v) return;
+    static const sl_cpiece pieces[] = {
+        {SL_CPIECE_REGEX, "[a-z]{2,6}( [a-z]{2,6}){3,12}\\.", 0},
+        {SL_CPIECE_JSON_SCHEMA, "{\"type\":\"object\",\"properties\":{\"n\":{\"type\":\"integer\",\"minimum\":0,"
+                                "\"maximum\":999},\"s\":{\"type\":\"string\",\"maxLength\":6}},\"required\":[\"n\",\"s\"]}", 0},
+        {SL_CPIECE_CHOICE, "[\"alpha\",\"beta\",\"gamma delta\"]", 0},
+    };
+    sl_constraint *cs[3] = {0};
+    for (int k = 0; k < 3; k++) {
+        sl_cpiece p = pieces[k];
+        p.len = strlen(p.text);
+        CHECKF(sl_constraint_compile(&cs[k], v, &p, 1, err, sizeof err) == 0, "%s", err);
+        if (!cs[k]) return;
+    }
+    int32_t prompts[NS][64];
+    int lens[NS];
+    sl_engine_params ps[NS];
+    for (int i = 0; i < NS; i++) {
+        lens[i] = mk_prompt(prompts[i], i, 20 + (i * 7) % 40);
+        ps[i] = greedy(40);
+        ps[i].ignore_eos = 0;
+        ps[i].logprobs = 5;
+        if (i % 2) ps[i].sample.temperature = 0.9f, ps[i].sample.seed = (uint64_t)(77 + i);
+        ps[i].constraint = i % 4 == 3 ? NULL : cs[i % 4]; /* every fourth stream is plain */
+    }
+    sl_engine *ref = engine(512, 8, 8, 512, 0);
+    if (!ref) return;
+    for (int i = 0; i < NS; i++) run_one(ref, prompts[i], lens[i], NULL, &ps[i], &solo_res[i]);
+    sl_engine_free(ref);
+    sl_engine_opts o = {.max_batch_tokens = 64, .max_running = NS, .max_waiting = NS, .prefill_chunk = 24,
+                        .kv_blocks = 4 * 7, .prefix_cache = 1};
+    sl_engine *e = engine_opts(o);
+    if (!e) return;
+    sl_engine_req *reqs[NS];
+    for (int i = 0; i < NS; i++) CHECK(sl_engine_submit(e, prompts[i], lens[i], NULL, &ps[i], NULL, &reqs[i], NULL, 0) == 0);
+    CHECK(collect(e, reqs, many_res, NS));
+    int stopped = 0;
+    for (int i = 0; i < NS; i++) {
+        result *r = &many_res[i];
+        CHECKF(r->n == solo_res[i].n && memcmp(r->toks, solo_res[i].toks, sizeof(int32_t) * (size_t)r->n) == 0 &&
+                   r->tlen == solo_res[i].tlen && memcmp(r->text, solo_res[i].text, r->tlen) == 0,
+               "stream %d differs from its solo run", i);
+        if (ps[i].constraint) {
+            CHECKF(r->fin == SL_FINISH_STOP || r->fin == SL_FINISH_LENGTH, "stream %d: finish %d", i, r->fin);
+            sl_cmatch *m = sl_cmatch_new(ps[i].constraint);
+            int ok = sl_cmatch_accept_bytes(m, r->text, r->tlen) == 0;
+            CHECKF(ok, "stream %d: '%.*s' does not match", i, (int)r->tlen, r->text);
+            if (r->fin == SL_FINISH_STOP) {
+                stopped++;
+                CHECKF(sl_cmatch_complete(m), "stream %d stopped incomplete: '%.*s'", i, (int)r->tlen, r->text);
+            }
+            sl_cmatch_free(m);
+            for (int t = 0; t < r->n; t++) CHECK(r->lps[t] > -1e30f && r->lps[t] <= 0);
+        }
+        sl_engine_req_release(reqs[i]);
+    }
+    CHECKF(stopped >= 4, "only %d constrained streams completed", stopped);
+    sl_engine_stats st;
+    sl_engine_get_stats(e, &st);
+    CHECKF(st.preemptions > 0, "no preemption");
+    wait_idle(e);
+    sl_engine_free(e);
+    for (int k = 0; k < 3; k++) sl_constraint_unref(cs[k]);
+    sl_cvocab_free(v);
+}
+
 int main(void) {
     char err[512];
     if (sl_model_load(&model, FIXTURE("models/llama-tiny"), NULL, err, sizeof err) != 0 ||
@@ -582,6 +658,7 @@ int main(void) {
     RUN(prefix_cache_reuse_and_isolation);
     RUN(fair_queuing_priority_and_tenant_limits);
     RUN(small_requests_pass_a_head_that_does_not_fit);
+    RUN(constraints_mix_and_survive_preemption);
     sl_tokenizer_free(tok);
     sl_model_free(model);
     return check_summary();
