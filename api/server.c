@@ -912,9 +912,9 @@ int sl_api_init(sl_api **out, uv_loop_t *loop, const sl_api_config *cfg, char *e
     a->listen_fd = -1;
     a->started = time(NULL);
     int rc = 0;
-    if (cfg->tok && cfg->model) { /* structured outputs: the token trie once, a cache of 64 compiled constraints */
+    if (cfg->tok && cfg->model) { /* structured outputs: the token trie once, a cache of 16 compiled constraints */
         rc = sl_cvocab_init(&a->cvocab, cfg->tok, sl_model_get_config(cfg->model)->vocab, err, errlen);
-        if (!rc) rc = sl_constraint_cache_init(&a->constraints, a->cvocab, 64);
+        if (!rc) rc = sl_constraint_cache_init(&a->constraints, a->cvocab, 16);
         if (rc) {
             sl_api_free(a);
             return rc;

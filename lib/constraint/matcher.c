@@ -22,7 +22,7 @@
 #define MAX_STACKS 256           /* stacks in one state (deduplication is quadratic in it) */
 #define MAX_DEPTH 1024           /* positions in one stack */
 #define STEP_WORK (4u * 1000 * 1000) /* closure steps of one mask or one token */
-#define MASK_CACHE_MAX 1024      /* cached masks per constraint (6 KB each at 49k tokens) */
+#define MASK_CACHE_MAX 512       /* cached masks per constraint (6 KB each at 49k tokens) */
 #define MASK_CACHE_MIN_NODES 1024 /* masks cheaper than this many trie nodes are not cached */
 
 /* ---------------------------------------------------------------- vocabulary */
@@ -448,8 +448,10 @@ static int advance(const sl__grammar *G, const cstate *in, unsigned b, cstate *o
  * is then a walk of the token trie where each node costs one table lookup, and the states
  * inside a string or a number repeat, so the walk of a new state is mostly lookups too.
  * Everything lives in the constraint (shared by its sequences, behind c->mu); past
- * MAX_DSTATES states the memory is dropped and rebuilt. */
-#define MAX_DSTATES 16384
+ * MAX_DSTATES states or MAX_ARENA stack entries the memory is dropped and rebuilt (between
+ * steps; within a step the work bound, which counts the size of the states made, bounds it). */
+#define MAX_DSTATES 8192
+#define MAX_ARENA (1L << 20) /* stack entries of all states (4 MB) */
 #define T_UNKNOWN (-2)
 #define T_DEAD (-1)
 
@@ -616,6 +618,7 @@ static int trans(sl_constraint *c, int id, unsigned b, work *wk) {
     if (!rc) rc = advance(&c->g, &c->t_in, b, &c->t_out, c->w, wk);
     if (!rc) rc = cstate_canon(&c->t_out, &c->t_tmp);
     if (rc) return rc == SL_ETOOBIG ? SL_ETOOBIG : SL_ENOMEM;
+    wk->n += (uint64_t)c->t_out.len / 2;
     int to = c->t_out.n || c->t_out.accept ? intern(c, &c->t_out) : T_DEAD;
     if (to < T_DEAD) return to;
     c->ds[id].next[b] = to; /* c->ds may have moved */
@@ -745,7 +748,7 @@ int sl_cmatch_finished(const sl_cmatch *m) { return m->cur.accept && m->cur.n ==
 /* The id of the matcher's state (c->mu held), dropping the memory first when it is full. */
 static int cur_id(sl_cmatch *m) {
     sl_constraint *c = m->c;
-    if (c->n_ds >= MAX_DSTATES) dfa_clear(c);
+    if (c->n_ds >= MAX_DSTATES || c->arena_len >= MAX_ARENA) dfa_clear(c);
     return intern(c, &m->cur);
 }
 
