@@ -3,7 +3,7 @@
  *   bench_engine --model DIR [--symlora DIR] [--lora DIR] [--adapters N] [--min-time S]
  *                [--max-steps N] [--profile BATCH:none|symlora|lora] [--profile-steps N]
  *                [--batches B1,B2,... (1,8,32,64,128)] [--limits 0|1] [--prefill-reps N (3)]
- *                [--sweeps N (2)]
+ *                [--sweeps N (2)] [--distinct N (8)]
  *
  * Measures, with clock_gettime(CLOCK_MONOTONIC):
  *   1. this machine's limits: cblas_sgemm peak GFLOP/s (square 2048 and 4096, best of a few)
@@ -30,7 +30,7 @@
  * --profile B:KIND runs only that decode configuration (for perf / callgrind) and prints its
  * tokens/s. Decode measurements restart from the same prefilled 128-token contexts (n_pos is
  * reset to 128; positions below are never rewritten), so every configuration sees the same
- * context lengths. 8 distinct contexts are prefilled and their KV blocks copied to the other
+ * context lengths. 8 (--distinct) distinct contexts are prefilled and their KV blocks copied to the other
  * sequences (the work of a decode step does not depend on the cached values). The contexts are prefilled without adapters: the adapter runs differ only
  * in the values in the KV cache, not in the work done. */
 #include "adapter.h"
@@ -49,9 +49,9 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { CTX = 128, MAX_B = 128, PREFILL_LEN = 512, BLOCK = 16, MAX_BATCHES = 8, N_DISTINCT = 8 };
+enum { CTX = 128, MAX_B = 128, PREFILL_LEN = 512, BLOCK = 16, MAX_BATCHES = 8 };
 static int batches[MAX_BATCHES] = {1, 8, 32, 64, 128};
-static int n_batches = 5, n_sweeps = 2;
+static int n_batches = 5, n_sweeps = 2, n_distinct = 8;
 
 static double now(void) {
     struct timespec ts;
@@ -362,7 +362,8 @@ static void usage(void) {
     fprintf(stderr, "usage: bench_engine --model DIR [--symlora DIR] [--lora DIR] [--adapters N (64)]\n"
                     "                    [--min-time SECONDS (1.5)] [--max-steps N (24)]\n"
                     "                    [--profile BATCH:none|symlora|lora [--profile-steps N (10)]] [--threads N (0: one per CPU)]\n"
-                    "                    [--batches B1,B2,.. (1,8,32,64,128)] [--limits 0|1 (1)] [--prefill-reps N (3)] [--sweeps N (2)]\n");
+                    "                    [--batches B1,B2,.. (1,8,32,64,128)] [--limits 0|1 (1)] [--prefill-reps N (3)] [--sweeps N (2)]\n"
+                    "                    [--distinct N (8): contexts prefilled, copied to the others]\n");
     exit(2);
 }
 
@@ -399,9 +400,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--limits")) limits = atoi(v);
         else if (!strcmp(a, "--prefill-reps")) prefill_reps = atoi(v);
         else if (!strcmp(a, "--sweeps")) n_sweeps = atoi(v);
+        else if (!strcmp(a, "--distinct")) n_distinct = atoi(v);
         else usage();
     }
-    if (!model_dir || n_ad < 1 || n_ad > MAX_B || b->max_steps < 3 || profile_steps < 1 || prefill_reps < 1 || n_sweeps < 1) usage();
+    if (!model_dir || n_ad < 1 || n_ad > MAX_B || b->max_steps < 3 || profile_steps < 1 || prefill_reps < 1 || n_sweeps < 1 || n_distinct < 1) usage();
     int prof_b = 0;
     const char *prof_kind = NULL;
     if (profile) {
@@ -466,7 +468,7 @@ int main(int argc, char **argv) {
         const char *dir = !strcmp(prof_kind, "symlora") ? sym_dir : !strcmp(prof_kind, "lora") ? lora_dir : NULL;
         if (strcmp(prof_kind, "none") && !dir) usage();
         if (dir) ads = load_adapters(b, dir, prof_b, &bytes, &ms);
-        int distinct = prof_b < N_DISTINCT ? prof_b : N_DISTINCT;
+        int distinct = prof_b < n_distinct ? prof_b : n_distinct;
         prefill_contexts(b, distinct);
         replicate_contexts(b, distinct, prof_b);
         decode_result r = decode(b, prof_b, ads, profile_steps);
@@ -477,7 +479,7 @@ int main(int argc, char **argv) {
     }
 
     /* 2. decode and prefill. */
-    int distinct = b->max_b < N_DISTINCT ? b->max_b : N_DISTINCT;
+    int distinct = b->max_b < n_distinct ? b->max_b : n_distinct;
     fprintf(stderr, "bench_engine: prefilling %d contexts of %d tokens (copied to all %d sequences)\n", distinct, CTX, b->max_b);
     double ctx_prefill_tps = prefill_contexts(b, distinct);
     replicate_contexts(b, distinct, b->max_b);

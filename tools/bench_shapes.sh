@@ -62,7 +62,7 @@ EOF
 for shape in $SHAPES; do
     dir=$DATA/$shape-bf16
     cached "$dir" "$B/gen_model" model --preset "$shape" --out "$dir" --dtype bf16 --seed 1
-    engine "$shape" bf16 "$dir" --batches "$BATCHES" --sweeps 1 --min-time 0.5 --max-steps 4 --prefill-reps 1
+    engine "$shape" bf16 "$dir" --batches "$BATCHES" --sweeps 1 --min-time 0.5 --max-steps 4 --prefill-reps 1 --distinct 1
 done
 SMOL=$DATA/smollm2-135m
 cached "$SMOL-f32" "$B/gen_model" model --preset smollm2-135m --out "$SMOL-f32" --dtype f32 --seed 1
