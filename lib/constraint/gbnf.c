@@ -239,7 +239,7 @@ static int gseq(gp *p, sl__seq *out, int nested) {
             space(p, nested);
             if (p->i >= p->n) break;
             c = p->s[p->i];
-            int min, max;
+            int min = 0, max = 0;
             if (c == '*') min = 0, max = -1;
             else if (c == '+') min = 1, max = -1;
             else if (c == '?') min = 0, max = 1;

@@ -284,7 +284,7 @@ static int parse_atom(rx *r, sl__seq *out) {
     if (c == '^' || c == '$') return rfail(r, "anchors are only supported at the start (^) and the end ($)");
     if (c == '*' || c == '+' || c == '?' || c == '{') {
         if (c == '{') { /* a literal '{' unless it is a quantifier */
-            int a, b;
+            int a = 0, b = 0;
             size_t save = r->i;
             int q = parse_quant(r, &a, &b);
             if (q != 0) { r->i = save; return rfail(r, "a quantifier with nothing to repeat"); }
@@ -321,17 +321,14 @@ static int parse_concat(rx *r, sl__seq *out) {
             sl__seq_free(&atom);
             return SL_EINVAL;
         }
-        int min, max, q, rc = 0;
-        int quantified = 0;
+        int min = 0, max = 0, q, rc = 0;
         while ((q = parse_quant(r, &min, &max)) == 1) {
             sl__seq rep = {0};
             rc = sl__seq_repeat(r->g, &rep, &atom, min, max);
             sl__seq_free(&atom);
             atom = rep;
-            quantified = 1;
             if (rc) break;
         }
-        (void)quantified;
         if (q < 0 || rc || sl__seq_append(r->g, out, &atom)) {
             sl__seq_free(&atom);
             return SL_EINVAL;
