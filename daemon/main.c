@@ -469,8 +469,9 @@ int main(int argc, char **argv) {
     }
     sl_engine_stats st;
     sl_engine_get_stats(d.engine, &st);
-    sl_logf(SL_LOG_INFO, "engine: context %d, %d KV blocks of %d, batch %ld tokens / %ld sequences", st.max_ctx,
-            st.kv_blocks_total, st.kv_block_size, d.o.max_batch_tokens, d.o.max_running);
+    sl_logf(SL_LOG_INFO, "engine: context %d, %d KV blocks of %d (taken as tokens come), batch %ld tokens / %ld sequences, "
+            "prefix cache %s", st.max_ctx, st.kv_blocks_total, st.kv_block_size, d.o.max_batch_tokens, d.o.max_running,
+            !st.prefix_cache ? "off" : d.o.prefix_cache_share_tenants ? "on (shared between tenants)" : "on (per tenant)");
 
     d.loop = uv_default_loop();
     sl_api_config ac = {
