@@ -423,7 +423,94 @@ static jval percent_format(jrender *r, jval fmt, jval args) {
     return b.p ? jsb_val(&b) : jv_strn("", 0);
 }
 
-/* Python str.format with {} / {0} / {name} fields (conversion !r/!s, format specs unsupported beyond empty). */
+/* One field of str.format with a Python format spec [[fill]align][sign][0][width][,][.prec][type]
+ * (V; or REPR: the repr of *REPR as a string). */
+static void format_spec(jrender *r, jsb *b, jval v, jval *repr, jval spec) {
+    const char *p = spec.s, *end = spec.s + spec.n;
+    char fill = ' ', align = 0, sign = 0, type = 0;
+    int zero = 0, comma = 0;
+    long width = 0, prec = -1;
+    if (end - p >= 2 && strchr("<>^=", p[1])) {
+        fill = p[0];
+        align = p[1];
+        p += 2;
+    } else if (p < end && strchr("<>^=", *p)) {
+        align = *p++;
+    }
+    if (p < end && strchr("+- ", *p)) sign = *p++;
+    if (p < end && *p == '0') {
+        zero = 1;
+        p++;
+    }
+    while (p < end && isdigit((unsigned char)*p) && width < 100000) width = width * 10 + (*p++ - '0');
+    if (p < end && *p == ',') {
+        comma = 1;
+        p++;
+    }
+    if (p < end && *p == '.') {
+        p++;
+        prec = 0;
+        while (p < end && isdigit((unsigned char)*p) && prec < 1000) prec = prec * 10 + (*p++ - '0');
+    }
+    if (p < end) type = *p++;
+    if (p != end || width >= 100000 || prec >= 1000 || comma)
+        jr_fail(r, SL_EINVAL, "unsupported format spec '%.*s'", (int)spec.n, spec.s);
+    jsb body = {0};
+    int numeric = 0;
+    if (repr) {
+        jv_repr_into(r, &body, *repr);
+        v = jsb_val(&body);
+        body = (jsb){0};
+    }
+    if (v.t == JV_STR && (!type || type == 's')) {
+        size_t n = prec >= 0 ? ju_offset(v.s, v.n, prec) : v.n;
+        jsb_put(r, &body, v.s, n);
+    } else if (jv_is_num(v) && type != 's') {
+        char fmt[32], out[1200];
+        numeric = 1;
+        int is_int = v.t != JV_FLOAT;
+        if (!type && !is_int && prec < 0 && !sign) { /* no type, no precision: str(float) */
+            jv_float_repr(v.f, out, sizeof out);
+            type = 'r';
+        }
+        if (!type) type = is_int ? 'd' : 'g';
+        if (type == 'r') {
+            /* done above */
+        } else if (strchr("dxXob", type)) {
+            if (!is_int) jr_fail(r, SL_EINVAL, "Unknown format code '%c' for object of type 'float'", type);
+            if (type == 'b') jr_fail(r, SL_EINVAL, "format code 'b' is not supported");
+            snprintf(fmt, sizeof fmt, "%%%s%sll%c", sign == '+' ? "+" : sign == ' ' ? " " : "", "", type);
+            snprintf(out, sizeof out, fmt, (long long)v.i);
+        } else if (strchr("fFeEgG%", type)) {
+            double x = jv_num(v) * (type == '%' ? 100.0 : 1.0);
+            snprintf(fmt, sizeof fmt, "%%%s.%ld%c", sign == '+' ? "+" : sign == ' ' ? " " : "", prec < 0 ? 6 : prec,
+                     type == '%' ? 'f' : type);
+            snprintf(out, sizeof out, fmt, x);
+            if (type == '%') strcat(out, "%");
+        } else {
+            jr_fail(r, SL_EINVAL, "Unknown format code '%c'", type);
+        }
+        jsb_str(r, &body, out);
+    } else {
+        jr_fail(r, SL_EINVAL, "unsupported format spec '%.*s' for %s", (int)spec.n, spec.s, jv_type_name(v));
+    }
+    if (!align) align = numeric ? '>' : '<';
+    if (zero && !align) fill = '0';
+    if (zero && numeric) {
+        fill = '0';
+        align = '=';
+    }
+    long len = (long)ju_len(body.p ? body.p : "", body.n), padn = width > len ? width - len : 0;
+    long left = align == '>' ? padn : align == '^' ? padn / 2 : 0;
+    size_t signlen = align == '=' && body.n && strchr("+- ", body.p[0]) ? 1 : 0;
+    if (align == '=') left = padn;
+    jsb_put(r, b, body.p, signlen);
+    for (long k = 0; k < left; k++) jsb_char(r, b, fill);
+    jsb_put(r, b, body.p + signlen, body.n - signlen);
+    for (long k = 0; k < padn - left; k++) jsb_char(r, b, fill);
+}
+
+/* Python str.format with {} / {0} / {name} fields, conversion !r/!s and format specs. */
 static jval brace_format(jrender *r, jval fmt, jargs *a) {
     jsb b = {0};
     int auto_i = 0;
@@ -452,7 +539,7 @@ static jval brace_format(jrender *r, jval fmt, jargs *a) {
         const char *bang = memchr(f, '!', fl), *colon = memchr(f, ':', fl);
         size_t name_len = bang ? (size_t)(bang - f) : colon ? (size_t)(colon - f) : fl;
         if (bang && bang + 1 < f + fl && bang[1] == 'r') conv_r = 1;
-        if (colon && colon + 1 < f + fl) jr_fail(r, SL_EINVAL, "format specs in str.format are not supported");
+        jval spec = colon ? jv_strn(colon + 1, (size_t)(f + fl - colon - 1)) : jv_strn("", 0);
         jval *v;
         if (!name_len) v = jb_arg(a, auto_i++, NULL);
         else if (isdigit((unsigned char)f[0])) v = jb_arg(a, atoi(f), NULL);
@@ -462,8 +549,13 @@ static jval brace_format(jrender *r, jval fmt, jargs *a) {
             v = jb_arg(a, -1, nm);
         }
         if (!v) jr_fail(r, SL_EINVAL, "str.format: missing argument for field '%.*s'", (int)fl, f);
-        if (conv_r) jv_repr_into(r, &b, *v);
-        else jv_str_into(r, &b, *v);
+        if (spec.n) {
+            format_spec(r, &b, conv_r ? jv_strn(NULL, 0) : *v, conv_r ? v : NULL, spec);
+        } else if (conv_r) {
+            jv_repr_into(r, &b, *v);
+        } else {
+            jv_str_into(r, &b, *v);
+        }
         i = e;
     }
     return b.p ? jsb_val(&b) : jv_strn("", 0);
@@ -571,6 +663,10 @@ jval jb_getattr(jrender *r, jval obj, const char *name, size_t n) {
         return jv_undef(name);
     case JV_STR:
     case JV_LIST:
+        if (obj.t == JV_LIST && obj.l->tuple == 2 && obj.l->n == 2) {
+            if (!strcmp(name, "grouper")) return obj.l->v[0];
+            if (!strcmp(name, "list")) return obj.l->v[1];
+        }
         if (jb_is_method(obj, name)) return method_value(r, obj, name, n);
         return jv_undef(name);
     default: return jv_undef(name);
@@ -604,9 +700,10 @@ jval jb_getitem(jrender *r, jval obj, jval key) {
         break;
     default: break;
     }
-    if (key.t == JV_STR && obj.t != JV_NS && obj.t != JV_LOOP) {
+    if (key.t == JV_STR && obj.t != JV_NS && obj.t != JV_LOOP) { /* jinja2: then the attribute */
         char *nm = ja_strndup(&r->arena, key.s, key.n);
-        if (jb_is_method(obj, nm)) return method_value(r, obj, nm, key.n);
+        jval v = jb_getattr(r, obj, nm, key.n);
+        if (v.t != JV_UNDEF) return v;
     }
     return jv_undef(NULL);
 }
@@ -944,6 +1041,41 @@ static const char *const filter_names[] = {
     "pprint", "reject", "rejectattr", "replace", "reverse", "round", "safe", "select", "selectattr", "slice", "sort",
     "string", "striptags", "sum", "title", "tojson", "trim", "truncate", "unique", "upper", "wordcount", "wordwrap",
     "xmlattr", "urlencode", "filesizeformat", "groupby", NULL};
+
+/* groupby(attribute, default=None, case_sensitive=False): sorted by the attribute, then runs of
+ * equal keys as (grouper, list) pairs; the grouper is the first item's own value. */
+static jval sort_key(jrender *r, jval v, jval *attr, int case_sensitive);
+static void sort_vals(jrender *r, jval *v, jval *keys, size_t n, int reverse);
+static jval attr_path(jrender *r, jval v, jval path);
+static jval groupby(jrender *r, jargs *a, int line) {
+    jval *attr = jb_arg(a, 1, "attribute"), *dflt = jb_arg(a, 2, "default"), *cs = jb_arg(a, 3, "case_sensitive");
+    if (!attr) jr_fail(r, SL_EINVAL, "line %d: groupby needs an attribute", line);
+    jval items = jv_iterate(r, a->pos[0]);
+    size_t n = items.l->n;
+    jval *vals = ja_alloc(&r->arena, (n + 1) * sizeof *vals), *keys = ja_alloc(&r->arena, (n + 1) * sizeof *keys);
+    for (size_t i = 0; i < n; i++) {
+        vals[i] = items.l->v[i];
+        jval k = attr_path(r, vals[i], *attr);
+        if (k.t == JV_UNDEF && dflt) k = *dflt;
+        if (!(cs && jv_truthy(*cs)) && k.t == JV_STR) k = sort_key(r, k, NULL, 0);
+        keys[i] = k;
+    }
+    sort_vals(r, vals, keys, n, 0);
+    jval out = jv_list_new(r, 0);
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        jval group = jv_list_new(r, 0);
+        while (j < n && jv_equal(keys[j], keys[i])) jv_list_push(r, group.l, vals[j++]);
+        jval g = jv_list_new(r, 2);
+        g.l->tuple = 2;
+        jval first = attr_path(r, vals[i], *attr);
+        jv_list_push(r, g.l, first.t == JV_UNDEF && dflt ? *dflt : first);
+        jv_list_push(r, g.l, group);
+        jv_list_push(r, out.l, g);
+        i = j;
+    }
+    return out;
+}
 
 int jb_has_filter(const char *name) { return has_filter(name); }
 
@@ -1304,7 +1436,13 @@ jval jb_filter(jrender *r, const char *f, jargs *a, int line) {
         const char *m = meth && meth->t == JV_STR ? ja_strndup(&r->arena, meth->s, meth->n) : "common";
         if (!strcmp(m, "common")) {
             if (v.t != JV_FLOAT) return jv_int(v.i); /* Python: round(int, n) is the int */
-            y = nearbyint(x * p) / p;
+            if (prec >= 0) { /* Python rounds the exact binary value, half to even: as printf does */
+                char buf[400];
+                snprintf(buf, sizeof buf, "%.*f", (int)prec, x);
+                y = strtod(buf, NULL);
+            } else {
+                y = nearbyint(x * p) / p;
+            }
         }
         else if (!strcmp(m, "ceil")) y = ceil(x * p) / p;
         else if (!strcmp(m, "floor")) y = floor(x * p) / p;
@@ -1487,6 +1625,7 @@ jval jb_filter(jrender *r, const char *f, jargs *a, int line) {
         }
         return out;
     }
+    if (!strcmp(f, "groupby")) return groupby(r, a, line);
     if (has_filter(f)) jr_fail(r, SL_ENOTSUP, "line %d: the filter '%s' is not supported", line, f);
     jr_fail(r, SL_EINVAL, "line %d: No filter named '%s'", line, f);
 }

@@ -68,7 +68,7 @@ typedef struct jval {
 struct jlist {
     size_t n, cap;
     jval *v;
-    int tuple;
+    int tuple; /* 1 tuple; 2 groupby's (grouper, list) pair: a tuple with those two attributes */
 };
 struct jdict {
     size_t n, cap;

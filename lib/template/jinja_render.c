@@ -187,9 +187,9 @@ static jval arith(jrender *r, int op, jval a, jval b) {
         jsb_put(r, &s, b.s, b.n);
         return jsb_val(&s);
     }
-    if (op == OP_ADD && a.t == JV_LIST && b.t == JV_LIST && a.l->tuple == b.l->tuple) {
+    if (op == OP_ADD && a.t == JV_LIST && b.t == JV_LIST && !a.l->tuple == !b.l->tuple) {
         jval l = jv_list_new(r, a.l->n + b.l->n);
-        l.l->tuple = a.l->tuple;
+        l.l->tuple = a.l->tuple != 0;
         for (size_t i = 0; i < a.l->n; i++) jv_list_push(r, l.l, a.l->v[i]);
         for (size_t i = 0; i < b.l->n; i++) jv_list_push(r, l.l, b.l->v[i]);
         return l;
@@ -209,7 +209,7 @@ static jval arith(jrender *r, int op, jval a, jval b) {
             return jsb_val(&s);
         }
         jval l = jv_list_new(r, a.l->n * (size_t)k);
-        l.l->tuple = a.l->tuple;
+        l.l->tuple = a.l->tuple != 0;
         for (int64_t i = 0; i < k; i++)
             for (size_t j = 0; j < a.l->n; j++) jv_list_push(r, l.l, a.l->v[j]);
         return l;
@@ -328,7 +328,7 @@ static jval slice(jrender *r, jval obj, jval *start, jval *stop, jval *step) {
         return jsb_val(&s);
     }
     jval l = jv_list_new(r, 0);
-    l.l->tuple = obj.l->tuple;
+    l.l->tuple = obj.l->tuple != 0;
     for (int64_t i = lo; st > 0 ? i < hi : i > hi; i += st) jv_list_push(r, l.l, obj.l->v[i]);
     return l;
 }

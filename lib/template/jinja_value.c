@@ -170,7 +170,7 @@ int jv_equal(jval a, jval b) {
     case JV_NONE: return 1;
     case JV_STR: return a.n == b.n && !memcmp(a.s, b.s, a.n);
     case JV_LIST:
-        if (a.l->n != b.l->n || a.l->tuple != b.l->tuple) return 0;
+        if (a.l->n != b.l->n || !a.l->tuple != !b.l->tuple) return 0;
         for (size_t i = 0; i < a.l->n; i++)
             if (!jv_equal(a.l->v[i], b.l->v[i])) return 0;
         return 1;
@@ -202,7 +202,7 @@ int jv_compare(jrender *r, jval a, jval b) {
         if (c) return c < 0 ? -1 : 1;
         return a.n < b.n ? -1 : a.n > b.n;
     }
-    if (a.t == JV_LIST && b.t == JV_LIST && a.l->tuple == b.l->tuple) {
+    if (a.t == JV_LIST && b.t == JV_LIST && !a.l->tuple == !b.l->tuple) {
         for (size_t i = 0; i < a.l->n && i < b.l->n; i++)
             if (!jv_equal(a.l->v[i], b.l->v[i])) return jv_compare(r, a.l->v[i], b.l->v[i]);
         return a.l->n < b.l->n ? -1 : a.l->n > b.l->n;

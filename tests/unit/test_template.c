@@ -148,6 +148,38 @@ TEST(corpus) {
     json_decref(tokens);
 }
 
+/* tests/fixtures/chat/semantics.json: 153 snippets rendered by jinja2 (semantics.py). */
+TEST(semantics) {
+    json_t *j = load_json("semantics.json");
+    CHECK(j != NULL);
+    if (!j) return;
+    json_t *ctx = json_object_get(j, "context"), *cases = json_object_get(j, "cases");
+    size_t i, pass = 0;
+    json_t *c;
+    json_array_foreach(cases, i, c) {
+        const char *src = json_string_value(json_object_get(c, "template"));
+        json_t *text = json_object_get(c, "text");
+        const char *want_err = json_string_value(json_object_get(c, "error"));
+        sl_jinja *t = NULL;
+        char err[512] = "";
+        char *out = NULL;
+        size_t len = 0;
+        int rc = sl_jinja_parse(src, strlen(src), &t, err, sizeof err);
+        if (!rc) rc = sl_jinja_render(t, ctx, &pinned, &out, &len, err, sizeof err);
+        sl_jinja_free(t);
+        int ok;
+        if (text) ok = rc == 0 && len == json_string_length(text) && !memcmp(out, json_string_value(text), len);
+        else ok = rc != 0 && (strncmp(want_err, "Raised: ", 8) != 0 || (rc == SL_JINJA_RAISED && !strcmp(err, want_err + 8)));
+        pass += ok;
+        CHECKF(ok, "%s\n      got  [%s] (rc %d %s)\n      want [%s]", src, out ? out : "", rc, err,
+               text ? json_string_value(text) : want_err);
+        free(out);
+    }
+    fprintf(stdout, "    semantics: %zu/%zu snippets as jinja2\n", pass, json_array_size(cases));
+    CHECK(json_array_size(cases) >= 150);
+    json_decref(j);
+}
+
 TEST(whitespace_control) {
     RENDERS("a\n  {% if true %}\n  b\n  {% endif %}\nc", NULL, "a\n  b\nc");
     RENDERS("{% for x in [1,2] %}\n{{ x }}\n{% endfor %}\n", NULL, "1\n2\n");
@@ -359,6 +391,7 @@ TEST(chat_sources) {
 
 int main(void) {
     RUN(corpus);
+    RUN(semantics);
     RUN(whitespace_control);
     RUN(values_print_like_python);
     RUN(strings_and_slices);
