@@ -100,6 +100,34 @@ def memory_pressure_every_stream_equals_its_solo_run():
 
 
 @test
+def max_tokens_reserves_nothing():
+    """A pool of 40 blocks of 16 (1.25 contexts of 512) runs 4 requests that may each grow to the
+    whole context at once: blocks are taken as tokens come."""
+    d = Daemon(adapters={}, args=["--kv-blocks", "40", "--max-tokens", "0", "--step-delay-ms", "10"])
+    conns = []
+    try:
+        body = json.dumps(dict(model="llama-tiny", prompt=long_prompt(6, 10), max_tokens=500, stream=True,
+                               ignore_eos=True)).encode()
+        for _ in range(4):  # streams, so that closing them cancels the requests
+            c = d.conn()
+            c.request("POST", "/v1/completions", body=body, headers={"Content-Type": "application/json"})
+            conns.append(c)
+        most = d.wait_metric("vllm:num_requests_running", lambda v: v == 4)
+        m = d.metrics()
+        assert most == 4 and m["vllm:num_requests_waiting"] == 0, (most, m["vllm:num_requests_waiting"])
+        assert m["vllm:kv_cache_usage_perc"] < 0.5, m["vllm:kv_cache_usage_perc"]
+        for c in conns:
+            assert c.getresponse().status == 200
+            c.close()
+        assert d.wait_metric("vllm:num_requests_running", lambda v: v == 0) == 0
+        finish(d)
+    finally:
+        for c in conns:
+            c.close()
+        d.cleanup()
+
+
+@test
 def priority_and_cache_salt_fields():
     d = Daemon(adapters={})
     try:
