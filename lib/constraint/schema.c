@@ -4,7 +4,8 @@
  *   type (one or a list): object, array, string, number, integer, boolean, null
  *   object: properties (emitted in the order given), required, additionalProperties
  *     (false or absent: only the listed properties; true or a schema: more keys may follow
- *     the listed ones); without properties, "type": "object" is any object
+ *     the listed ones, printable ASCII without escapes and never one of them); without
+ *     properties, "type": "object" is any object
  *   array: items, minItems, maxItems (<= 2000)
  *   string: minLength, maxLength (<= 2000), pattern (a regex of regex.c, searched as JSON
  *     Schema does: unanchored ends match anything), format date, time, date-time, uuid, email
@@ -435,6 +436,76 @@ fail:
     return SL_EINVAL;
 }
 
+/* A key other than the N listed ones (so an additional property never repeats a listed
+ * property, which a JSON parser would read as that property): a string of printable ASCII
+ * without escapes whose bytes leave the trie of the listed keys. Listed keys outside that
+ * alphabet can never be equal to it and are left out of the trie. */
+static int other_key_rule(sc *c, const char *const *keys, int n) {
+    size_t total = 1;
+    for (int i = 0; i < n; i++) total += strlen(keys[i]);
+    struct knode {
+        int child, sibling, terminal, rule;
+        unsigned char byte;
+    } *t = calloc(total, sizeof *t);
+    if (!t) return sl__gb_fail(c->g, SL_ENOMEM, "out of memory");
+    int nn = 1, r = SL_EINVAL;
+    t[0].child = t[0].sibling = -1;
+    for (int i = 0; i < n; i++) {
+        const unsigned char *k = (const unsigned char *)keys[i];
+        int ok = 1;
+        for (size_t j = 0; k[j]; j++) ok &= k[j] >= 0x20 && k[j] < 0x7F && k[j] != '"' && k[j] != '\\';
+        if (!ok) continue;
+        int cur = 0;
+        for (size_t j = 0; k[j]; j++) {
+            int ch = t[cur].child;
+            while (ch >= 0 && t[ch].byte != k[j]) ch = t[ch].sibling;
+            if (ch < 0) {
+                ch = nn++;
+                t[ch] = (struct knode){-1, t[cur].child, 0, -1, k[j]};
+                t[cur].child = ch;
+            }
+            cur = ch;
+        }
+        t[cur].terminal = 1;
+    }
+    /* free ::= [safe]* '"' */
+    sl__seq q = {0}, one = {0};
+    int fr = sl__gb_rule(c->g, NULL);
+    if (fr < 0) goto out;
+    {
+        sl__bset b = {{0}};
+        for (unsigned x = 0x20; x < 0x7F; x++)
+            if (x != '"' && x != '\\') sl__bset_add(&b, x);
+        int si = sl__gb_set(c->g, &b);
+        if (si < 0) goto out;
+        if (sl__seq_push(c->g, &one, SL__E_SET, si) || sl__seq_repeat(c->g, &q, &one, 0, -1) ||
+            sl__seq_lit(c->g, &q, "\"", 1) || sl__gb_alt(c->g, fr, &q))
+            goto out;
+        for (int i = 0; i < nn; i++)
+            if ((t[i].rule = sl__gb_rule(c->g, NULL)) < 0) goto out;
+        for (int i = 0; i < nn; i++) {
+            if (!t[i].terminal && (sl__seq_lit(c->g, &q, "\"", 1) || sl__gb_alt(c->g, t[i].rule, &q))) goto out;
+            sl__bset rest = b;
+            for (int ch = t[i].child; ch >= 0; ch = t[ch].sibling) {
+                rest.w[t[ch].byte >> 6] &= ~(1ull << (t[ch].byte & 63));
+                if (sl__seq_byte(c->g, &q, t[ch].byte, t[ch].byte) || push_ref(c, &q, t[ch].rule) ||
+                    sl__gb_alt(c->g, t[i].rule, &q))
+                    goto out;
+            }
+            int ri = sl__gb_set(c->g, &rest);
+            if (ri < 0 || sl__seq_push(c->g, &q, SL__E_SET, ri) || push_ref(c, &q, fr) || sl__gb_alt(c->g, t[i].rule, &q))
+                goto out;
+        }
+        if (sl__seq_lit(c->g, &q, "\"", 1) || push_ref(c, &q, t[0].rule)) goto out;
+        r = rule1(c, &q);
+    }
+out:
+    sl__seq_free(&q);
+    sl__seq_free(&one);
+    free(t);
+    return c->g->failed ? SL_EINVAL : r;
+}
+
 static int gen_object(sc *c, json_t *s) {
     json_t *props = json_object_get(s, "properties"), *req = json_object_get(s, "required");
     json_t *addl = json_object_get(s, "additionalProperties");
@@ -507,7 +578,7 @@ static int gen_object(sc *c, json_t *s) {
     if (sl__gb_alt(c->g, rn[0], &q) || sl__gb_alt(c->g, rn[1], &q)) goto out;
     if (extra) {
         int val = json_is_object(addl) ? gen(c, addl) : value_rule(c);
-        int str = str_rule(c);
+        int str = nk ? other_key_rule(c, keys, nk) : str_rule(c);
         for (int cm = 0; cm < 2; cm++)
             if (val < 0 || str < 0 || (cm && (sl__seq_lit(c->g, &q, ",", 1) || push_ref(c, &q, ws))) ||
                 push_ref(c, &q, str) || push_ref(c, &q, ws) || sl__seq_lit(c->g, &q, ":", 1) || push_ref(c, &q, ws) ||

@@ -185,6 +185,22 @@ TEST(schema_ranges_and_recursion) {
     }
 }
 
+TEST(schema_additional_keys_never_repeat_listed_ones) {
+    char err[256];
+    sl_constraint *c = compile1(SL_CPIECE_JSON_SCHEMA,
+                                "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"},\"ab\":{\"type\":\"null\"},"
+                                "\"é\":{\"type\":\"null\"}},\"additionalProperties\":{\"type\":\"boolean\"}}",
+                                err, sizeof err);
+    CHECKF(c, "%s", err);
+    if (!c) return;
+    CHECK(full(c, "{\"a\":1,\"ab\":null,\"b\":true,\"abc\":false,\"\":true,\"x y\":false}"));
+    CHECK(full(c, "{\"aa\":true}"));
+    CHECK(!full(c, "{\"a\":1,\"a\":true}"));   /* a listed key again */
+    CHECK(!full(c, "{\"ab\":null,\"ab\":true}"));
+    CHECK(!full(c, "{\"b\":1}"));               /* an extra value must match its schema */
+    sl_constraint_unref(c);
+}
+
 TEST(schema_refusals_name_the_keyword) {
     CHECK(refused(SL_CPIECE_JSON_SCHEMA, "{\"type\":\"string\",\"not\":{}}", "'not'"));
     CHECK(refused(SL_CPIECE_JSON_SCHEMA, "{\"type\":\"object\",\"patternProperties\":{}}", "'patternProperties'"));
@@ -410,6 +426,7 @@ int main(void) {
     RUN(gbnf_refusals);
     RUN(schema_object);
     RUN(schema_ranges_and_recursion);
+    RUN(schema_additional_keys_never_repeat_listed_ones);
     RUN(schema_refusals_name_the_keyword);
     RUN(choice_and_pieces);
     RUN(masked_walks_on_every_tokenizer);
