@@ -256,7 +256,6 @@ static int mkdir_p(const char *path) {
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
 }
 
-/* The store (cleaned and indexed), the registry over it, and the pinned --adapter NAME=DIR. */
 /* The tool-call format and reasoning of the chat template (by its markers: the "tool_use"
  * template first, then the default one), unless forced by option. */
 static void setup_tool_calls(daemon_t *d) {
@@ -282,6 +281,7 @@ static void setup_tool_calls(daemon_t *d) {
             reasoning ? "<think> blocks" : "none");
 }
 
+/* The store (cleaned and indexed), the registry over it, and the pinned --adapter NAME=DIR. */
 static int load_adapters(daemon_t *d) {
     char err[1024];
     if (sl_store_open(&d->store, d->o.store, err, sizeof err) != 0) {
