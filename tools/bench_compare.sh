@@ -178,7 +178,9 @@ EOF
     llamacpp_cell "$dt" c8
     symlorad_cell "$dt" c8_ad
     llamacpp_cell "$dt" c8_lora
-    record "{\"engine\": \"symlorad\", \"dtype\": \"$dt\", \"cell\": \"rss\", \"vm_rss_bytes\": $(($(vm_rss_kib "$DAEMON_PID") * 1024)), \"version\": \"$("$B/symlorad" --version 2>&1 | head -n 1)\"}"
+    rss=$(vm_rss_kib "$DAEMON_PID")
+    if [ -n "$rss" ]; then rss=$((rss * 1024)); else rss=null; fi
+    record "{\"engine\": \"symlorad\", \"dtype\": \"$dt\", \"cell\": \"rss\", \"vm_rss_bytes\": $rss, \"version\": \"$("$B/symlorad" --version 2>&1 | head -n 1)\"}"
     stop_daemon "$DAEMON_PID"
 }
 
