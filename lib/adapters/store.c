@@ -593,11 +593,12 @@ int sl_store_read(sl_store *s, const sl_store_entry *e, char **config, size_t *c
                   size_t *weights_len, char *err, size_t errlen) {
     *config = NULL;
     *weights = NULL;
-    char path[4300];
+    char path[4300]; /* never in a message: they reach clients (503 adapter_unavailable) */
+    int p = 0;
     void **bufs[2] = {(void **)config, weights};
     size_t *lens[2] = {config_len, weights_len};
     uint64_t want[2] = {e->config_bytes, e->bytes};
-    for (int p = 0; p < 2; p++) {
+    for (p = 0; p < 2; p++) {
         pathf(path, sizeof path, "%s/%s/%s/v%u/%s", s->dir, e->tenant, e->name, e->version, part_file[p]);
         FILE *fp = fopen(path, "rb");
         if (!fp) goto io;
@@ -609,8 +610,8 @@ int sl_store_read(sl_store *s, const sl_store_entry *e, char **config, size_t *c
         *bufs[p] = b;
         *lens[p] = got;
         if (got != want[p]) {
-            int rc = sl__errf(err, errlen, SL_EFORMAT, "store: %s is %zu bytes, meta.json says %llu", path, got,
-                              (unsigned long long)want[p]);
+            int rc = sl__errf(err, errlen, SL_EFORMAT, "store: %s/%s v%u: %s is %zu bytes, meta.json says %llu", e->tenant,
+                              e->name, e->version, part_file[p], got, (unsigned long long)want[p]);
             free(*config); free(*weights);
             *config = NULL; *weights = NULL;
             return rc;
@@ -635,7 +636,8 @@ io:
         int en = errno;
         free(*config); free(*weights);
         *config = NULL; *weights = NULL;
-        return sl__errf(err, errlen, errno_code(en), "store: reading %s: %s", path, strerror(en));
+        return sl__errf(err, errlen, errno_code(en), "store: %s/%s v%u: reading %s: %s", e->tenant, e->name, e->version,
+                        part_file[p], strerror(en));
     }
 }
 

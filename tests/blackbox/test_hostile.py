@@ -115,6 +115,52 @@ def patterns_are_resolved_at_upload_and_stored():
         d.cleanup()
 
 
+def store_legacy(store, tenant, name, config):
+    """Makes TENANT/NAME v1 look stored before patterns were resolved at upload: its config is
+    CONFIG as the client sent it (no symlora_resolved), meta.json's config_bytes to match."""
+    v = os.path.join(store, tenant, name, "v1")
+    with open(os.path.join(v, "adapter_config.json"), "wb") as f:
+        f.write(config)
+    meta = json.load(open(os.path.join(v, "meta.json")))
+    meta["config_bytes"] = len(config)
+    with open(os.path.join(v, "meta.json"), "w") as f:
+        json.dump(meta, f)
+
+
+@test
+def versions_stored_before_resolution_still_load_with_bounded_work():
+    d = Daemon(adapters={}, args=["--store-rescan-ms", "0"])
+    store = os.path.join(d.tmp, "store")
+    try:
+        cfg = with_patterns({}, {"model\\.layers\\.1\\.self_attn\\.v_proj": 16})
+        assert upload(d, None, "legacy", cfg)[0] == 201
+        assert upload(d, None, "bomb")[0] == 201
+        body = dict(model="legacy", prompt=[1, 2, 3], max_tokens=6, temperature=0)
+        st, _, a1 = d.request("POST", "/v1/completions", json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+        assert st == 200, a1
+        assert d.stop() == 0
+        store_legacy(store, "default", "legacy", cfg)
+        store_legacy(store, "default", "bomb", catastrophic(1000))
+        d2 = Daemon(adapters={}, args=["--store-rescan-ms", "0", "--store", store])
+        try:
+            st, _, a2 = d2.request("POST", "/v1/completions", json.dumps(body).encode(),
+                                   headers={"Content-Type": "application/json"})
+            assert st == 200 and json.loads(a1)["choices"][0]["text"] == json.loads(a2)["choices"][0]["text"], a2
+            t0 = time.time()
+            st, _, b = d2.request("POST", "/v1/completions", json.dumps(dict(body, model="bomb")).encode(),
+                                  headers={"Content-Type": "application/json"})
+            took = time.time() - t0
+            assert st == 503 and b"adapter_unavailable" in b and b"limit" in b, (st, b)
+            assert d.tmp.encode() not in b, b  # no server path
+            assert took < 1.0 * SLACK, took
+            assert d2.get("/health")[0] == 200
+            assert d2.stop() == 0
+        finally:
+            d2.cleanup()
+    finally:
+        d.cleanup()
+
+
 @test
 def catastrophic_patterns_are_a_fast_422_naming_the_pattern():
     d = Daemon(adapters={}, args=["--store-rescan-ms", "0", "--api-keys", keys_file(
