@@ -355,6 +355,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **sctx, enum
          * them (check_reserve), and none for an address that already holds many connections
          * (whoever filled the rest cannot take these too). */
         int reserve = a->cfg.reserved_connections;
+        if (reserve > a->cfg.max_connections / 4) reserve = a->cfg.max_connections / 4; /* at most a quarter */
         if (reserve > 0 && a->n_conns > a->cfg.max_connections - reserve) {
             k->reserve = 1;
             int most = reserve / 4 > 1 ? reserve / 4 : 1;

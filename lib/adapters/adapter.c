@@ -305,14 +305,24 @@ static int parse_patterns(acfg *c, json_t *root, const char *field, int is_rank,
         }
         if (key[0] == 0)
             return sl__errf(err, errlen, SL_EFORMAT, CFG_LABEL ": %s: empty module pattern", field_key);
-        if (c->resolved) continue; /* resolved at upload: no regex at load */
-        char why[200];
-        pp->re = regex_compile(&c->rx, key, 1, why, sizeof why);
-        if (!pp->re)
-            return sl__errf(err, errlen, c->rx.over ? SL_ETOOBIG : SL_EFORMAT,
-                            CFG_LABEL ": %s: the key is not a valid regular expression (%s)", field_key, why);
+        /* Compiled when first needed (pattern_re): a config whose first pattern already fails
+         * costs one compile, not a thousand; make_plan compiles the rest at the end, so every
+         * invalid key is still refused. */
     }
     return 0;
+}
+
+/* PAT's regex, compiled on first use; NULL with ERR when it does not compile (or the budget is
+ * spent). WHICH: 0 rank_pattern, 1 alpha_pattern. */
+static pcre2_code *pattern_re(acfg *c, pattern *pat, int which, int *rc, char *err, size_t errlen) {
+    if (pat->re) return pat->re;
+    char why[200];
+    pat->re = regex_compile(&c->rx, pat->key, 1, why, sizeof why);
+    if (!pat->re)
+        *rc = sl__errf(err, errlen, c->rx.over ? SL_ETOOBIG : SL_EFORMAT,
+                       CFG_LABEL ": %s[\"%.200s\"]: the key is not a valid regular expression (%s)",
+                       which ? "alpha_pattern" : "rank_pattern", pat->key, why);
+    return pat->re;
 }
 
 /* PEFT options that would change what the tensors mean or add tensors this engine does not
@@ -590,6 +600,7 @@ static int make_plan(plan_entry *plan, acfg *c, const sl_model *m, int max_rank,
                 pattern *pat = which ? c->alpha_pat : c->rank_pat;
                 size_t np = which ? c->n_alpha_pat : c->n_rank_pat;
                 for (size_t i = 0; i < np; i++) {
+                    if (!pattern_re(c, &pat[i], which, &rc, err, errlen)) goto done;
                     int x = regex_match(&c->rx, pat[i].re, &pat[i].uses, name);
                     if (x < 0) {
                         rc = regex_fail(x, which ? "alpha_pattern key" : "rank_pattern key", pat[i].key, name, err, errlen);
@@ -606,8 +617,17 @@ static int make_plan(plan_entry *plan, acfg *c, const sl_model *m, int max_rank,
             pe->scale = c->rslora ? alpha / sqrt((double)r) : alpha / (double)r;
         }
     }
-    if (!any)
+    if (!any) {
         rc = sl__errf(err, errlen, SL_EINVAL, CFG_LABEL ": target_modules (with exclude_modules / layers_to_transform) selects no module of the model");
+        goto done;
+    }
+    /* Keys no module name reached are still checked. */
+    for (int which = 0; which < 2; which++) {
+        pattern *pat = which ? c->alpha_pat : c->rank_pat;
+        size_t np = which ? c->n_alpha_pat : c->n_rank_pat;
+        for (size_t i = 0; i < np; i++)
+            if (!pattern_re(c, &pat[i], which, &rc, err, errlen)) goto done;
+    }
 done:
     pcre2_code_free(target_re);
     pcre2_code_free(exclude_re);
