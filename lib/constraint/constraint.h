@@ -70,8 +70,9 @@ typedef struct sl_cpiece {
 
 /* ---------------------------------------------------------------- vocabulary */
 
-/* The token bytes of a tokenizer, as a trie, for N_VOCAB logit rows (ids the tokenizer does
- * not know are never allowed). Built once (tens of ms for 50k tokens). */
+/* The token bytes of a tokenizer, as a trie, for N_VOCAB logit rows. Never allowed: ids the
+ * tokenizer does not know, special tokens, tokens that add no bytes or more than 4096. Built
+ * once (tens of ms for 50k tokens). */
 typedef struct sl_cvocab sl_cvocab;
 int sl_cvocab_init(sl_cvocab **out, const struct sl_tokenizer *tok, int n_vocab, char *err, size_t errlen);
 void sl_cvocab_free(sl_cvocab *v);

@@ -98,8 +98,9 @@ int sl_cvocab_init(sl_cvocab **out, const sl_tokenizer *tok, int n_vocab, char *
         one.len = one1.len = 0;
         if (sl_tokenizer_token_bytes(tok, id, 0, &one) || sl_tokenizer_token_bytes(tok, id, 1, &one1)) goto fail;
         if (!one.len) continue; /* adds nothing: never allowed (it could repeat forever) */
-        if (one.len > 4096 || (total += one.len) > (1u << 30)) {
-            rc = sl__errf(err, errlen, SL_ETOOBIG, "token %d is too long for structured outputs", id);
+        if (one.len > 4096) continue; /* longer than any real token: never allowed */
+        if ((total += one.len) > (1u << 30)) {
+            rc = sl__errf(err, errlen, SL_ETOOBIG, "the vocabulary's tokens add up to more than 1 GiB");
             goto fail;
         }
         if (sl_buf_put(&all, one.p, one.len)) goto fail;
