@@ -7,7 +7,7 @@ import re
 
 import jsonschema
 
-from harness import main, run_parallel, test
+from harness import Daemon, main, run_parallel, test
 
 SCHEMAS = [
     {"type": "object",
@@ -241,6 +241,27 @@ def mixed_concurrent_batch(d):
             assert f in ("stop", "length")
         return True
     assert all(run_parallel(one, [(i,) for i in range(15)]))
+
+
+@test
+def qwen2_tokenizer_and_chatml():
+    """Another model, tokenizer and chat template (Qwen2: biases, tied embeddings, ChatML's
+    <|im_end|> as the end of turn, allowed only when the output is complete)."""
+    d = Daemon(model="qwen2-tiny", chat_template="chatml")
+    try:
+        outs = []
+        for seed in range(4):
+            t, f, _ = complete(d, {"max_tokens": 160, "seed": seed, "temperature": 0.8, "response_format": {
+                "type": "json_schema", "json_schema": {"name": "q", "schema": SCHEMAS[1]}}}, chat=seed % 2 == 0,
+                model="lora-qv-r4" if seed == 3 else None)
+            outs.append((t, f))
+        check_finished(outs, lambda t: jsonschema.validate(json.loads(t), SCHEMAS[1]), 2)
+        t, f, _ = complete(d, {"max_tokens": 20, "guided_choice": ["ja", "nein"]}, chat=True)
+        assert f == "stop" and t in ("ja", "nein"), (t, f)
+        t, f, _ = complete(d, {"max_tokens": 20, "guided_regex": "[A-F]{4}"})
+        assert f == "stop" and re.fullmatch("[A-F]{4}", t), (t, f)
+    finally:
+        assert d.stop() == 0
 
 
 @test
