@@ -234,7 +234,29 @@ static void lex_tag(parser *p, const char *s, size_t n, size_t *pos, int *line, 
         }
         tok t = {.line = *line, .p = s + i};
         unsigned char c = (unsigned char)s[i];
-        if (c >= '0' && c <= '9') {
+        if (c == '0' && i + 2 < n && strchr("xXoObB", s[i + 1]) && s[i + 1]) { /* 0x1f, 0o17, 0b101 */
+            int base = strchr("xX", s[i + 1]) ? 16 : strchr("oO", s[i + 1]) ? 8 : 2;
+            size_t j = i + 2;
+            uint64_t v = 0;
+            int digits = 0;
+            while (j < n) {
+                if (s[j] == '_') {
+                    j++;
+                    continue;
+                }
+                int d = hexval(s[j]);
+                if (d < 0 || d >= base) break;
+                if (v > (UINT64_MAX >> 4) || (v = v * (uint64_t)base + (uint64_t)d) > (uint64_t)INT64_MAX)
+                    perr(p, *line, "integer literal too large");
+                digits++;
+                j++;
+            }
+            if (!digits) perr(p, *line, "invalid integer literal");
+            t.type = T_INT;
+            t.i = (int64_t)v;
+            t.n = j - i;
+            i = j;
+        } else if (c >= '0' && c <= '9') {
             size_t j = i;
             char num[128];
             size_t k = 0;
