@@ -9,8 +9,10 @@
  *   array: items, minItems, maxItems (<= 2000)
  *   string: minLength, maxLength (<= 2000), pattern (a regex of regex.c, searched as JSON
  *     Schema does: unanchored ends match anything), format date, time, date-time, uuid, email
- *   integer: minimum, maximum, exclusiveMinimum, exclusiveMaximum (any 64-bit bounds)
- *   number: minimum 0 (no sign) only; other bounds on numbers are refused
+ *   integer: minimum, maximum, exclusiveMinimum, exclusiveMaximum (bounds beyond 16 digits clamped)
+ *   number: the same bounds; the numbers generated are those whose integer part keeps them in
+ *     range (a subset when a bound is not an integer: maximum 3.5 gives up to 3.0...; bounds
+ *     that enclose no integer are refused), without exponent
  *   enum, const (the values as compact JSON), anyOf, oneOf (as anyOf: exclusivity is not
  *   enforced), allOf with one schema, $ref to "#", "#/$defs/..." or "#/definitions/...",
  *   recursion through $ref, boolean schemas (true; false is an error)
@@ -20,6 +22,7 @@
  * tokens), numbers have at most 16 integer and 15 fraction digits and a 2-digit exponent
  * (any JSON parser reads them as finite doubles). Nesting of schemas is bounded (SL__G_MAX_NEST). */
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -377,6 +380,27 @@ static int gen_string(sc *c, json_t *s) {
     return rule1(c, &q);
 }
 
+/* A bound as a double clamped into the 16-digit range (JSON may carry 1e300). */
+static double clampd(double v) {
+    if (v < -(double)INT_BOUND - 1) return -(double)INT_BOUND - 1;
+    if (v > (double)INT_BOUND + 1) return (double)INT_BOUND + 1;
+    return v;
+}
+
+/* Appends to RULE: "-"? then I (a non-negative integer in [a, b], b >= a) and FRAC. */
+static int num_part(sc *c, int rule, int neg, long long a, long long b, int frac) {
+    int r = sl__gb_rule(c->g, NULL);
+    CHK(r);
+    CHK(nonneg_range(c, r, (unsigned long long)a, (unsigned long long)b));
+    sl__seq q = {0};
+    if ((neg && sl__seq_lit(c->g, &q, "-", 1)) || push_ref(c, &q, r) || (frac >= 0 && push_ref(c, &q, frac)) ||
+        sl__gb_alt(c->g, rule, &q)) {
+        sl__seq_free(&q);
+        return SL_EINVAL;
+    }
+    return 0;
+}
+
 static int gen_number(sc *c, json_t *s, int integer) {
     json_t *mn = json_object_get(s, "minimum"), *mx = json_object_get(s, "maximum");
     json_t *emn = json_object_get(s, "exclusiveMinimum"), *emx = json_object_get(s, "exclusiveMaximum");
@@ -385,23 +409,49 @@ static int gen_number(sc *c, json_t *s, int integer) {
     json_t *vals[] = {mn, mx, emn, emx};
     for (int i = 0; i < 4; i++)
         if (vals[i] && !json_is_number(vals[i])) return sfail(c, "JSON schema: '%s' must be a number", names[i]);
-    if (!integer) {
-        if (mn && !mx && !emn && !emx && json_number_value(mn) == 0)
-            return rx_rule(c, "(0|[1-9][0-9]{0,15})(\\.[0-9]{1,15})?([eE][-+]?[0-9]{1,2})?");
-        return sfail(c, "JSON schema: bounds on '%s' are supported only as minimum 0 (use integer for other ranges)",
-                     "number");
+    /* Integer bounds L <= v <= H that keep every value in range (for a number, the integer
+     * part decides: v in [L, H] with I in [L, H-1] and any fraction, or I = H and a zero one). */
+    long long L = -INT_BOUND, H = INT_BOUND;
+    if (mn) {
+        double v = ceil(clampd(json_number_value(mn)));
+        if (v > (double)L) L = (long long)v;
     }
-    double lo = -(double)INT_BOUND, hi = (double)INT_BOUND;
-    if (mn && json_number_value(mn) > lo) lo = json_number_value(mn);
-    if (emn && json_number_value(emn) >= lo) lo = json_number_value(emn) + (json_number_value(emn) == (long long)json_number_value(emn) ? 1 : 0);
-    if (mx && json_number_value(mx) < hi) hi = json_number_value(mx);
-    if (emx && json_number_value(emx) <= hi) hi = json_number_value(emx) - (json_number_value(emx) == (long long)json_number_value(emx) ? 1 : 0);
-    long long l = (long long)lo, h = (long long)hi;
-    if ((double)l < lo) l++; /* ceil */
-    if ((double)h > hi) h--; /* floor */
-    if (l < -INT_BOUND) l = -INT_BOUND;
-    if (h > INT_BOUND) h = INT_BOUND;
-    return int_range(c, l, h);
+    if (emn) {
+        double v = floor(clampd(json_number_value(emn))) + 1;
+        if (v > (double)L) L = (long long)v;
+    }
+    if (mx) {
+        double v = floor(clampd(json_number_value(mx)));
+        if (v < (double)H) H = (long long)v;
+    }
+    if (emx) {
+        double v = ceil(clampd(json_number_value(emx))) - 1;
+        if (v < (double)H) H = (long long)v;
+    }
+    if (L < -INT_BOUND) L = -INT_BOUND;
+    if (H > INT_BOUND) H = INT_BOUND;
+    if (L > H)
+        return sfail(c, integer ? "JSON schema: %s: the bounds leave no integer"
+                                : "JSON schema: %s: bounds on a number must enclose an integer (a subset of "
+                                  "their range is generated: the integers and the numbers between them)",
+                     "minimum/maximum");
+    if (integer) return int_range(c, L, H);
+    int frac = rx_rule(c, "(\\.[0-9]{1,15})?"), zfrac = rx_rule(c, "(\\.0{1,15})?");
+    int r = sl__gb_rule(c->g, NULL);
+    CHK(frac);
+    CHK(zfrac);
+    CHK(r);
+    long long a = L > 0 ? L : 0;
+    if (H >= 0) { /* v >= 0 */
+        if (a <= H - 1) CHK(num_part(c, r, 0, a, H - 1, frac));
+        if (a <= H) CHK(num_part(c, r, 0, H, H, zfrac));
+    }
+    if (L < 0) { /* v < 0: v = -(I.F) with I.F in [max(-H, 0), -L] */
+        long long b = H < 0 ? -H : 0, top = -L;
+        if (b <= top - 1) CHK(num_part(c, r, 1, b, top - 1, frac));
+        CHK(num_part(c, r, 1, top, top, zfrac));
+    }
+    return r;
 }
 
 static int gen_array(sc *c, json_t *s) {

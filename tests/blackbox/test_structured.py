@@ -22,7 +22,7 @@ SCHEMAS = [
                     "note": {"anyOf": [{"type": "null"}, {"type": "string", "pattern": "^[a-z]{1,5}$"}]}},
      "required": ["color", "sizes", "note"]},
     {"type": "array", "items": {"$ref": "#/$defs/point"}, "maxItems": 3,
-     "$defs": {"point": {"type": "object", "properties": {"x": {"type": "number", "minimum": 0},
+     "$defs": {"point": {"type": "object", "properties": {"x": {"type": "number", "minimum": -1.5, "maximum": 2.5},
                                                           "y": {"const": 1}},
                          "required": ["x", "y"]}}},
     {"type": "object", "properties": {"when": {"type": "string", "format": "date"},

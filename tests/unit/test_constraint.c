@@ -172,6 +172,19 @@ TEST(schema_ranges_and_recursion) {
         CHECKF(!bad, "%d integers misjudged", bad);
         sl_constraint_unref(c);
     }
+    c = compile1(SL_CPIECE_JSON_SCHEMA, "{\"type\":\"number\",\"minimum\":-2.5,\"exclusiveMaximum\":3.5}", err, sizeof err);
+    CHECKF(c, "%s", err);
+    if (c) {
+        const char *in[] = {"3", "3.0", "-2", "-2.000", "-1.99", "0", "0.7", "-0.25", "2.999"};
+        const char *out[] = {"3.5", "4", "-3", "3.01", "1e2", "-2.01", "03", "."};
+        for (size_t i = 0; i < sizeof in / sizeof *in; i++) CHECKF(full(c, in[i]), "%s refused", in[i]);
+        for (size_t i = 0; i < sizeof out / sizeof *out; i++) CHECKF(!full(c, out[i]), "%s accepted", out[i]);
+        sl_constraint_unref(c);
+    }
+    c = compile1(SL_CPIECE_JSON_SCHEMA, "{\"type\":\"number\",\"exclusiveMinimum\":1e300}", err, sizeof err);
+    CHECK(!c && strstr(err, "enclose"));
+    c = compile1(SL_CPIECE_JSON_SCHEMA, "{\"type\":\"integer\",\"maximum\":-1e300}", err, sizeof err);
+    CHECK(!c && strstr(err, "no integer"));
     c = compile1(SL_CPIECE_JSON_SCHEMA,
                  "{\"$ref\":\"#/definitions/node\",\"definitions\":{\"node\":{\"type\":\"object\",\"properties\":{"
                  "\"v\":{\"type\":\"integer\"},\"next\":{\"anyOf\":[{\"type\":\"null\"},{\"$ref\":\"#/definitions/node\"}]}},"
@@ -206,7 +219,7 @@ TEST(schema_refusals_name_the_keyword) {
     CHECK(refused(SL_CPIECE_JSON_SCHEMA, "{\"type\":\"object\",\"patternProperties\":{}}", "'patternProperties'"));
     CHECK(refused(SL_CPIECE_JSON_SCHEMA, "{\"type\":\"array\",\"uniqueItems\":true}", "'uniqueItems'"));
     CHECK(refused(SL_CPIECE_JSON_SCHEMA, "{\"type\":\"string\",\"format\":\"hostname\"}", "hostname"));
-    CHECK(refused(SL_CPIECE_JSON_SCHEMA, "{\"type\":\"number\",\"maximum\":3.5}", "number"));
+    CHECK(refused(SL_CPIECE_JSON_SCHEMA, "{\"type\":\"number\",\"minimum\":0.2,\"maximum\":0.8}", "enclose an integer"));
     CHECK(refused(SL_CPIECE_JSON_SCHEMA, "{\"type\":\"string\",\"minItems\":1}", "'minItems'"));
     CHECK(refused(SL_CPIECE_JSON_SCHEMA, "{\"$ref\":\"http://x/y\"}", "$ref"));
     CHECK(refused(SL_CPIECE_JSON_SCHEMA, "{\"type\":\"strin\"}", "strin"));
