@@ -518,7 +518,8 @@ static sl_finish on_token(sl_engine *e, sl_engine_req *r, int32_t t) {
             r->committed = (size_t)at;
             return SL_FINISH_STOP;
         }
-        if (r->n_gen >= r->max_tokens || r->n_prompt + r->n_gen >= e->max_ctx) fin = SL_FINISH_LENGTH;
+        if (r->cm && sl_cmatch_finished(r->cm)) fin = SL_FINISH_STOP; /* complete, only EOS could follow */
+        else if (r->n_gen >= r->max_tokens || r->n_prompt + r->n_gen >= e->max_ctx) fin = SL_FINISH_LENGTH;
     }
     return fin ? end_text(r, fin) : fin;
 }

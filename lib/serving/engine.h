@@ -124,7 +124,8 @@ typedef struct sl_engine_params {
      * reference. Before each sampling the tokens that cannot continue a valid output get
      * logit -inf (so greedy, temperature, top-k/p and logprobs all see the constrained
      * distribution); the model's EOS ids and stop_ids are allowed exactly when the output is
-     * complete (even with ignore_eos); after it the state advances over the sampled token.
+     * complete (even with ignore_eos); after it the state advances over the sampled token, and
+ * an output that nothing but EOS could continue ends there (SL_FINISH_STOP, no EOS token).
      * The state moves only on sampled tokens, never on prompt or recomputed positions.
      * Its vocabulary must have the model's size. A step where no token is allowed, or the
      * grammar's per-step work bound is hit, ends the request with SL_FINISH_ERROR. */

@@ -214,6 +214,8 @@ def logprobs_are_of_the_constrained_distribution(d):
     assert abs(total - 1) < 1e-3, (first, total)
     # greedy is the most likely allowed token
     assert c["logprobs"]["token_logprobs"][0] == max(first.values()), c["logprobs"]
+    # a complete output that nothing but EOS could continue ends there, without an EOS token
+    assert "".join(c["logprobs"]["tokens"]) == t and f == "stop", c["logprobs"]
 
 
 @test
