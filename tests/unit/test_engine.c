@@ -111,6 +111,17 @@ static void wait_idle(sl_engine *e) {
     CHECKF(0, "engine not idle: running %d waiting %d kv %d", st.running, st.waiting, st.kv_blocks_used);
 }
 
+/* Waits (up to 10 s) until N sequences run: their first step is done. */
+static void wait_running(sl_engine *e, int n) {
+    sl_engine_stats st;
+    double deadline = now_s() + 10;
+    do {
+        usleep(1000);
+        sl_engine_get_stats(e, &st);
+    } while (st.running < n && now_s() < deadline);
+    CHECKF(st.running >= n, "%d running, want %d", st.running, n);
+}
+
 TEST(greedy_max_tokens_and_length) {
     sl_engine *e = engine(64, 8, 8, 64, 0);
     if (!e) return;
@@ -237,9 +248,12 @@ TEST(cancel_frees_blocks_and_adapter) {
     sl_engine_req *r = NULL;
     CHECK(sl_engine_submit(e, P1, 18, sl_adapter_ref(ad), &p, NULL, &r, NULL, 0) == 0); /* the engine gets a ref */
     CHECK(sl_adapter_refs(ad) == 2);
-    usleep(30000);
     sl_engine_stats st;
-    sl_engine_get_stats(e, &st);
+    double deadline = now_s() + 10; /* running after its first step (slow under sanitizers and load) */
+    do {
+        usleep(2000);
+        sl_engine_get_stats(e, &st);
+    } while (!(st.running == 1 && st.kv_blocks_used > 0) && now_s() < deadline);
     CHECKF(st.running == 1 && st.kv_blocks_used > 0, "running %d kv %d", st.running, st.kv_blocks_used);
     sl_engine_cancel(e, r);
     result res;
@@ -271,7 +285,7 @@ TEST(limits) {
     CHECK(sl_engine_submit(e, P1, 2, NULL, &p0, NULL, &r1, NULL, 0) == SL_EINVAL);
     /* One runs, one waits, the third finds the queue full. */
     CHECK(sl_engine_submit(e, P1, 18, NULL, &p, NULL, &r1, NULL, 0) == 0);
-    usleep(50000);
+    wait_running(e, 1);
     CHECK(sl_engine_submit(e, P1, 18, NULL, &p, NULL, &r2, NULL, 0) == 0);
     CHECK(sl_engine_submit(e, P1, 18, NULL, &p, NULL, &r3, err, sizeof err) == SL_EBUSY);
     sl_engine_stats st;
@@ -474,7 +488,7 @@ TEST(small_requests_pass_a_head_that_does_not_fit) {
     int n = 0;
     sl_engine_params pl = greedy(24), ph = greedy(1), ps = greedy(2); /* the head ends in the step it starts */
     CHECK(sl_engine_submit(e, first, 100, NULL, &pl, NULL, &reqs[n++], NULL, 0) == 0);
-    usleep(20000);
+    wait_running(e, 1);
     CHECK(sl_engine_submit(e, big, 120, NULL, &ph, NULL, &reqs[n++], NULL, 0) == 0); /* the head: 8 blocks */
     for (int i = 0; i < SL_ENGINE_MAX_PASS + 4; i++) CHECK(sl_engine_submit(e, P1, 4, NULL, &ps, NULL, &reqs[n++], NULL, 0) == 0);
     int order[16];
@@ -523,7 +537,7 @@ TEST(fair_queuing_priority_and_tenant_limits) {
     pa.tenant = plong.tenant = "a";
     pb.tenant = "b";
     CHECK(sl_engine_submit(e, P1, 18, NULL, &plong, NULL, &reqs[0], NULL, 0) == 0);
-    usleep(20000); /* reqs[0] runs */
+    wait_running(e, 1);
     for (int i = 1; i < 5; i++) CHECK(sl_engine_submit(e, P1, 18, NULL, &pa, NULL, &reqs[i], NULL, 0) == 0);
     char err[256];
     sl_engine_req *x = NULL;
@@ -540,7 +554,7 @@ TEST(fair_queuing_priority_and_tenant_limits) {
 
     /* Priority within a tenant. */
     CHECK(sl_engine_submit(e, P1, 18, NULL, &plong, NULL, &reqs[0], NULL, 0) == 0);
-    usleep(20000);
+    wait_running(e, 1);
     sl_engine_params lo = pa, hi = pa;
     lo.priority = 5;
     hi.priority = -1;
