@@ -148,17 +148,39 @@ def priority_and_cache_salt_fields():
 @test
 def tenant_limits_429_and_metrics_names():
     d = Daemon(adapters={}, args=["--api-keys", keyfile(), "--max-running", "1", "--tenant-max-waiting", "1",
-                                  "--tenant-max-inflight", "2", "--step-delay-ms", "20", "--retry-after", "4"])
+                                  "--tenant-max-inflight", "2", "--step-delay-ms", "10", "--retry-after", "4"])
+    stream = None
     try:
         p = long_prompt(4, 10)
-        res = run_parallel(lambda who: complete(d, who, "llama-tiny", p, 12),
-                           [("alice",)] * 5 + [("bob",)])
-        alice = [r for r in res[:5]]
-        assert sorted(r[0] for r in alice).count(200) == 2, [r[0] for r in alice]
-        for st, j, h in alice:
+        stream = open_stream(d, "llama-tiny", p, who="alice")  # runs until we close it
+        assert d.wait_metric("vllm:num_requests_running", lambda v: v == 1) == 1
+        import threading
+        res = [None] * 5
+
+        def one(i, who):
+            res[i] = complete(d, who, "llama-tiny", p, 4)
+        ts = [threading.Thread(target=one, args=(i, "alice" if i < 4 else "bob")) for i in range(5)]
+        for t in ts:
+            t.start()
+        # Alice has one running and may have one waiting: of her four, one waits, three get 429 at once.
+        assert d.wait_metric("vllm:num_requests_waiting", lambda v: v == 2) == 2  # alice's one and bob's
+        st, _, data = d.request("GET", "/metrics", headers=auth("root"))  # the admin view, the stream still running
+        text = data.decode()
+        assert 'symlora_tenant_weight{tenant="alice"} 3' in text, text
+        assert 'symlora_tenant_requests_running{tenant="alice"} 1' in text
+        assert 'symlora_tenant_requests_waiting{tenant="bob"} 1' in text
+        stream.close()  # cancels it: the waiting ones run
+        stream = None
+        for t in ts:
+            t.join()
+        codes = [r[0] for r in res[:4]]
+        assert codes.count(429) == 3 and codes.count(200) == 1, codes
+        for st, j, h in res[:4]:
             if st != 200:
                 assert st == 429 and h.get("retry-after") == "4" and "tenant 'alice'" in j["error"]["message"], (st, j)
-        assert res[5][0] == 200  # bob is not held back by alice's limits
+        assert res[4][0] == 200  # bob is not held back by alice's limits
+        st, _, data = d.request("GET", "/metrics", headers=auth("root"))
+        assert b'symlora_tenant_rejected_total{tenant="alice"} 3' in data
         # /metrics without a key: aggregates and the vLLM aliases, no names.
         st, _, data = d.request("GET", "/metrics")
         text = data.decode()
@@ -166,37 +188,47 @@ def tenant_limits_429_and_metrics_names():
                      "vllm:lora_requests_info{", "symlora_preemptions_total"):
             assert name in text, name
         assert "alice" not in text and "bob" not in text
-        # With an admin key: the per-tenant series (weights from the keys file).
         st, _, data = d.request("GET", "/metrics", headers=auth("root"))
-        text = data.decode()
-        assert 'symlora_tenant_weight{tenant="alice"} 3' in text and 'symlora_tenant_rejected_total{tenant="alice"} 3' in text
-        assert 'symlora_tenant_tokens_total{tenant="bob"}' in text
+        assert b'symlora_tenant_tokens_total{tenant="bob"}' in data
         st, _, data = d.request("GET", "/metrics", headers=auth("bob"))  # a tenant's key is not enough
         assert b"alice" not in data
         finish(d)
     finally:
+        if stream:
+            stream.close()
         d.cleanup()
+
+
+def open_stream(d, model, prompt, who=None, max_tokens=500):
+    """Starts a streaming completion and returns its connection (close it to cancel)."""
+    c = d.conn()
+    h = {"Content-Type": "application/json"}
+    h.update(auth(who) if who else {})
+    c.request("POST", "/v1/completions", headers=h,
+              body=json.dumps(dict(model=model, prompt=prompt, max_tokens=max_tokens, stream=True, ignore_eos=True)).encode())
+    return c
 
 
 @test
 def lora_requests_info_lists_adapters_with_metrics_names():
-    d = Daemon(adapters={"a": FIX["lora-all-r8"]}, args=["--metrics-names", "--step-delay-ms", "20", "--max-running", "1"])
+    d = Daemon(adapters={"a": FIX["lora-all-r8"]}, args=["--metrics-names", "--step-delay-ms", "10", "--max-running", "1"])
+    streams = []
     try:
-        p = long_prompt(5, 10)
-        import threading
-        t = threading.Thread(target=lambda: complete(d, None, "a", p, 40))
-        t.start()
-        seen = ""
-        for _ in range(200):
-            st, _, data = d.request("GET", "/metrics")
-            line = [l for l in data.decode().splitlines() if l.startswith("vllm:lora_requests_info{")][0]
-            if 'running_lora_adapters="a"' in line:
-                seen = line
-                break
-        t.join()
-        assert seen and 'max_lora="1"' in seen, seen
+        streams.append(open_stream(d, "a", long_prompt(5, 10)))
+        assert d.wait_metric("vllm:num_requests_running", lambda v: v == 1) == 1
+        streams.append(open_stream(d, "llama-tiny", long_prompt(6, 10)))  # waits: the base model has no name
+        streams.append(open_stream(d, "a", long_prompt(7, 10)))
+        assert d.wait_metric("vllm:num_requests_waiting", lambda v: v == 2) == 2
+        st, _, data = d.request("GET", "/metrics")
+        line = [l for l in data.decode().splitlines() if l.startswith("vllm:lora_requests_info{")][0]
+        assert 'running_lora_adapters="a",waiting_lora_adapters="a",max_lora="1"' in line, line
+        for c in streams:
+            c.close()
+        assert d.wait_metric("vllm:num_requests_waiting", lambda v: v == 0) == 0
         finish(d)
     finally:
+        for c in streams:
+            c.close()
         d.cleanup()
 
 
