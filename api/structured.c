@@ -3,7 +3,8 @@
  *   OpenAI     response_format {"type": "text" | "json_object" | "json_schema",
  *                               "json_schema": {"name", "schema", "strict"}}
  *              (llama.cpp's {"type": "json_object", "schema": {...}} too)
- *   vLLM       structured_outputs {json | regex | choice | grammar | json_object}, and the older
+ *   vLLM       structured_outputs {json | regex | choice | grammar | json_object} (with
+ *              disable_any_whitespace: JSON without whitespace between tokens), and the older
  *              guided_json, guided_regex, guided_choice, guided_grammar
  *   llama.cpp  grammar (GBNF), json_schema
  * More than one of them is a 400 naming both; a compile error is a 400 naming the field and
@@ -91,6 +92,7 @@ static int structured_outputs(json_t *so, spec *s, sl__err *e) {
         return sl__err_set(e, 400, "invalid_type", "structured_outputs", "'structured_outputs' must be an object");
     const char *k;
     json_t *v;
+    int compact = 0;
     json_object_foreach(so, k, v) {
         if (json_is_null(v)) continue;
         int rc = 0;
@@ -104,10 +106,20 @@ static int structured_outputs(json_t *so, spec *s, sl__err *e) {
             if (json_is_true(v)) rc = set_spec(s, "structured_outputs.json_object", SL_CPIECE_JSON_OBJECT, NULL, "", 0, e);
         } else if (!strcmp(k, "disable_fallback")) {
             continue; /* there is one backend and no fallback */
+        } else if (!strcmp(k, "disable_any_whitespace")) {
+            if (!json_is_boolean(v))
+                return sl__err_set(e, 400, "invalid_type", "structured_outputs",
+                                   "'structured_outputs.disable_any_whitespace' must be a boolean");
+            compact = json_is_true(v);
         } else
             return sl__err_set(e, 400, "unsupported", "structured_outputs",
-                               "'structured_outputs.%.64s' is not supported (json, regex, choice, grammar, json_object are)", k);
+                               "'structured_outputs.%.64s' is not supported (json, regex, choice, grammar, json_object, "
+                               "disable_any_whitespace are)", k);
         if (rc) return rc;
+    }
+    if (compact && s->field && !strncmp(s->field, "structured_outputs", 18)) { /* JSON without whitespace */
+        if (s->kind == SL_CPIECE_JSON_SCHEMA) s->kind = SL_CPIECE_JSON_SCHEMA_COMPACT;
+        else if (s->kind == SL_CPIECE_JSON_OBJECT) s->kind = SL_CPIECE_JSON_OBJECT_COMPACT;
     }
     return 0;
 }

@@ -56,7 +56,9 @@ typedef enum sl_cpiece_kind {
     SL_CPIECE_JSON_OBJECT, /* text ignored */
     SL_CPIECE_REGEX,
     SL_CPIECE_GBNF,
-    SL_CPIECE_CHOICE       /* text: a JSON array of strings */
+    SL_CPIECE_CHOICE,      /* text: a JSON array of strings */
+    SL_CPIECE_JSON_SCHEMA_COMPACT, /* as JSON_SCHEMA / JSON_OBJECT without whitespace between */
+    SL_CPIECE_JSON_OBJECT_COMPACT  /* JSON tokens (vLLM's disable_any_whitespace) */
 } sl_cpiece_kind;
 
 typedef struct sl_cpiece {

@@ -118,8 +118,8 @@ void sl__grammar_free(sl__grammar *gr);
  * message in G). */
 int sl__gbnf_compile(sl__gb *g, const char *text, size_t len);
 int sl__regex_compile_rule(sl__gb *g, const char *text, size_t len, int json_string_safe);
-int sl__schema_compile(sl__gb *g, const char *text, size_t len);
-int sl__json_object_rule(sl__gb *g);
+int sl__schema_compile(sl__gb *g, const char *text, size_t len, int compact);
+int sl__json_object_rule(sl__gb *g, int compact); /* COMPACT: no whitespace between JSON tokens */
 int sl__choice_compile(sl__gb *g, const char *text, size_t len);
 
 /* UTF-8 decode of one code point at S (N bytes left): its length, or 0 if invalid. */

@@ -629,8 +629,10 @@ static int trans(sl_constraint *c, int id, unsigned b, work *wk) {
 static const char *kind_name(sl_cpiece_kind k) {
     switch (k) {
     case SL_CPIECE_LITERAL: return "literal";
-    case SL_CPIECE_JSON_SCHEMA: return "JSON schema";
-    case SL_CPIECE_JSON_OBJECT: return "JSON object";
+    case SL_CPIECE_JSON_SCHEMA:
+    case SL_CPIECE_JSON_SCHEMA_COMPACT: return "JSON schema";
+    case SL_CPIECE_JSON_OBJECT:
+    case SL_CPIECE_JSON_OBJECT_COMPACT: return "JSON object";
     case SL_CPIECE_REGEX: return "regex";
     case SL_CPIECE_GBNF: return "grammar";
     case SL_CPIECE_CHOICE: return "choice";
@@ -660,8 +662,10 @@ int sl_constraint_compile(sl_constraint **out, const sl_cvocab *v, const sl_cpie
         case SL_CPIECE_LITERAL:
             sl__seq_lit(&g, &root_seq, p->text, p->len);
             continue;
-        case SL_CPIECE_JSON_SCHEMA: r = sl__schema_compile(&g, p->text, p->len); break;
-        case SL_CPIECE_JSON_OBJECT: r = sl__json_object_rule(&g); break;
+        case SL_CPIECE_JSON_SCHEMA: r = sl__schema_compile(&g, p->text, p->len, 0); break;
+        case SL_CPIECE_JSON_SCHEMA_COMPACT: r = sl__schema_compile(&g, p->text, p->len, 1); break;
+        case SL_CPIECE_JSON_OBJECT: r = sl__json_object_rule(&g, 0); break;
+        case SL_CPIECE_JSON_OBJECT_COMPACT: r = sl__json_object_rule(&g, 1); break;
         case SL_CPIECE_REGEX: r = sl__regex_compile_rule(&g, p->text, p->len, 0); break;
         case SL_CPIECE_GBNF: r = sl__gbnf_compile(&g, p->text, p->len); break;
         case SL_CPIECE_CHOICE: r = sl__choice_compile(&g, p->text, p->len); break;

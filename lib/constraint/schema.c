@@ -37,6 +37,7 @@ typedef struct sc {
     struct { json_t *s; int rule; } *refs;
     int n_refs, cap_refs;
     int depth;
+    int compact; /* no whitespace between JSON tokens */
 } sc;
 
 #define CHK(x) do { if ((x) < 0 || c->g->failed) return SL_EINVAL; } while (0)
@@ -61,7 +62,7 @@ static int push_ref(sc *c, sl__seq *s, int rule) { return sl__seq_push(c->g, s, 
 static int rx_rule(sc *c, const char *re) { return sl__regex_compile_rule(c->g, re, strlen(re), 0); }
 
 static int ws_rule(sc *c) {
-    if (c->ws < 0) c->ws = rx_rule(c, "( |\\n[ \\t]{0,20})?");
+    if (c->ws < 0) c->ws = rx_rule(c, c->compact ? "" : "( |\\n[ \\t]{0,20})?");
     return c->ws;
 }
 
@@ -159,9 +160,10 @@ static void sc_init(sc *c, sl__gb *g) {
     c->ws = c->str = c->chr = c->num = c->intg = c->value = c->object = c->array = c->boolean = c->null_ = -1;
 }
 
-int sl__json_object_rule(sl__gb *g) {
+int sl__json_object_rule(sl__gb *g, int compact) {
     sc c;
     sc_init(&c, g);
+    c.compact = compact;
     if (value_rule(&c) < 0) return SL_EINVAL;
     return c.object;
 }
@@ -567,7 +569,7 @@ static int gen_object(sc *c, json_t *s) {
     json_t *v;
     json_array_foreach(req, i, v) if (!json_is_string(v)) return sfail(c, "JSON schema: '%s' must be an array of strings", "required");
     if (!props && !req) {
-        if (addl && json_is_false(addl)) return rx_rule(c, "\\{( |\\n[ \\t]{0,20})?\\}");
+        if (addl && json_is_false(addl)) return rx_rule(c, c->compact ? "\\{\\}" : "\\{( |\\n[ \\t]{0,20})?\\}");
         if (!addl || json_is_true(addl)) {
             CHK(value_rule(c));
             return c->object;
@@ -840,13 +842,14 @@ out:
     return c->g->failed ? SL_EINVAL : r;
 }
 
-int sl__schema_compile(sl__gb *g, const char *text, size_t len) {
+int sl__schema_compile(sl__gb *g, const char *text, size_t len, int compact) {
     json_error_t je;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!root) return sl__gb_fail(g, SL_EINVAL, "JSON schema: not valid JSON: %s (line %d)", je.text, je.line);
     sc c;
     sc_init(&c, g);
     c.root = root;
+    c.compact = compact;
     int r = gen(&c, root);
     free(c.refs);
     json_decref(root);

@@ -101,6 +101,15 @@ def regex_choice_and_vllm_fields(d):
         assert f == "stop" and t in opts, (t, f)
         t, f, _ = complete(d, {"max_tokens": 20, "seed": seed, "structured_outputs": {"choice": opts}})
         assert f == "stop" and t in opts, (t, f)
+    # vLLM's disable_any_whitespace: compact JSON
+    cs = {"type": "object", "properties": {"n": {"type": "integer", "minimum": 0, "maximum": 99},
+                                           "b": {"type": "boolean"}, "c": {"enum": ["x", "y"]}},
+          "required": ["n", "b", "c"], "additionalProperties": False}
+    for seed in range(3):
+        t, f, _ = complete(d, {"max_tokens": 40, "seed": seed, "structured_outputs": {
+            "json": cs, "disable_any_whitespace": True}})
+        assert f == "stop" and json.dumps(json.loads(t), separators=(",", ":")) == t, (t, f)
+        jsonschema.validate(json.loads(t), cs)
     # llama.cpp's json_schema and vLLM's guided_json
     t, f, _ = complete(d, {"max_tokens": 30, "json_schema": {"enum": [1, 2, "three"]}})
     assert f == "stop" and json.loads(t) in [1, 2, "three"], t

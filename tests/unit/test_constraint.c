@@ -214,6 +214,26 @@ TEST(schema_additional_keys_never_repeat_listed_ones) {
     sl_constraint_unref(c);
 }
 
+TEST(schema_compact_has_no_whitespace) {
+    char err[256];
+    const char *t = "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"array\",\"items\":{\"type\":\"integer\"}}},"
+                    "\"required\":[\"a\"]}";
+    sl_cpiece p = {SL_CPIECE_JSON_SCHEMA_COMPACT, t, strlen(t)}, q = {SL_CPIECE_JSON_OBJECT_COMPACT, "", 0};
+    sl_constraint *c = NULL, *o = NULL;
+    CHECKF(sl_constraint_compile(&c, g_voc, &p, 1, err, sizeof err) == 0, "%s", err);
+    CHECKF(sl_constraint_compile(&o, g_voc, &q, 1, err, sizeof err) == 0, "%s", err);
+    if (c) {
+        CHECK(full(c, "{\"a\":[1,2]}") && full(c, "{\"a\":[]}"));
+        CHECK(!full(c, "{\"a\": [1,2]}") && !full(c, "{ \"a\":[1]}") && !full(c, "{\"a\":[1, 2]}"));
+        sl_constraint_unref(c);
+    }
+    if (o) {
+        CHECK(full(o, "{\"k\":{\"x\":[true,null,\"a b\"]}}") && full(o, "{}"));
+        CHECK(!full(o, "{\"k\": 1}") && !full(o, "{ }"));
+        sl_constraint_unref(o);
+    }
+}
+
 TEST(schema_refusals_name_the_keyword) {
     CHECK(refused(SL_CPIECE_JSON_SCHEMA, "{\"type\":\"string\",\"not\":{}}", "'not'"));
     CHECK(refused(SL_CPIECE_JSON_SCHEMA, "{\"type\":\"object\",\"patternProperties\":{}}", "'patternProperties'"));
@@ -440,6 +460,7 @@ int main(void) {
     RUN(schema_object);
     RUN(schema_ranges_and_recursion);
     RUN(schema_additional_keys_never_repeat_listed_ones);
+    RUN(schema_compact_has_no_whitespace);
     RUN(schema_refusals_name_the_keyword);
     RUN(choice_and_pieces);
     RUN(masked_walks_on_every_tokenizer);
