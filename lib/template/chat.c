@@ -144,6 +144,14 @@ int sl_chat_init(sl_chat *c, const char *model_dir, const char *template_file, c
         sl_chat_free(c);
         return rc;
     }
+    if (!(template_file && *template_file) && !c->error[0]) {
+        /* newer transformers save named templates as additional_chat_templates/NAME.jinja */
+        snprintf(path, sizeof path, "%s/additional_chat_templates/tool_use.jinja", model_dir);
+        if (!c->src_tools && (c->src_tools = read_text(path, NULL)) && !c->src)
+            snprintf(c->origin, sizeof c->origin, "%s", path);
+        snprintf(path, sizeof path, "%s/additional_chat_templates/default.jinja", model_dir);
+        if (!c->src && (c->src = read_text(path, NULL))) snprintf(c->origin, sizeof c->origin, "%s", path);
+    }
     if (!c->src && !c->src_tools && !c->error[0])
         snprintf(c->error, sizeof c->error, "the model has no chat template");
     parse_one(c, c->src, &c->tmpl, "");

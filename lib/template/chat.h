@@ -5,7 +5,9 @@
  *      file exists and the text holds "{{" or "{%", the template itself, as vLLM accepts);
  *   2. MODEL_DIR/chat_template.jinja;
  *   3. MODEL_DIR/chat_template.json ({"chat_template": ...});
- *   4. MODEL_DIR/tokenizer_config.json "chat_template".
+ *   4. MODEL_DIR/tokenizer_config.json "chat_template";
+ *   and MODEL_DIR/additional_chat_templates/{tool_use,default}.jinja (named templates as newer
+ *   transformers save them) where those gave none.
  * A "chat_template" value is a string or a list of {name, template}: then "default" is used,
  * and "tool_use" when the request has tools (as transformers picks). bos_token / eos_token come
  * from tokenizer_config.json (strings or AddedToken objects {"content": ...}).

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -370,6 +371,20 @@ TEST(chat_sources) {
     /* chat_template.json over tokenizer_config.json; chat_template.jinja over both */
     write_file(dir, "chat_template.json", "{\"chat_template\": \"J\"}");
     CHECK(sl_chat_init(&c, dir, NULL, err, sizeof err) == 0 && !strcmp(sl_template_source(&c, 0), "J"));
+    sl_chat_free(&c);
+    /* chat_template.jinja + additional_chat_templates/tool_use.jinja (newer transformers) */
+    write_file(dir, "chat_template.jinja", "plain");
+    char sub[64];
+    snprintf(sub, sizeof sub, "%s/additional_chat_templates", dir);
+    CHECK(mkdir(sub, 0700) == 0);
+    write_file(sub, "tool_use.jinja", "tools{{ tools|length }}");
+    CHECK(sl_chat_init(&c, dir, NULL, err, sizeof err) == 0 && sl_chat_ready(&c));
+    out = chat_render(&c, with_tools, &rc, err, sizeof err);
+    CHECKF(out && !strcmp(out, "tools1"), "%s", out ? out : err);
+    free(out);
+    out = chat_render(&c, one, &rc, err, sizeof err);
+    CHECKF(out && !strcmp(out, "plain"), "%s", out ? out : err);
+    free(out);
     sl_chat_free(&c);
     write_file(dir, "chat_template.jinja", "{% if %}\n");
     /* a template that does not parse: not fatal, reported with its file and line */
