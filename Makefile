@@ -49,15 +49,20 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-# The fixed-order kernels want `acc += x * w` as one FMA (ISO C mode turns contraction off).
-$(BUILD)/obj/lib/model/gemm.o $(BUILD)/obj/lib/model/lowrank.o: CFLAGS += -ffp-contract=fast
+# The fixed-order kernels want `acc += x * w` as one FMA (ISO C mode turns contraction off);
+# each kernel set picks its ISA itself (lib/kernels/x86/*.c), so no -march here: the binary
+# runs on any x86-64 and dispatches at run time (lib/kernels/kernels.h).
+$(BUILD)/obj/lib/kernels/%.o: CFLAGS += -ffp-contract=fast
 
+# Archives are made anew (rm first): `ar r` would keep members of sources moved or deleted.
 $(LIB_A): $(call obj,$(LIB_SRC))
 	@mkdir -p $(dir $@)
+	@rm -f $@
 	$(AR) rcs $@ $^
 
 $(API_A): $(call obj,$(API_SRC)) | $(LIB_A)
 	@mkdir -p $(dir $@)
+	@rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/symlorad: $(call obj,$(DAEMON_SRC)) $(API_A) $(LIB_A)

@@ -17,6 +17,7 @@
 #include "toolcall.h"
 #include "engine.h"
 #include "error.h"
+#include "kernels.h"
 #include "log.h"
 #include "model.h"
 #include "options.h"
@@ -372,7 +373,12 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (d.o.version) {
-        printf("symlorad %s\n", SL_VERSION);
+        const char *sets[4];
+        int n = sl_kernels_runnable(sets, 4);
+        printf("symlorad %s\nkernels: %s (%s); this CPU runs:", SL_VERSION, sl_kernels_active()->name,
+               sl_kernels_active()->tiles);
+        for (int i = 0; i < n; i++) printf(" %s", sets[i]);
+        printf("\n");
         sl_options_free(&d.o);
         return 0;
     }
@@ -397,14 +403,20 @@ int main(int argc, char **argv) {
         snprintf(d.model_id, sizeof d.model_id, "%.*s", (int)(n - s), m + s);
     }
 
-    sl_model_opts mo = {.log = lib_log};
+    if (strcmp(d.o.kernels, "auto") && sl_kernels_select(d.o.kernels, err, sizeof err) != 0) {
+        sl_logf(SL_LOG_ERROR, "--kernels: %s", err);
+        goto out;
+    }
+    sl_logf(SL_LOG_INFO, "kernels: %s (%s)", sl_kernels_active()->name, sl_kernels_active()->tiles);
+    sl_model_opts mo = {.log = lib_log, .dtype = d.o.dtype};
     if (sl_model_load(&d.model, d.o.model, &mo, err, sizeof err) != 0) {
         sl_logf(SL_LOG_ERROR, "model %s: %s", d.o.model, err);
         goto out;
     }
     const sl_model_config *cfg = sl_model_get_config(d.model);
-    sl_logf(SL_LOG_INFO, "model %s: %s, %d layers, hidden %d, vocab %d, context %d, %zu MB of weights", d.model_id,
-            cfg->model_type, cfg->n_layers, cfg->hidden, cfg->vocab, cfg->max_pos, sl_model_weight_bytes(d.model) >> 20);
+    sl_logf(SL_LOG_INFO, "model %s: %s, %d layers, hidden %d, vocab %d, context %d, %zu MB of weights (%s)", d.model_id,
+            cfg->model_type, cfg->n_layers, cfg->hidden, cfg->vocab, cfg->max_pos, sl_model_weight_bytes(d.model) >> 20,
+            sl_model_wtype_name(d.model));
     char path[4096];
     snprintf(path, sizeof path, "%s/tokenizer.json", d.o.model);
     if (sl_tokenizer_load(&d.tok, path, err, sizeof err) != 0) {
@@ -457,6 +469,7 @@ int main(int argc, char **argv) {
         .share_tenants = d.o.prefix_cache_share_tenants,
         .tenant_max_inflight = (int)d.o.tenant_max_inflight,
         .tenant_max_waiting = (int)d.o.tenant_max_waiting,
+        .kv_dtype = sl_wtype_parse(d.o.kv_dtype),
         .max_ctx = (int)d.o.max_model_len,
         .step_delay_ms = (int)d.o.step_delay_ms,
         .wake = engine_wake,
@@ -469,8 +482,8 @@ int main(int argc, char **argv) {
     }
     sl_engine_stats st;
     sl_engine_get_stats(d.engine, &st);
-    sl_logf(SL_LOG_INFO, "engine: context %d, %d KV blocks of %d (taken as tokens come), batch %ld tokens / %ld sequences, "
-            "prefix cache %s", st.max_ctx, st.kv_blocks_total, st.kv_block_size, d.o.max_batch_tokens, d.o.max_running,
+    sl_logf(SL_LOG_INFO, "engine: context %d, %d KV blocks of %d (%s, taken as tokens come), batch %ld tokens / %ld sequences, "
+            "prefix cache %s", st.max_ctx, st.kv_blocks_total, st.kv_block_size, d.o.kv_dtype, d.o.max_batch_tokens, d.o.max_running,
             !st.prefix_cache ? "off" : d.o.prefix_cache_share_tenants ? "on (shared between tenants)" : "on (per tenant)");
 
     d.loop = uv_default_loop();

@@ -36,6 +36,9 @@ typedef struct sl_daemon_opts {
     long tenant_max_inflight;
     long tenant_max_waiting;
     int metrics_names;
+    char *dtype;
+    char *kv_dtype;
+    char *kernels;
     long max_adapter_rank;
     long max_body_bytes;
     long max_connections;

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Runs every test against the binaries in BUILD (default build/):
-#   unit tests    BUILD/tests/test_*          (C, one binary per module)
+#   unit tests    BUILD/tests/test_*          (C, one binary per module; the kernel-sensitive
+#                                             ones again under each lower kernel set)
 #   black-box     tests/blackbox/test_*.py    (a real symlorad on a loopback port)
 #                 tests/blackbox/test_*.mjs   (Node, e.g. the official OpenAI SDK)
 # Every test program prints "# N passed, N failed" last; this script sums them
@@ -28,6 +29,18 @@ run_one() {
 for t in "$BUILD"/tests/test_*; do
     [ -x "$t" ] || continue
     run_one "$(basename "$t")" "$t"
+done
+# The kernel-sensitive unit tests again under every other kernel set this CPU runs (forced
+# with SL_KERNELS; lib/kernels/kernels.h), so an AVX-512 machine also tests the AVX2 and
+# generic kernels: values, fixture parity and bit-identical batching for each set.
+sets=$("$BUILD/symlorad" --version 2>/dev/null | sed -n 's/.*this CPU runs: *//p')
+best=${sets%% *}
+for k in $sets; do
+    [ "$k" = "$best" ] && continue
+    for t in test_gemm test_lowrank test_model test_adapter test_engine; do
+        [ -x "$BUILD/tests/$t" ] || continue
+        run_one "$t (SL_KERNELS=$k)" env SL_KERNELS="$k" "$BUILD/tests/$t"
+    done
 done
 for t in tests/blackbox/test_*.py; do
     [ -f "$t" ] || continue

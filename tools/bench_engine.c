@@ -4,6 +4,8 @@
  *                [--max-steps N] [--profile BATCH:none|symlora|lora] [--profile-steps N]
  *                [--batches B1,B2,... (1,8,32,64,128)] [--limits 0|1] [--prefill-reps N (3)]
  *                [--sweeps N (2)] [--distinct N (8)]
+ *                [--dtype auto|f32|bf16|f16|q8_0] [--kv-dtype f32|bf16|f16]
+ * (the kernel set is the active one: SL_KERNELS=avx2 etc. forces a lower set; kernels.h)
  *
  * Measures, with clock_gettime(CLOCK_MONOTONIC):
  *   1. this machine's limits: cblas_sgemm peak GFLOP/s (square 2048 and 4096, best of a few)
@@ -36,6 +38,7 @@
 #include "adapter.h"
 #include "error.h"
 #include "forward.h"
+#include "kernels.h"
 #include "kvcache.h"
 #include "model.h"
 
@@ -205,14 +208,17 @@ static double prefill_contexts(bench *b, int nseq) {
  * 2-core machine would take longer than all the measurements together. */
 static void replicate_contexts(bench *b, int n_src, int n) {
     const sl_model_config *c = b->c;
-    size_t block_bytes = (size_t)c->n_kv_heads * BLOCK * (size_t)c->head_dim * sizeof(float);
+    size_t esize = sl_kv_pool_dtype(b->kv) == SL_WTYPE_F32 ? 4 : 2, block_bytes = sl__kv_block_elems(b->kv) * esize;
     int nb = (CTX + BLOCK - 1) / BLOCK;
     for (int s = n_src; s < n; s++) {
         const sl_kv_seq *src = &b->seqs[s % n_src];
         for (int l = 0; l < c->n_layers; l++)
-            for (int kv = 0; kv < 2; kv++)
+            for (int kv = 0; kv < 2; kv++) {
+                unsigned char *base = sl__kv_layer(b->kv, l, kv);
                 for (int k = 0; k < nb; k++)
-                    memcpy(sl__kv_block(b->kv, l, kv, b->seqs[s].blocks[k]), sl__kv_block(b->kv, l, kv, src->blocks[k]), block_bytes);
+                    memcpy(base + (size_t)b->seqs[s].blocks[k] * block_bytes, base + (size_t)src->blocks[k] * block_bytes,
+                           block_bytes);
+            }
         b->seqs[s].n_pos = CTX;
     }
 }
@@ -363,7 +369,8 @@ static void usage(void) {
                     "                    [--min-time SECONDS (1.5)] [--max-steps N (24)]\n"
                     "                    [--profile BATCH:none|symlora|lora [--profile-steps N (10)]] [--threads N (0: one per CPU)]\n"
                     "                    [--batches B1,B2,.. (1,8,32,64,128)] [--limits 0|1 (1)] [--prefill-reps N (3)] [--sweeps N (2)]\n"
-                    "                    [--distinct N (8): contexts prefilled, copied to the others]\n");
+                    "                    [--distinct N (8): contexts prefilled, copied to the others]\n"
+                    "                    [--dtype auto|f32|bf16|f16|q8_0] [--kv-dtype f32|bf16|f16]\n");
     exit(2);
 }
 
@@ -377,7 +384,7 @@ static void jnum(FILE *fp, int *first, const char *key, double v) {
 }
 
 int main(int argc, char **argv) {
-    const char *model_dir = NULL, *sym_dir = NULL, *lora_dir = NULL, *profile = NULL;
+    const char *model_dir = NULL, *sym_dir = NULL, *lora_dir = NULL, *profile = NULL, *dtype = "auto", *kv_dtype = "f32";
     int n_ad = 64, profile_steps = 10, limits = 1, prefill_reps = 3;
     bench *b = calloc(1, sizeof *b);
     if (!b) return 1;
@@ -401,6 +408,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--prefill-reps")) prefill_reps = atoi(v);
         else if (!strcmp(a, "--sweeps")) n_sweeps = atoi(v);
         else if (!strcmp(a, "--distinct")) n_distinct = atoi(v);
+        else if (!strcmp(a, "--dtype")) dtype = v;
+        else if (!strcmp(a, "--kv-dtype")) kv_dtype = v;
         else usage();
     }
     if (!model_dir || n_ad < 1 || n_ad > MAX_B || b->max_steps < 3 || profile_steps < 1 || prefill_reps < 1 || n_sweeps < 1 || n_distinct < 1) usage();
@@ -430,7 +439,7 @@ int main(int argc, char **argv) {
     }
 
     char err[512] = "";
-    sl_model_opts mo = {.log = log_cb};
+    sl_model_opts mo = {.log = log_cb, .dtype = dtype};
     int rc = sl_model_load(&b->m, model_dir, &mo, err, sizeof err);
     if (rc) fail("model load", rc, err);
     b->c = sl_model_get_config(b->m);
@@ -450,7 +459,11 @@ int main(int argc, char **argv) {
     /* Each decode context holds CTX positions plus the steps measured on it. */
     int seq_ctx = CTX + (b->max_steps > profile_steps ? b->max_steps : profile_steps) + 8;
     int n_blocks = b->max_b * ((seq_ctx + BLOCK - 1) / BLOCK) + PREFILL_LEN / BLOCK + 8;
-    if ((rc = sl_kv_pool_init(&b->kv, b->m, n_blocks, BLOCK, err, sizeof err))) fail("KV pool init", rc, err);
+    int kvt = sl_wtype_parse(kv_dtype);
+    if (kvt < 0) fail("--kv-dtype", SL_EINVAL, kv_dtype);
+    if ((rc = sl_kv_pool_init(&b->kv, b->m, n_blocks, BLOCK, (sl_wtype)kvt, err, sizeof err))) fail("KV pool init", rc, err);
+    fprintf(stderr, "bench_engine: kernels %s (%s), weights %s, KV %s\n", sl_kernels_active()->name,
+            sl_kernels_active()->tiles, sl_model_wtype_name(b->m), kv_dtype);
     b->logits = malloc((size_t)b->max_b * (size_t)b->c->vocab * sizeof(float));
     if (!b->logits) { fprintf(stderr, "bench_engine: out of memory\n"); return 1; }
     for (int s = 0; s < b->max_b; s++) {
@@ -610,7 +623,8 @@ int main(int argc, char **argv) {
     jnum(o, &first, "cpus", (double)ncpu);
     jnum(o, &first, "openblas_threads", openblas_get_num_threads());
     jnum(o, &first, "forward_threads", sl_forward_threads(b->f));
-    fprintf(o, "\n}\n");
+    fprintf(o, ",\n  \"kernels\": \"%s\",\n  \"weights_dtype\": \"%s\",\n  \"kv_dtype\": \"%s\"\n}\n", sl_kernels_active()->name,
+            sl_model_wtype_name(b->m), kv_dtype);
 
 out:
     for (int s = 0; s < b->max_b; s++) sl_kv_seq_release(b->kv, &b->seqs[s]);

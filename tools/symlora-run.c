@@ -68,7 +68,7 @@ int main(int argc, char **argv) {
     int ctx = n + max_tokens;
     sl_kv_pool *kv = NULL;
     sl_forward *f = NULL;
-    if (sl_kv_pool_init(&kv, m, (ctx + 15) / 16, 16, err, sizeof err) ||
+    if (sl_kv_pool_init(&kv, m, (ctx + 15) / 16, 16, SL_WTYPE_F32, err, sizeof err) ||
         sl_forward_init(&f, m, n, 1, 1, ctx, err, sizeof err)) {
         fprintf(stderr, "error: %s\n", err);
         return 1;

@@ -19,10 +19,11 @@
 #include "adapter.h"
 #include "error.h"
 #include "gemm.h"
+#include "kernels.h"
 #include "lowrank.h"
 #include "model_internal.h"
 #include "pool.h"
-#include "simd.h"
+#include "safetensors.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -157,11 +158,12 @@ static void rmsnorm(float *y, const float *x, const float *w, int n, int d, floa
     }
 }
 
-/* Columns [c0, c1) of Y (n, out) = X (n, in) W^T (+ bias); W packed (lib/gemm.h), c0 a
+/* Columns [c0, c1) of Y (n, out) = X (n, in) W^T (+ bias); W packed as WT (gemm.h), c0 a
  * multiple of its panel width. */
-static void linear_cols(float *y, const float *x, const float *w, const float *bias, int n, int out, int in, int c0, int c1) {
+static void linear_cols(float *y, const float *x, const void *w, sl_wtype wt, const float *bias, int n, int out, int in,
+                        int c0, int c1) {
     if (c1 <= c0) return;
-    sl_gemm_packed(y, (size_t)out, x, (size_t)in, n, w, in, c0, c1);
+    sl_gemm_packed(y, (size_t)out, x, (size_t)in, n, w, wt, in, c0, c1);
     if (bias)
         for (int t = 0; t < n; t++) {
             float *yr = y + (size_t)t * out;
@@ -181,7 +183,8 @@ static void split_cols(int out, int i, int n, int *c0, int *c1) {
 /* Up to three base linears over the same T rows, run as one job split by output columns. */
 typedef struct lin_job {
     int n_lin, T;
-    struct { float *y; const float *x, *w, *bias; int out, in; } l[3];
+    sl_wtype wt;
+    struct { float *y; const float *x; const void *w; const float *bias; int out, in; } l[3];
 } lin_job;
 
 static void lin_job_run(void *ctx, int i, int n) {
@@ -189,7 +192,7 @@ static void lin_job_run(void *ctx, int i, int n) {
     for (int k = 0; k < j->n_lin; k++) {
         int c0, c1;
         split_cols(j->l[k].out, i, n, &c0, &c1);
-        linear_cols(j->l[k].y, j->l[k].x, j->l[k].w, j->l[k].bias, j->T, j->l[k].out, j->l[k].in, c0, c1);
+        linear_cols(j->l[k].y, j->l[k].x, j->l[k].w, j->wt, j->l[k].bias, j->T, j->l[k].out, j->l[k].in, c0, c1);
     }
 }
 
@@ -252,7 +255,7 @@ static void ad_job_run(void *ctx, int i, int n) {
  * run of sequences: two jobs, since an adapter adds to rows whose columns every thread writes. */
 static void modules_forward(sl_forward *f, const sl_module *mods, float *const *ys, int n_mod, const float *x) {
     const sl_layer_weights *L = &f->m->layers[f->layer];
-    lin_job lj = {.n_lin = n_mod, .T = f->T};
+    lin_job lj = {.n_lin = n_mod, .T = f->T, .wt = f->m->wtype};
     ad_job aj = {.f = f, .n_mod = n_mod};
     int any_adapter = 0;
     for (int k = 0; k < n_mod; k++) {
@@ -293,93 +296,6 @@ static void rope(float *v, int n_tok, int n_heads, int hd, const float *cosv, co
     }
 }
 
-/* Causal attention of one query row at position POS for the GROUPS query heads that share KV
- * head KH: Q (groups, hd) -> OUT (groups, hd), reading K and V in place from the sequence's
- * blocks. Every row is computed the same way whatever else is in the step (prefill chunk or
- * decode, alone or batched): each score sums over d in a fixed order (4 interleaved partial
- * sums), each output element over positions in order, so batching and chunking never change
- * a result bit. Scores run 16 positions at a time (K is stored transposed, (hd, bs) per
- * head), outputs 16 or 64 dims at a time: no horizontal sums, independent FMA chains.
- * S: (groups, max_ctx) scratch. */
-SL_SIMD_CLONES
-static void attend_row(sl_kv_pool *kv, int layer, const sl_kv_seq *ks, int pos, int kh, int groups, int hd,
-                       float scale, const float *restrict q, float *restrict out, float *restrict s, int max_ctx) {
-    int bs = sl_kv_pool_block_size(kv), vis = pos + 1;
-    for (int b = 0, p0 = 0; p0 < vis; b++, p0 += bs) {
-        const float *kt = sl__kv_block(kv, layer, 0, ks->blocks[b]) + (size_t)kh * hd * bs;
-        int rows = vis - p0 < bs ? vis - p0 : bs;
-        for (int g = 0; g < groups; g++) {
-            const float *qg = q + (size_t)g * hd;
-            float *sg = s + (size_t)g * max_ctx + p0;
-            for (int j0 = 0; j0 < rows; j0 += 16) { /* block_size is a multiple of 16 */
-                v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-                const float *kd = kt + j0;
-                int d = 0;
-                for (; d + 4 <= hd; d += 4, kd += 4 * (size_t)bs) {
-                    a0 += qg[d] * v16_load(kd);
-                    a1 += qg[d + 1] * v16_load(kd + bs);
-                    a2 += qg[d + 2] * v16_load(kd + 2 * (size_t)bs);
-                    a3 += qg[d + 3] * v16_load(kd + 3 * (size_t)bs);
-                }
-                for (; d < hd; d++, kd += bs) a0 += qg[d] * v16_load(kd);
-                v16 sc = ((a0 + a1) + (a2 + a3)) * scale;
-                float tmp[16];
-                v16_store(tmp, sc);
-                int w = rows - j0 < 16 ? rows - j0 : 16;
-                memcpy(sg + j0, tmp, (size_t)w * sizeof(float));
-            }
-        }
-    }
-    for (int g = 0; g < groups; g++) {
-        float *sr = s + (size_t)g * max_ctx, mx = -INFINITY, sum = 0;
-        for (int p = 0; p < vis; p++) mx = sr[p] > mx ? sr[p] : mx;
-        for (int p = 0; p < vis; p++) { sr[p] = expf(sr[p] - mx); sum += sr[p]; }
-        float inv = 1.0f / sum;
-        for (int p = 0; p < vis; p++) sr[p] *= inv;
-    }
-    /* out[g][d] = sum over p (in order) of s[g][p] * V[p][d]. */
-    for (int g = 0; g < groups; g++) {
-        const float *sg = s + (size_t)g * max_ctx;
-        float *og = out + (size_t)g * hd;
-        int d0 = 0;
-        for (; d0 + 64 <= hd; d0 += 64) {
-            v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-            for (int b = 0, p0 = 0; p0 < vis; b++, p0 += bs) {
-                const float *vb = sl__kv_block(kv, layer, 1, ks->blocks[b]) + (size_t)kh * bs * hd + d0;
-                int rows = vis - p0 < bs ? vis - p0 : bs;
-                for (int j = 0; j < rows; j++, vb += hd) {
-                    float w = sg[p0 + j];
-                    a0 += w * v16_load(vb);
-                    a1 += w * v16_load(vb + 16);
-                    a2 += w * v16_load(vb + 32);
-                    a3 += w * v16_load(vb + 48);
-                }
-            }
-            v16_store(og + d0, a0);
-            v16_store(og + d0 + 16, a1);
-            v16_store(og + d0 + 32, a2);
-            v16_store(og + d0 + 48, a3);
-        }
-        for (; d0 < hd; d0 += 16) {
-            v16 a0 = {0};
-            int full = hd - d0 >= 16;
-            for (int b = 0, p0 = 0; p0 < vis; b++, p0 += bs) {
-                const float *vb = sl__kv_block(kv, layer, 1, ks->blocks[b]) + (size_t)kh * bs * hd + d0;
-                int rows = vis - p0 < bs ? vis - p0 : bs;
-                for (int j = 0; j < rows; j++, vb += hd) {
-                    v16 v = {0};
-                    if (full) v = v16_load(vb);
-                    else memcpy(&v, vb, (size_t)(hd - d0) * sizeof(float));
-                    a0 += sg[p0 + j] * v;
-                }
-            }
-            float tmp[16];
-            v16_store(tmp, a0);
-            memcpy(og + d0, tmp, (size_t)(full ? 16 : hd - d0) * sizeof(float));
-        }
-    }
-}
-
 /* Attention of every sequence's new tokens against all of its cached positions (K/V of the
  * new tokens already stored), written to att. Items are (sequence, KV head, 16 query rows),
  * dealt round-robin to the threads; query heads kh*groups .. kh*groups+groups-1 share KV head
@@ -389,20 +305,35 @@ static void attend_job_run(void *ctx, int i, int n) {
     const sl_model_config *c = &f->m->cfg;
     int hd = c->head_dim, H = c->n_heads, KVH = c->n_kv_heads, groups = H / KVH, Hq = H * hd;
     float scale = 1.0f / sqrtf((float)hd);
+    sl_wtype kvt = sl_kv_pool_dtype(f->kv);
+    size_t esize = kvt == SL_WTYPE_F32 ? 4 : 2, bstride = sl__kv_block_elems(f->kv), bs = (size_t)sl_kv_pool_block_size(f->kv);
+    const unsigned char *kl = sl__kv_layer(f->kv, f->layer, 0), *vl = sl__kv_layer(f->kv, f->layer, 1);
+    void (*attend)(const void *, const void *, size_t, const int32_t *, int, int, int, int, float, const float *, float *,
+                   float *, int) = sl_kernels_active()->attend[kvt == SL_WTYPE_BF16 ? 1 : kvt == SL_WTYPE_F16 ? 2 : 0];
     int item = 0;
     for (int s = 0; s < f->n_seqs; s++) {
         const sl_batch_seq *q = &f->seqs[s];
-        for (int kh = 0; kh < KVH; kh++)
+        for (int kh = 0; kh < KVH; kh++) {
+            /* This KV head's slice of every block: (hd, bs) of K^T, (bs, hd) of V. */
+            const unsigned char *kb = kl + (size_t)kh * hd * bs * esize, *vb = vl + (size_t)kh * bs * hd * esize;
             for (int r0 = 0; r0 < q->n_tokens; r0 += 16) {
                 if (item++ % n != i) continue;
                 int r1 = q->n_tokens - r0 < 16 ? q->n_tokens : r0 + 16;
                 for (int r = r0; r < r1; r++) {
                     size_t off = (size_t)(f->seq_off[s] + r) * Hq + (size_t)kh * groups * hd;
-                    attend_row(f->kv, f->layer, q->kv, q->kv->n_pos + r, kh, groups, hd, scale, f->q + off, f->att + off,
-                               f->s[i], f->max_ctx);
+                    attend(kb, vb, bstride, q->kv->blocks, (int)bs, q->kv->n_pos + r + 1, groups, hd, scale, f->q + off,
+                           f->att + off, f->s[i], f->max_ctx);
                 }
             }
+        }
     }
+}
+
+/* Element I of a KV layer of type KVT := V, rounded to the type (nearest even). */
+static inline void kv_put(void *base, sl_wtype kvt, size_t i, float v) {
+    if (kvt == SL_WTYPE_BF16) ((uint16_t *)base)[i] = sl_f32_to_bf16(v);
+    else if (kvt == SL_WTYPE_F16) ((uint16_t *)base)[i] = sl_f32_to_f16(v);
+    else ((float *)base)[i] = v;
 }
 
 /* Writes the step's K and V rows of one sequence into its blocks: V as (bs, hd) rows, K
@@ -410,16 +341,20 @@ static void attend_job_run(void *ctx, int i, int n) {
 static void kv_store(sl_forward *f, sl_kv_pool *kv, int layer, const sl_kv_seq *ks, int pos0, int n, int t0) {
     const sl_model_config *c = &f->m->cfg;
     int hd = c->head_dim, KVH = c->n_kv_heads, bs = sl_kv_pool_block_size(kv), Hkv = KVH * hd;
+    sl_wtype kvt = sl_kv_pool_dtype(kv);
+    void *kl = sl__kv_layer(kv, layer, 0), *vl = sl__kv_layer(kv, layer, 1);
+    size_t bstride = sl__kv_block_elems(kv);
     for (int i = 0; i < n; i++) {
         int p = pos0 + i, j = p % bs;
-        int32_t blk = ks->blocks[p / bs];
-        float *kb = sl__kv_block(kv, layer, 0, blk), *vb = sl__kv_block(kv, layer, 1, blk);
+        size_t blk = (size_t)ks->blocks[p / bs] * bstride; /* element index of the block */
         for (int kh = 0; kh < KVH; kh++) {
             const float *k = f->k + (size_t)(t0 + i) * Hkv + (size_t)kh * hd;
-            float *kt = kb + (size_t)kh * hd * bs + j;
-            for (int d = 0; d < hd; d++) kt[(size_t)d * bs] = k[d];
-            memcpy(vb + ((size_t)kh * bs + (size_t)j) * hd, f->v + (size_t)(t0 + i) * Hkv + (size_t)kh * hd,
-                   (size_t)hd * sizeof(float));
+            const float *v = f->v + (size_t)(t0 + i) * Hkv + (size_t)kh * hd;
+            size_t kt = blk + (size_t)kh * hd * bs + (size_t)j, vr = blk + ((size_t)kh * bs + (size_t)j) * hd;
+            for (int d = 0; d < hd; d++) {
+                kv_put(kl, kvt, kt + (size_t)d * bs, k[d]);
+                kv_put(vl, kvt, vr + (size_t)d, v[d]);
+            }
         }
     }
 }
@@ -516,7 +451,7 @@ int sl_forward_run(sl_forward *f, sl_kv_pool *kv, const sl_batch_seq *seqs, int 
             rmsnorm(f->xl + (size_t)r * D, f->x + (size_t)(f->seq_off[s] + i) * D, m->final_norm, 1, D, c->rms_eps);
     }
     if (R > 0) {
-        lin_job lj = {.n_lin = 1, .T = R};
+        lin_job lj = {.n_lin = 1, .T = R, .wt = m->wtype};
         lj.l[0].y = logits;
         lj.l[0].x = f->xl;
         lj.l[0].w = m->lm_head;

@@ -247,16 +247,15 @@ static void logf_(const loader *ld, int level, const char *fmt, ...) {
 static int reserve_owned(sl_model *m) {
     if (m->n_owned < m->cap_owned) return 0;
     size_t cap = m->cap_owned ? 2 * m->cap_owned : 64;
-    float **p = realloc(m->owned, cap * sizeof *p);
+    void **p = realloc(m->owned, cap * sizeof *p);
     if (!p) return SL_ENOMEM;
     m->owned = p;
     m->cap_owned = cap;
     return 0;
 }
 
-/* Finds NAME, checks its shape is (d0[, d1]) and returns F32 data: the mapped bytes when they
- * are F32 and aligned, else a converted copy owned by the model. */
-static int load_tensor(loader *ld, const char *name, int64_t d0, int64_t d1, const float **out) {
+/* Finds NAME and checks its shape is (d0[, d1]) and its dtype F32, F16 or BF16. */
+static int find_tensor(loader *ld, const char *name, int64_t d0, int64_t d1, const sl_tensor **out) {
     sl_model *m = ld->m;
     const sl_tensor *t = sl_st_set_find(m->st, name);
     if (!t) return sl__errf(ld->err, ld->errlen, SL_EFORMAT, "%s: tensor '%s' is missing from the checkpoint", m->dir, name);
@@ -270,6 +269,21 @@ static int load_tensor(loader *ld, const char *name, int64_t d0, int64_t d1, con
                         sl_dtype_name(t->dtype));
     ld->tensors++;
     ld->bytes += t->nbytes;
+    *out = t;
+    return 0;
+}
+
+static sl_gemm_src gemm_src(sl_dtype dt) {
+    return dt == SL_DTYPE_BF16 ? SL_GEMM_SRC_BF16 : dt == SL_DTYPE_F16 ? SL_GEMM_SRC_F16 : SL_GEMM_SRC_F32;
+}
+
+/* NAME (d0[, d1]) as F32: the mapped bytes when they are F32 and aligned, else a converted
+ * copy owned by the model. For the small tensors (norms, biases). */
+static int load_tensor(loader *ld, const char *name, int64_t d0, int64_t d1, const float **out) {
+    sl_model *m = ld->m;
+    const sl_tensor *t;
+    int rc = find_tensor(ld, name, d0, d1, &t);
+    if (rc) return rc;
     if (t->dtype == SL_DTYPE_F32 && ((uintptr_t)t->data % sizeof(float)) == 0) {
         *out = t->data;
         m->resident_bytes += t->nbytes;
@@ -294,25 +308,21 @@ static void drop_pages(const void *p, size_t n) {
     if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
 }
 
-/* A linear layer's weight (out, in), packed for lib/gemm.c into a buffer the model owns; the
- * F32 (mapped) or converted original is released, so a weight is resident once. */
-static int load_packed(loader *ld, const char *name, int out, int in, const float **dst) {
+/* A linear layer's weight (out, in), packed as the model's wtype (gemm.h) straight from the
+ * mapped checkpoint into a buffer the model owns (no widened copy, even transiently); the
+ * mapped pages are then dropped, so a weight is resident once. */
+static int load_packed(loader *ld, const char *name, int out, int in, const void **dst) {
     sl_model *m = ld->m;
-    size_t owned = m->n_owned, resident = m->resident_bytes;
-    const float *w = NULL;
-    int rc = load_tensor(ld, name, out, in, &w);
+    const sl_tensor *t;
+    int rc = find_tensor(ld, name, out, in, &t);
     if (rc) return rc;
-    size_t n = sl_gemm_packed_floats(out, in);
-    float *p = reserve_owned(m) ? NULL : malloc(n * sizeof *p);
+    size_t n = sl_gemm_packed_bytes(m->wtype, out, in);
+    void *p = reserve_owned(m) ? NULL : aligned_alloc(64, (n + 63) / 64 * 64);
     if (!p) return sl__errf(ld->err, ld->errlen, SL_ENOMEM, "%s: out of memory packing '%s'", m->dir, name);
-    sl_gemm_pack(p, w, (size_t)in, out, in);
-    if (m->n_owned > owned) { /* a converted copy: replace it by the packed one */
-        free(m->owned[--m->n_owned]);
-    } else {
-        drop_pages(w, (size_t)out * in * sizeof *w);
-    }
+    sl_gemm_pack(p, m->wtype, t->data, gemm_src(t->dtype), (size_t)in, out, in);
+    drop_pages(t->data, t->nbytes);
     m->owned[m->n_owned++] = p;
-    m->resident_bytes = resident + n * sizeof *p;
+    m->resident_bytes += n;
     *dst = p;
     return 0;
 }
@@ -392,12 +402,30 @@ int sl_model_load(sl_model **out, const char *dir, const sl_model_opts *opts, ch
     logf_(&ld, 0, "loading %s: %s, %d layers, hidden %d, %d heads (%d KV), vocab %d, %zu tensors, %.1f MiB",
           dir, c->model_type, c->n_layers, c->hidden, c->n_heads, c->n_kv_heads, c->vocab,
           sl_st_set_count(m->st), sl_st_set_total_bytes(m->st) / 1048576.0);
-    /* Tied: the packed lm_head also serves the embedding lookups (sl__model_embed_row). */
+    /* The packed type: asked for, or the checkpoint's (that of its first q_proj). */
+    const char *want = opts && opts->dtype && *opts->dtype ? opts->dtype : "auto";
+    if (!strcmp(want, "auto")) {
+        const sl_tensor *q0 = sl_st_set_find(m->st, "model.layers.0.self_attn.q_proj.weight");
+        m->wtype = q0 && q0->dtype == SL_DTYPE_BF16 ? SL_WTYPE_BF16 : q0 && q0->dtype == SL_DTYPE_F16 ? SL_WTYPE_F16 : SL_WTYPE_F32;
+    } else if (sl_wtype_parse(want) >= 0) {
+        m->wtype = (sl_wtype)sl_wtype_parse(want);
+    } else {
+        rc = sl__errf(err, errlen, SL_EINVAL, "unknown weight dtype '%s' (auto, f32, bf16, f16 or q8_0)", want);
+        goto fail;
+    }
+    /* Tied: the packed lm_head also serves the embedding lookups (sl__model_embed_row).
+     * Untied: the embedding is read in place from the mapping, one row per token. */
+    const sl_tensor *emb = NULL;
     if ((rc = load_tensor(&ld, "model.norm.weight", c->hidden, 0, &m->final_norm)) ||
         (c->tie_embeddings ? (rc = load_packed(&ld, "model.embed_tokens.weight", c->vocab, c->hidden, &m->lm_head))
-                           : ((rc = load_tensor(&ld, "model.embed_tokens.weight", c->vocab, c->hidden, &m->embed)) ||
+                           : ((rc = find_tensor(&ld, "model.embed_tokens.weight", c->vocab, c->hidden, &emb)) ||
                               (rc = load_packed(&ld, "lm_head.weight", c->vocab, c->hidden, &m->lm_head)))))
         goto fail;
+    if (emb) {
+        m->embed = emb->data;
+        m->embed_dtype = gemm_src(emb->dtype);
+        m->resident_bytes += emb->nbytes;
+    }
     char name[256];
     for (int l = 0; l < c->n_layers; l++) {
         sl_layer_weights *L = &m->layers[l];
@@ -420,8 +448,8 @@ int sl_model_load(sl_model **out, const char *dir, const sl_model_opts *opts, ch
             logf_(&ld, 0, "loaded layer %d/%d: %zu tensors, %.1f MiB", l + 1, c->n_layers, ld.tensors, ld.bytes / 1048576.0);
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    logf_(&ld, 0, "model loaded: %zu tensors, %.1f MiB in the checkpoint, %.1f MiB resident, %.3f s", ld.tensors,
-          ld.bytes / 1048576.0, m->resident_bytes / 1048576.0,
+    logf_(&ld, 0, "model loaded: %zu tensors, %.1f MiB in the checkpoint, linears packed as %s, %.1f MiB resident, %.3f s",
+          ld.tensors, ld.bytes / 1048576.0, sl_wtype_name(m->wtype), m->resident_bytes / 1048576.0,
           (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9);
     *out = m;
     return 0;
@@ -446,8 +474,22 @@ const sl_model_config *sl_model_get_config(const sl_model *m) { return &m->cfg; 
 size_t sl_model_weight_bytes(const sl_model *m) { return m->resident_bytes; }
 const char *sl_model_dir(const sl_model *m) { return m->dir; }
 
+const char *sl_model_wtype_name(const sl_model *m) { return sl_wtype_name(m->wtype); }
+
 void sl__model_embed_row(const sl_model *m, int token, float *dst) {
     int d = m->cfg.hidden;
-    if (m->embed) memcpy(dst, m->embed + (size_t)token * d, (size_t)d * sizeof *dst);
-    else sl_gemm_packed_row(dst, m->lm_head, d, token);
+    if (!m->embed) {
+        sl_gemm_packed_row(dst, m->lm_head, m->wtype, d, token);
+        return;
+    }
+    const unsigned char *row = (const unsigned char *)m->embed + (size_t)token * d * (m->embed_dtype == SL_GEMM_SRC_F32 ? 4 : 2);
+    if (m->embed_dtype == SL_GEMM_SRC_F32) {
+        memcpy(dst, row, (size_t)d * sizeof *dst);
+        return;
+    }
+    for (int i = 0; i < d; i++) {
+        uint16_t h;
+        memcpy(&h, row + 2 * (size_t)i, 2); /* the mapping may be unaligned */
+        dst[i] = m->embed_dtype == SL_GEMM_SRC_BF16 ? sl_bf16_to_f32(h) : sl_f16_to_f32(h);
+    }
 }

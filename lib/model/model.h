@@ -1,8 +1,12 @@
 /* model.h — a frozen Hugging Face Llama / Qwen2 checkpoint and its batched forward pass.
  *
- * Weights: F32 tensors are used in place from the read-only mmap when 4-byte aligned (no
- * copy); F16/BF16 (or unaligned F32) tensors are converted once at load to F32, so a BF16
- * checkpoint costs twice its file size in RAM. The forward pass is F32 throughout. */
+ * Weights: the linear layers (and the lm_head or tied embedding) are packed once at load
+ * (lib/kernels/gemm.h) in the weight type of sl_model_opts.dtype: by default the checkpoint's
+ * own (a BF16 checkpoint stays BF16 in memory, never widened), or F32, BF16, F16 or Q8_0 on
+ * request. The process then drops its mapped pages of the originals, so a weight is resident
+ * once. An untied input embedding is read in place from the read-only mmap, one row per token
+ * (only the rows used are faulted in). Norms and biases are small and kept in F32. The
+ * activations are F32 throughout: weights are widened in registers. */
 #ifndef SL_MODEL_H
 #define SL_MODEL_H
 
@@ -57,6 +61,9 @@ typedef void (*sl_log_fn)(void *ctx, int level, const char *msg); /* level: 0 in
 typedef struct sl_model_opts {
     sl_log_fn log;   /* progress of a load (tensors, bytes, time); may be NULL */
     void *log_ctx;
+    /* Weight type of the packed linears: "auto" or NULL (the checkpoint's: F32, BF16 or F16,
+     * taken from its q_proj), "f32", "bf16", "f16" or "q8_0" (gemm.h). */
+    const char *dtype;
 } sl_model_opts;
 
 /* Loads config.json (+ generation_config.json) and the weights of DIR. */
@@ -65,7 +72,8 @@ void sl_model_free(sl_model *m);
 const sl_model_config *sl_model_get_config(const sl_model *m);
 /* Output and input features of a module (same for every layer): e.g. q_proj (H*hd, hidden). */
 void sl_model_module_shape(const sl_model *m, sl_module mod, int *out_features, int *in_features);
-size_t sl_model_weight_bytes(const sl_model *m); /* bytes of weights resident (mapped or converted) */
+size_t sl_model_weight_bytes(const sl_model *m); /* bytes of weights resident (packed, converted or mapped in place) */
+const char *sl_model_wtype_name(const sl_model *m); /* the packed linears' type: "f32", "bf16", "f16", "q8_0" */
 const char *sl_model_dir(const sl_model *m);
 
 #endif

@@ -955,9 +955,7 @@ int sl_engine_init(sl_engine **out, const sl_model *m, const sl_tokenizer *tok, 
     if (o->kv_cache_mb == 0) o->kv_cache_mb = 1024;
     int rc;
     if (o->kv_blocks <= 0) {
-        /* Bytes of one block: K and V for every layer. */
-        size_t per_block = (size_t)2 * (size_t)cfg->n_layers * (size_t)cfg->n_kv_heads * (size_t)cfg->head_dim *
-                           (size_t)o->kv_block_size * sizeof(float);
+        size_t per_block = sl_kv_bytes_per_block(m, o->kv_block_size, (sl_wtype)o->kv_dtype);
         size_t want = (size_t)o->max_running * (size_t)((e->max_ctx + o->kv_block_size - 1) / o->kv_block_size);
         size_t cap = per_block ? (o->kv_cache_mb << 20) / per_block : want;
         if (want > cap) want = cap;
@@ -966,7 +964,8 @@ int sl_engine_init(sl_engine **out, const sl_model *m, const sl_tokenizer *tok, 
     }
     if (o->tenant_max_waiting <= 0 || o->tenant_max_waiting > o->max_waiting) o->tenant_max_waiting = o->max_waiting;
     if (o->tenant_max_inflight <= 0) o->tenant_max_inflight = o->max_running + o->max_waiting;
-    if ((rc = sl_kv_pool_init(&e->pool, m, o->kv_blocks, o->kv_block_size, err, errlen)) != 0) goto fail;
+    if ((rc = sl_kv_pool_init(&e->pool, m, o->kv_blocks, o->kv_block_size, (sl_wtype)o->kv_dtype, err, errlen)) != 0)
+        goto fail;
     sl_kv_pool_set_prefix_cache(e->pool, o->prefix_cache);
     if ((rc = sl_forward_init(&e->fwd, m, o->max_batch_tokens, o->max_running, o->max_running, e->max_ctx, err,
                               errlen)) != 0 ||

@@ -17,8 +17,10 @@ typedef struct blockmeta {
 
 struct sl_kv_pool {
     int n_layers, n_kv_heads, head_dim, block_size, n_blocks;
-    size_t block_floats; /* floats of one (layer, K or V, block): n_kv_heads * block_size * head_dim */
-    float *data;         /* (n_layers, 2, n_blocks, block_floats) */
+    sl_wtype dtype;      /* F32, BF16 or F16 */
+    size_t esize;        /* bytes of one element */
+    size_t block_elems;  /* elements of one (layer, K or V, block): n_kv_heads * block_size * head_dim */
+    unsigned char *data; /* (n_layers, 2, n_blocks, block_elems) elements of dtype */
     int32_t *free_ids;   /* (n_blocks) stack of plain free block ids (refs == 0, not named) */
     int n_free;
     blockmeta *meta;     /* (n_blocks) */
@@ -31,11 +33,14 @@ struct sl_kv_pool {
     uint64_t evictions;
 };
 
-int sl_kv_pool_init(sl_kv_pool **out, const sl_model *m, int n_blocks, int block_size, char *err, size_t errlen) {
+int sl_kv_pool_init(sl_kv_pool **out, const sl_model *m, int n_blocks, int block_size, sl_wtype dtype, char *err,
+                    size_t errlen) {
     *out = NULL;
     const sl_model_config *c = sl_model_get_config(m);
     if (n_blocks < 1 || block_size < 16 || block_size > 4096 || block_size % 16)
         return sl__errf(err, errlen, SL_EINVAL, "kv cache: blocks hold 16..4096 positions, a multiple of 16 (the attention kernel's vector width)");
+    if (dtype != SL_WTYPE_F32 && dtype != SL_WTYPE_BF16 && dtype != SL_WTYPE_F16)
+        return sl__errf(err, errlen, SL_EINVAL, "kv cache: elements are f32, bf16 or f16, not %s", sl_wtype_name(dtype));
     sl_kv_pool *p = calloc(1, sizeof *p);
     if (!p) return SL_ENOMEM;
     p->n_layers = c->n_layers;
@@ -43,19 +48,22 @@ int sl_kv_pool_init(sl_kv_pool **out, const sl_model *m, int n_blocks, int block
     p->head_dim = c->head_dim;
     p->block_size = block_size;
     p->n_blocks = n_blocks;
-    p->block_floats = (size_t)c->n_kv_heads * (size_t)block_size * (size_t)c->head_dim;
-    size_t total = (size_t)c->n_layers * 2 * (size_t)n_blocks * p->block_floats;
+    p->dtype = dtype;
+    p->esize = dtype == SL_WTYPE_F32 ? 4 : 2;
+    p->block_elems = (size_t)c->n_kv_heads * (size_t)block_size * (size_t)c->head_dim;
+    size_t total = (size_t)c->n_layers * 2 * (size_t)n_blocks * p->block_elems;
     size_t slots = 16;
     while (slots < (size_t)n_blocks * 2) slots *= 2;
     p->table_mask = slots - 1;
     /* calloc: untouched pages stay unbacked until a sequence writes them. */
-    p->data = calloc(total, sizeof(float));
+    p->data = calloc(total, p->esize);
     p->free_ids = malloc((size_t)n_blocks * sizeof *p->free_ids);
     p->meta = calloc((size_t)n_blocks, sizeof *p->meta);
     p->table = malloc(slots * sizeof *p->table);
     if (!p->data || !p->free_ids || !p->meta || !p->table) {
+        size_t mib = total * p->esize >> 20;
         sl_kv_pool_free(p);
-        return sl__errf(err, errlen, SL_ENOMEM, "kv cache: cannot allocate %zu MiB", total * sizeof(float) >> 20);
+        return sl__errf(err, errlen, SL_ENOMEM, "kv cache: cannot allocate %zu MiB", mib);
     }
     for (int i = 0; i < n_blocks; i++) p->free_ids[i] = n_blocks - 1 - i;
     p->n_free = n_blocks;
@@ -79,8 +87,14 @@ int sl_kv_pool_total_blocks(const sl_kv_pool *p) { return p->n_blocks; }
 int sl_kv_pool_free_blocks(const sl_kv_pool *p) { return p->n_free + p->n_cached; }
 int sl_kv_pool_prefix_cache(const sl_kv_pool *p) { return p->prefix_cache; }
 size_t sl_kv_pool_bytes(const sl_kv_pool *p) {
-    return (size_t)p->n_layers * 2 * (size_t)p->n_blocks * p->block_floats * sizeof(float);
+    return (size_t)p->n_layers * 2 * (size_t)p->n_blocks * p->block_elems * p->esize;
 }
+size_t sl_kv_bytes_per_block(const sl_model *m, int block_size, sl_wtype dtype) {
+    const sl_model_config *c = sl_model_get_config(m);
+    return (size_t)c->n_layers * 2 * (size_t)c->n_kv_heads * (size_t)block_size * (size_t)c->head_dim *
+           (dtype == SL_WTYPE_F32 ? 4 : 2);
+}
+sl_wtype sl_kv_pool_dtype(const sl_kv_pool *p) { return p->dtype; }
 int sl_kv_blocks_for(const sl_kv_pool *p, int n_pos) { return (n_pos + p->block_size - 1) / p->block_size; }
 
 void sl_kv_pool_get_stats(const sl_kv_pool *p, sl_kv_stats *out) {
@@ -283,6 +297,8 @@ void sl_kv_seq_release(sl_kv_pool *p, sl_kv_seq *s) {
     memcpy(s->chain, s->root, SL_KV_HASH_BYTES);
 }
 
-float *sl__kv_block(sl_kv_pool *p, int layer, int is_v, int32_t block) {
-    return p->data + (((size_t)layer * 2 + (size_t)is_v) * (size_t)p->n_blocks + (size_t)block) * p->block_floats;
+void *sl__kv_layer(sl_kv_pool *p, int layer, int is_v) {
+    return p->data + ((size_t)layer * 2 + (size_t)is_v) * (size_t)p->n_blocks * p->block_elems * p->esize;
 }
+
+size_t sl__kv_block_elems(const sl_kv_pool *p) { return p->block_elems; }

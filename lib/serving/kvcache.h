@@ -6,7 +6,10 @@
  *                                                           scores of a block's positions
  *                                                           are one vectorised pass over d
  *   v[layer]: (n_blocks, n_kv_heads, block_size, head_dim)
- * so one head's slice of a block is contiguous (block_size * head_dim floats) either way.
+ * so one head's slice of a block is contiguous (block_size * head_dim elements) either way.
+ * Elements are F32, BF16 or F16 (--kv-dtype): the forward pass rounds K and V to the type as
+ * it stores them (nearest even) and the attention kernel widens them exactly; cached blocks
+ * live in one pool, hence one type.
  *
  * Blocks. A sequence holds the blocks its positions fill (sl_kv_seq_reserve grows it as
  * tokens come). Each block has a reference count: the sequences whose tables hold it.
@@ -34,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gemm.h"
 #include "model.h"
 
 typedef struct sl_kv_pool sl_kv_pool;
@@ -59,8 +63,9 @@ typedef struct sl_kv_stats {
     uint64_t evictions;       /* cached blocks reused for other content */
 } sl_kv_stats;
 
-/* block_size: a multiple of 16 in 16..4096. */
-int sl_kv_pool_init(sl_kv_pool **out, const sl_model *m, int n_blocks, int block_size, char *err, size_t errlen);
+/* block_size: a multiple of 16 in 16..4096; dtype: SL_WTYPE_F32, _BF16 or _F16. */
+int sl_kv_pool_init(sl_kv_pool **out, const sl_model *m, int n_blocks, int block_size, sl_wtype dtype, char *err,
+                    size_t errlen);
 void sl_kv_pool_free(sl_kv_pool *p);
 /* Turns prefix caching on or off (default off); turning it off forgets every cached block. */
 void sl_kv_pool_set_prefix_cache(sl_kv_pool *p, int on);
@@ -71,6 +76,9 @@ int sl_kv_pool_total_blocks(const sl_kv_pool *p);
 int sl_kv_pool_free_blocks(const sl_kv_pool *p);
 void sl_kv_pool_get_stats(const sl_kv_pool *p, sl_kv_stats *out);
 size_t sl_kv_pool_bytes(const sl_kv_pool *p);
+sl_wtype sl_kv_pool_dtype(const sl_kv_pool *p);
+/* Bytes one block takes over all layers, K and V, for a pool of M with these settings. */
+size_t sl_kv_bytes_per_block(const sl_model *m, int block_size, sl_wtype dtype);
 /* Blocks needed to hold N positions. */
 int sl_kv_blocks_for(const sl_kv_pool *p, int n_pos);
 
@@ -92,7 +100,9 @@ int sl_kv_seq_reserve(sl_kv_pool *p, sl_kv_seq *s, int n_pos);
  * resets S (the root is kept, so S can match again after a preemption). */
 void sl_kv_seq_release(sl_kv_pool *p, sl_kv_seq *s);
 
-/* Internal, for the forward pass: pointer to K or V of (layer, block), laid out as above. */
-float *sl__kv_block(sl_kv_pool *p, int layer, int is_v, int32_t block);
+/* Internal, for the forward pass: K or V of LAYER, (n_blocks, block_elems) elements of the
+ * pool's dtype laid out as above; block b starts at element b * sl__kv_block_elems. */
+void *sl__kv_layer(sl_kv_pool *p, int layer, int is_v);
+size_t sl__kv_block_elems(const sl_kv_pool *p);
 
 #endif

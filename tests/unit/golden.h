@@ -89,7 +89,7 @@ static inline int golden_run_alone(const sl_model *m, const sl_adapter *ad, cons
     const sl_model_config *c = sl_model_get_config(m);
     sl_kv_pool *kv = NULL;
     sl_forward *f = NULL;
-    int rc = sl_kv_pool_init(&kv, m, 64, 16, NULL, 0);
+    int rc = sl_kv_pool_init(&kv, m, 64, 16, SL_WTYPE_F32, NULL, 0);
     if (!rc) rc = sl_forward_init(&f, m, 256, 8, 256, 512, NULL, 0);
     sl_kv_seq ks = {0};
     if (!rc) rc = sl_kv_seq_reserve(kv, &ks, n + n_new);

@@ -1040,7 +1040,7 @@ TEST(mixed_adapter_batch_equals_each_alone) {
             }
             sl_kv_pool *kv = NULL;
             sl_forward *f = NULL;
-            CHECK(sl_kv_pool_init(&kv, models[mi], 64, 16, NULL, 0) == 0);
+            CHECK(sl_kv_pool_init(&kv, models[mi], 64, 16, SL_WTYPE_F32, NULL, 0) == 0);
             CHECK(sl_forward_init(&f, models[mi], 256, 8, 256, 512, NULL, 0) == 0);
             sl_kv_seq ks[NS] = {{0}};
             sl_batch_seq bs[NS];

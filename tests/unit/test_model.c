@@ -81,7 +81,7 @@ TEST(batching_does_not_change_logits) {
         }
         sl_kv_pool *kv = NULL;
         sl_forward *f = NULL;
-        CHECK(sl_kv_pool_init(&kv, m, 64, 16, NULL, 0) == 0);
+        CHECK(sl_kv_pool_init(&kv, m, 64, 16, SL_WTYPE_F32, NULL, 0) == 0);
         CHECK(sl_forward_init(&f, m, 256, 8, 256, 512, NULL, 0) == 0);
         sl_kv_seq ks[GOLDEN_MAX_PROMPTS] = {{0}};
         sl_batch_seq bs[GOLDEN_MAX_PROMPTS];
@@ -143,7 +143,7 @@ TEST(threads_do_not_change_results) {
     for (int th = 1; th <= 2; th++) {
         sl_kv_pool *kv = NULL;
         sl_forward *f = NULL;
-        CHECK(sl_kv_pool_init(&kv, m, 64, 16, NULL, 0) == 0);
+        CHECK(sl_kv_pool_init(&kv, m, 64, 16, SL_WTYPE_F32, NULL, 0) == 0);
         CHECK(sl_forward_init(&f, m, 256, 8, 256, 512, NULL, 0) == 0);
         CHECK(sl_forward_set_threads(f, th, NULL, 0) == 0 && sl_forward_threads(f) == th);
         sl_kv_seq ks[GOLDEN_MAX_PROMPTS] = {{0}};
@@ -171,7 +171,7 @@ TEST(kv_pool_budget) {
     CHECK(sl_model_load(&m, "tests/fixtures/models/llama-tiny", NULL, NULL, 0) == 0);
     if (!m) return;
     sl_kv_pool *kv = NULL;
-    CHECK(sl_kv_pool_init(&kv, m, 4, 16, NULL, 0) == 0);
+    CHECK(sl_kv_pool_init(&kv, m, 4, 16, SL_WTYPE_F32, NULL, 0) == 0);
     sl_kv_seq a = {0}, b = {0};
     CHECK(sl_kv_seq_reserve(kv, &a, 33) == 0 && a.n_blocks == 3);
     CHECK(sl_kv_seq_reserve(kv, &b, 17) == SL_EBUSY && b.n_blocks == 0);

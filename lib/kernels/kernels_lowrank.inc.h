@@ -1,4 +1,7 @@
-/* lowrank.c — the fixed-order low-rank update of the adapters (see lowrank.h).
+/* kernels_lowrank.inc.h — the fixed-order low-rank update of the adapters (contract: lowrank.h),
+ * one body for every kernel set (included like kernels_gemm.inc.h, with LOWRANK_GROUP: rows
+ * that share the loads of U and VT; each holds 4 groups of 16 floats of accumulators, 4 * NV
+ * registers, so AVX2 takes 1). Every set does the same lane-wise arithmetic.
  *
  * Every row's arithmetic is the same whatever rows are computed with it:
  *   down: h[j] = x·u[j], 64 floats per iteration into four independent 16-lane accumulators
@@ -7,20 +10,16 @@
  *         then + tail; times scale[j].
  *   up:   64 outputs (then 16, then single ones) accumulate in registers over j = 0 .. r-1,
  *         in order, starting from 0, and are added into y once.
- * Rows go GROUP at a time when r <= GROUP_MAX_R (their h fits on the stack), else one at a
+ * Rows go GROUP (LOWRANK_GROUP) at a time when r <= GROUP_MAX_R (their h fits on the stack), else one at a
  * time: a group only shares the loads of U and VT between its rows (a prefill chunk reads
  * them once per group instead of once per row); each row keeps its own accumulators and the
  * operations on them are those of a row alone, in the same order.
  * In a decode step every adapter row is its own call with n = 1 and the adapter's bytes come
  * from memory once: the kernel reads U and VT once per row with no packing, which is what
  * makes small runs cheap (cblas_sgemm packed both operands for every 1-row call).
- * Built with -ffp-contract=fast (Makefile), as gemm.c: `acc += x * u` is one FMA in every
+ * Built with -ffp-contract=fast (Makefile), as the GEMM: `acc += x * u` is one FMA in every
  * path, so grouped and single rows still round alike (test_lowrank checks it bit for bit). */
-#include "lowrank.h"
-
-#include "simd.h"
-
-enum { GROUP = 4, GROUP_MAX_R = 64 };
+enum { GROUP = LOWRANK_GROUP, GROUP_MAX_R = 64 };
 
 /* Y[:, 0..out) += h VT for rows [0, m): each column sums its r terms for j = 0 .. r-1 in order
  * from 0, then joins Y; so a column's bits do not depend on which call or block it is in. */
@@ -29,44 +28,48 @@ static inline __attribute__((always_inline)) void up_add(float *restrict y, size
                                                          const float *restrict h, int ldh) {
     int o = 0;
     for (; o + 64 <= out; o += 64) {
-        v16 c[GROUP][4];
+        vf c[GROUP][4 * NV];
 #pragma GCC unroll 4
-        for (int t = 0; t < m; t++) c[t][0] = c[t][1] = c[t][2] = c[t][3] = (v16){0};
+        for (int t = 0; t < m; t++)
+#pragma GCC unroll 16
+            for (int q = 0; q < 4 * NV; q++) c[t][q] = (vf){0};
         const float *v = vt + o;
         for (int j = 0; j < r; j++, v += ldv) {
-            v16 v0 = v16_load(v), v1 = v16_load(v + 16), v2 = v16_load(v + 32), v3 = v16_load(v + 48);
+            vf vv[4 * NV];
+#pragma GCC unroll 16
+            for (int q = 0; q < 4 * NV; q++) vv[q] = vf_load(v + q * VW);
 #pragma GCC unroll 4
             for (int t = 0; t < m; t++) {
                 float hj = h[(size_t)t * ldh + j];
-                c[t][0] += hj * v0;
-                c[t][1] += hj * v1;
-                c[t][2] += hj * v2;
-                c[t][3] += hj * v3;
+#pragma GCC unroll 16
+                for (int q = 0; q < 4 * NV; q++) c[t][q] += hj * vv[q];
             }
         }
 #pragma GCC unroll 4
         for (int t = 0; t < m; t++) {
             float *yt = y + (size_t)t * ldy + o;
-            v16_store(yt, v16_load(yt) + c[t][0]);
-            v16_store(yt + 16, v16_load(yt + 16) + c[t][1]);
-            v16_store(yt + 32, v16_load(yt + 32) + c[t][2]);
-            v16_store(yt + 48, v16_load(yt + 48) + c[t][3]);
+#pragma GCC unroll 16
+            for (int q = 0; q < 4 * NV; q++) vf_store(yt + q * VW, vf_load(yt + q * VW) + c[t][q]);
         }
     }
     for (; o + 16 <= out; o += 16) {
-        v16 c[GROUP];
+        vf c[GROUP][NV];
 #pragma GCC unroll 4
-        for (int t = 0; t < m; t++) c[t] = (v16){0};
+        for (int t = 0; t < m; t++) FOR_NV(e) c[t][e] = (vf){0};
         const float *v = vt + o;
         for (int j = 0; j < r; j++, v += ldv) {
-            v16 v0 = v16_load(v);
+            vf vv[NV];
+            FOR_NV(e) vv[e] = vf_load(v + e * VW);
 #pragma GCC unroll 4
-            for (int t = 0; t < m; t++) c[t] += h[(size_t)t * ldh + j] * v0;
+            for (int t = 0; t < m; t++) {
+                float hj = h[(size_t)t * ldh + j];
+                FOR_NV(e) c[t][e] += hj * vv[e];
+            }
         }
 #pragma GCC unroll 4
         for (int t = 0; t < m; t++) {
             float *yt = y + (size_t)t * ldy + o;
-            v16_store(yt, v16_load(yt) + c[t]);
+            FOR_NV(e) vf_store(yt + e * VW, vf_load(yt + e * VW) + c[t][e]);
         }
     }
     for (; o < out; o++)
@@ -80,7 +83,8 @@ static inline __attribute__((always_inline)) void up_add(float *restrict y, size
 }
 
 /* Rows [0, m) of the update; H: (m, ldh) scratch. m is a constant at each call site, so the
- * loops over rows unroll and the accumulators live in registers. */
+ * loops over rows unroll and the accumulators live in registers. The four 16-lane
+ * accumulators of the down pass are a[t][c * NV + e] (chunk c, register e of it). */
 static inline __attribute__((always_inline)) void rows_add(float *restrict y, size_t ldy, const float *restrict x,
                                                            size_t ldx, int m, int in, int out, int r,
                                                            const float *restrict u, size_t ldu,
@@ -90,25 +94,28 @@ static inline __attribute__((always_inline)) void rows_add(float *restrict y, si
     /* h = X U^T (* scale) */
     for (int j = 0; j < r; j++) {
         const float *uj = u + (size_t)j * ldu;
-        v16 a[GROUP][4];
+        vf a[GROUP][4 * NV];
 #pragma GCC unroll 4
-        for (int t = 0; t < m; t++) a[t][0] = a[t][1] = a[t][2] = a[t][3] = (v16){0};
+        for (int t = 0; t < m; t++)
+#pragma GCC unroll 16
+            for (int q = 0; q < 4 * NV; q++) a[t][q] = (vf){0};
         int i = 0;
         for (; i + 64 <= in; i += 64) {
-            v16 u0 = v16_load(uj + i), u1 = v16_load(uj + i + 16), u2 = v16_load(uj + i + 32), u3 = v16_load(uj + i + 48);
+            vf uu[4 * NV];
+#pragma GCC unroll 16
+            for (int q = 0; q < 4 * NV; q++) uu[q] = vf_load(uj + i + q * VW);
 #pragma GCC unroll 4
             for (int t = 0; t < m; t++) {
                 const float *xt = x + (size_t)t * ldx + i;
-                a[t][0] += v16_load(xt) * u0;
-                a[t][1] += v16_load(xt + 16) * u1;
-                a[t][2] += v16_load(xt + 32) * u2;
-                a[t][3] += v16_load(xt + 48) * u3;
+#pragma GCC unroll 16
+                for (int q = 0; q < 4 * NV; q++) a[t][q] += vf_load(xt + q * VW) * uu[q];
             }
         }
         for (; i + 16 <= in; i += 16) {
-            v16 u0 = v16_load(uj + i);
+            vf uu[NV];
+            FOR_NV(e) uu[e] = vf_load(uj + i + e * VW);
 #pragma GCC unroll 4
-            for (int t = 0; t < m; t++) a[t][0] += v16_load(x + (size_t)t * ldx + i) * u0;
+            for (int t = 0; t < m; t++) FOR_NV(e) a[t][e] += vf_load(x + (size_t)t * ldx + i + e * VW) * uu[e];
         }
 #pragma GCC unroll 4
         for (int t = 0; t < m; t++) {
@@ -116,7 +123,7 @@ static inline __attribute__((always_inline)) void rows_add(float *restrict y, si
             float tail = 0;
             for (int k = i; k < in; k++) tail += xt[k] * uj[k];
             float l[16];
-            v16_store(l, (a[t][0] + a[t][1]) + (a[t][2] + a[t][3]));
+            FOR_NV(e) vf_store(l + e * VW, (a[t][e] + a[t][NV + e]) + (a[t][2 * NV + e] + a[t][3 * NV + e]));
             for (int w = 8; w >= 1; w /= 2)
                 for (int k = 0; k < w; k++) l[k] += l[k + w];
             float d = l[0] + tail;
@@ -129,8 +136,7 @@ static inline __attribute__((always_inline)) void rows_add(float *restrict y, si
     if (out > split) up_add(y + split, ldy, m, out - split, r, vt2, ldv2, h, ldh);
 }
 
-SL_SIMD_CLONES
-void sl_lowrank_add_split(float *restrict y, size_t ldy, const float *restrict x, size_t ldx, int n, int in, int out,
+static void lowrank_add_split(float *restrict y, size_t ldy, const float *restrict x, size_t ldx, int n, int in, int out,
                           int r, const float *restrict u, size_t ldu, const float *restrict scale,
                           const float *restrict vt, size_t ldv, int split, const float *restrict vt2, size_t ldv2,
                           float *restrict h) {
@@ -149,9 +155,4 @@ void sl_lowrank_add_split(float *restrict y, size_t ldy, const float *restrict x
     for (; t < n; t++)
         rows_add(y + (size_t)t * ldy, ldy, x + (size_t)t * ldx, ldx, 1, in, out, r, u, ldu, scale, vt, ldv, split, vt2,
                  ldv2, h, 0);
-}
-
-void sl_lowrank_add(float *y, size_t ldy, const float *x, size_t ldx, int n, int in, int out, int r, const float *u,
-                    size_t ldu, const float *scale, const float *vt, size_t ldv, float *h) {
-    sl_lowrank_add_split(y, ldy, x, ldx, n, in, out, r, u, ldu, scale, vt, ldv, out, NULL, 0, h);
 }

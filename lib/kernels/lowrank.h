@@ -16,8 +16,8 @@
  * tail and a fixed reduction tree; each y[t][o] sums its r terms for j = 0 .. r-1 in order
  * and is added into Y once (rows computed together share only the loads of U and VT). So a
  * row's result is bit-identical whatever N is and whatever rows are computed with it:
- * batching and splitting work between threads never change a token (on one machine; see
- * simd.h for the per-ISA clones).
+ * batching and splitting work between threads never change a token (within one kernel set;
+ * kernels.h).
  *
  * X and Y rows are LDX and LDY floats apart; Y must not overlap X, U, VT, SCALE or H.
  * H: caller scratch of at least R floats (overwritten). */

@@ -1,0 +1,43 @@
+/* kernels.h — the step's compute kernels, one set per ISA, chosen once at run time.
+ *
+ * Sets, best first: "avx512" (x86-64 AVX-512 F/BW/VL/DQ + FMA + F16C), "avx2" (AVX2 + FMA +
+ * F16C), "generic" (any CPU: the compiler's baseline vectors). Each set is the same source
+ * (kernels_*.inc.h) compiled for its ISA with its own register tiles (x86/, generic/), as
+ * ggml-cpu keeps arch/x86 apart from the model. The active set is the best one this CPU
+ * runs, unless the environment variable SL_KERNELS names another ("auto" = best): tests use it
+ * to run the lower sets on a bigger CPU. Within a set every kernel sums in a fixed order, so
+ * batching never changes a bit; two sets may round differently (FMA or not, other tiles of
+ * the reduction), so results are reproducible per set, and the set is logged at startup
+ * (`symlorad --version` names it too). */
+#ifndef SL_KERNELS_H
+#define SL_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gemm.h"
+
+typedef struct sl_kernels {
+    const char *name;
+    const char *tiles; /* register tiles, for logs and benchmarks */
+    /* gemm.h, per weight type. */
+    void (*gemm[SL_WTYPE_COUNT])(float *y, size_t ldy, const float *x, size_t ldx, int n, const void *wp, int in,
+                                 int c0, int c1);
+    /* lowrank.h's sl_lowrank_add_split. */
+    void (*lowrank)(float *restrict y, size_t ldy, const float *restrict x, size_t ldx, int n, int in, int out, int r,
+                    const float *restrict u, size_t ldu, const float *restrict scale, const float *restrict vt,
+                    size_t ldv, int split, const float *restrict vt2, size_t ldv2, float *restrict h);
+    /* kernels_attention.inc.h, per KV element type (F32, BF16, F16). */
+    void (*attend[3])(const void *kbase, const void *vbase, size_t bstride, const int32_t *blocks, int bs, int vis,
+                      int groups, int hd, float scale, const float *q, float *out, float *s, int max_ctx);
+} sl_kernels;
+
+/* The active set (chosen on first use: SL_KERNELS, else the best this CPU runs). Never NULL. */
+const sl_kernels *sl_kernels_active(void);
+/* Makes NAME ("auto", "avx512", "avx2", "generic") the active set. SL_ENOTSUP if this CPU
+ * (or this build) cannot run it, SL_EINVAL for an unknown name. Call before any step runs. */
+int sl_kernels_select(const char *name, char *err, size_t errlen);
+/* The sets this CPU can run, best first; returns how many (at most MAX) went to NAMES. */
+int sl_kernels_runnable(const char **names, int max);
+
+#endif

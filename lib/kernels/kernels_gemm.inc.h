@@ -1,0 +1,138 @@
+/* kernels_gemm.inc.h — Y = X Wᵀ on packed weights (layout and order contract: gemm.h),
+ * one body for every kernel set: included by the set's translation unit after simd.h, with
+ *   GEMM_ACC, GEMM_TILE_M     the accumulator registers a tile may hold, and its most rows:
+ *                             a tile of tm rows spans np = GEMM_ACC / (tm * NV) panels of 16
+ *                             outputs (at most 4), leaving room for np * NV weight loads and
+ *                             a broadcast (AVX-512: 32 registers of 16 floats, 24 for
+ *                             accumulators: 6 rows x 4 panels; AVX2: 16 of 8, 12 for
+ *                             accumulators: 6 rows x 1 panel). Fewer rows take more panels, so
+ *                             a decode step of one sequence still runs np * NV independent FMA
+ *                             chains (one chain per register would wait on its latency).
+ * Loops, outermost first: blocks of BLOCK_M rows (X's block stays in L2), groups of TILE_P
+ * panels (the group stays in L2 while every row tile of the block uses it), row tiles, then
+ * k. Weights are widened to F32 in registers (simd.h); each output element is summed over
+ * k = 0 .. in-1 in order in one accumulator, so a row's result does not depend on the other
+ * rows of the call nor on the column split. */
+
+enum { BLOCK_M = 64 };
+
+/* Register E (of NV) of weight panel PANEL's 16 values at K, widened; Q8_0 reads its block
+ * scale SC (simd.h). */
+static inline __attribute__((always_inline)) vf wload(const unsigned char *panel, int wt, int k, int e, vf sc) {
+    switch (wt) {
+    case SL_WTYPE_BF16: return vf_load_bf16(panel + (size_t)k * 32 + (size_t)e * VW * 2);
+    case SL_WTYPE_F16: return vf_load_f16(panel + (size_t)k * 32 + (size_t)e * VW * 2);
+    case SL_WTYPE_Q8_0:
+        return vf_load_i8(panel + (size_t)(k / SL_Q8_BLOCK) * SL_Q8_BLOCK_BYTES + 32 + (size_t)(k % SL_Q8_BLOCK) * 16 +
+                          (size_t)e * VW) * sc;
+    default: return vf_load(panel + (size_t)k * 64 + (size_t)e * VW * 4);
+    }
+}
+
+/* One tile: rows [0, tm) of X times panels [0, np) starting at WP; columns past NCOLS (the
+ * valid width from the tile's first column) are not stored. tm, np and wt are constants at
+ * every call site, so the loops unroll and the accumulators live in registers. */
+static inline __attribute__((always_inline)) void tile(float *y, size_t ldy, const float *x, size_t ldx, int tm,
+                                                       const unsigned char *wp, int np, int in, int ncols, int wt) {
+    const size_t pstride = sl_gemm_panel_bytes((sl_wtype)wt, in);
+    vf acc[GEMM_TILE_M][4 * NV];
+    /* Q8_0 changes scale every SL_Q8_BLOCK k: its k loop runs in blocks. */
+#pragma GCC unroll 16
+    for (int t = 0; t < tm; t++)
+#pragma GCC unroll 16
+        for (int j = 0; j < np * NV; j++) acc[t][j] = (vf){0};
+    if (wt != SL_WTYPE_Q8_0) {
+        for (int k = 0; k < in; k++) {
+            vf w[4 * NV];
+#pragma GCC unroll 4
+            for (int p = 0; p < np; p++) FOR_NV(e) w[p * NV + e] = wload(wp + p * pstride, wt, k, e, (vf){0});
+#pragma GCC unroll 16
+            for (int t = 0; t < tm; t++) {
+                float xv = x[(size_t)t * ldx + k];
+#pragma GCC unroll 16
+                for (int j = 0; j < np * NV; j++) acc[t][j] += xv * w[j];
+            }
+        }
+    } else {
+        for (int k0 = 0; k0 < in; k0 += SL_Q8_BLOCK) {
+            vf sc[4 * NV];
+#pragma GCC unroll 4
+            for (int p = 0; p < np; p++)
+                FOR_NV(e) sc[p * NV + e] =
+                    vf_load_f16(wp + p * pstride + (size_t)(k0 / SL_Q8_BLOCK) * SL_Q8_BLOCK_BYTES + (size_t)e * VW * 2);
+            int k1 = in - k0 < SL_Q8_BLOCK ? in : k0 + SL_Q8_BLOCK;
+            for (int k = k0; k < k1; k++) {
+                vf w[4 * NV];
+#pragma GCC unroll 4
+                for (int p = 0; p < np; p++) FOR_NV(e) w[p * NV + e] = wload(wp + p * pstride, wt, k, e, sc[p * NV + e]);
+#pragma GCC unroll 16
+                for (int t = 0; t < tm; t++) {
+                    float xv = x[(size_t)t * ldx + k];
+#pragma GCC unroll 16
+                    for (int j = 0; j < np * NV; j++) acc[t][j] += xv * w[j];
+                }
+            }
+        }
+    }
+#pragma GCC unroll 16
+    for (int t = 0; t < tm; t++)
+#pragma GCC unroll 16
+        for (int j = 0; j < np * NV; j++) {
+            float *yp = y + (size_t)t * ldy + j * VW;
+            int w = ncols - j * VW;
+            if (w >= VW) {
+                vf_store(yp, acc[t][j]);
+            } else if (w > 0) { /* lane by lane: a copy through a buffer made GCC keep acc in memory */
+                vf a = acc[t][j];
+#pragma GCC unroll 16
+                for (int l = 0; l < VW; l++)
+                    if (l < w) yp[l] = a[l];
+            }
+        }
+}
+
+/* Panels of a tile of TM rows. */
+#define TILE_P_FOR(tm) (GEMM_ACC / ((tm) * NV) < 1 ? 1 : GEMM_ACC / ((tm) * NV) > 4 ? 4 : GEMM_ACC / ((tm) * NV))
+#define GEMM_TILE_P TILE_P_FOR(GEMM_TILE_M)
+
+/* tm * 8 + np selects the tile instance; TILE_M <= 8 and np <= 4. */
+#define TILE_CASE(M, P) \
+    case (M) * 8 + (P): if ((M) <= GEMM_TILE_M && (P) <= TILE_P_FOR(M)) tile(yt, ldy, xt, ldx, (M), wg, (P), in, ncols, wt); break;
+#define TILE_CASES(M) TILE_CASE(M, 1) TILE_CASE(M, 2) TILE_CASE(M, 3) TILE_CASE(M, 4)
+
+static inline __attribute__((always_inline)) void gemm_any(float *y, size_t ldy, const float *x, size_t ldx, int n,
+                                                           const void *wpv, int in, int c0, int c1, int wt) {
+    if (c1 <= c0 || n <= 0) return;
+    const unsigned char *wp = wpv;
+    const size_t pstride = sl_gemm_panel_bytes((sl_wtype)wt, in);
+    int p0 = c0 / SL_GEMM_PANEL, p1 = (c1 + SL_GEMM_PANEL - 1) / SL_GEMM_PANEL;
+    /* Panels per group: those of the widest tile this call runs (all its rows when n < TILE_M). */
+    const int gp = TILE_P_FOR(n < GEMM_TILE_M ? n : GEMM_TILE_M);
+    for (int b0 = 0; b0 < n; b0 += BLOCK_M) {
+        int b1 = n - b0 < BLOCK_M ? n : b0 + BLOCK_M;
+        for (int pg = p0; pg < p1; pg += gp) {
+            int np = p1 - pg < gp ? p1 - pg : gp;
+            int col = pg * SL_GEMM_PANEL, ncols = c1 - col;
+            const unsigned char *wg = wp + (size_t)pg * pstride;
+            for (int t0 = b0; t0 < b1; t0 += GEMM_TILE_M) {
+                int tm = b1 - t0 < GEMM_TILE_M ? b1 - t0 : GEMM_TILE_M;
+                float *yt = y + (size_t)t0 * ldy + col;
+                const float *xt = x + (size_t)t0 * ldx;
+                switch (tm * 8 + np) {
+                    TILE_CASES(1) TILE_CASES(2) TILE_CASES(3) TILE_CASES(4) TILE_CASES(5) TILE_CASES(6)
+                    TILE_CASES(7) TILE_CASES(8)
+                default: break; /* unreachable: 1 <= tm <= TILE_M <= 8, 1 <= np <= TILE_P <= 4 */
+                }
+            }
+        }
+    }
+}
+
+#define GEMM_FN(NAME, WT) \
+    static void NAME(float *y, size_t ldy, const float *x, size_t ldx, int n, const void *wp, int in, int c0, int c1) { \
+        gemm_any(y, ldy, x, ldx, n, wp, in, c0, c1, WT); \
+    }
+GEMM_FN(gemm_f32, SL_WTYPE_F32)
+GEMM_FN(gemm_bf16, SL_WTYPE_BF16)
+GEMM_FN(gemm_f16, SL_WTYPE_F16)
+GEMM_FN(gemm_q8_0, SL_WTYPE_Q8_0)

@@ -1,0 +1,69 @@
+/* simd.h — the kernels' SIMD: GCC/clang vector extensions at the set's native width.
+ *
+ * Included by each kernel set's translation unit (generic/generic.c, x86/avx2.c,
+ * x86/avx512.c) after it has chosen its target ISA and defined VW, the floats of one native
+ * register: 16 (AVX-512), 8 (AVX2), 4 (SSE2 / generic). The kernels are written over groups of
+ * 16 floats (a weight panel's width) made of NV = 16 / VW registers, so every set does the same
+ * lane-wise arithmetic on whole registers: wider vectors lowered by the compiler spill badly
+ * (a 64-byte vector type on AVX2 ran 6x slower than native 32-byte ones). Everything here is
+ * a macro: a function taking or returning vf would change the ABI between sets. Unaligned
+ * loads and stores go through memcpy.
+ *
+ * Loaders widen the stored element types to F32 exactly: BF16 is the top half of an F32, F16
+ * converts exactly (F16C where the set has it, else safetensors.h's exact routine), Q8_0 is an
+ * int8 times its block scale (one rounding, the same in every set). */
+#ifndef SL_KERNELS_SIMD_H
+#define SL_KERNELS_SIMD_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "safetensors.h" /* sl_f16_to_f32 */
+
+#if !defined(VW) || (VW != 4 && VW != 8 && VW != 16)
+#error "a kernel set defines VW (4, 8 or 16) before including simd.h"
+#endif
+#define NV (16 / VW)
+
+typedef float vf __attribute__((vector_size(VW * 4)));
+typedef uint32_t vfu __attribute__((vector_size(VW * 4)));
+typedef uint16_t vfh __attribute__((vector_size(VW * 2)));
+typedef int8_t vfb __attribute__((vector_size(VW)));
+
+#define vf_load(p) __extension__({ vf vf_; memcpy(&vf_, (p), sizeof vf_); vf_; })
+#define vf_store(p, v) do { vf vfs_ = (v); memcpy((p), &vfs_, sizeof vfs_); } while (0)
+
+/* VW BF16 values at P, VW int8 values at P, VW F16 values at P: the set's widening
+ * instructions where it has them (GCC 12 scalarises the generic int8 conversion and splits
+ * the 16-bit one), the vector extensions' conversions elsewhere. */
+#if VW == 16 && defined(__AVX512F__)
+#include <immintrin.h>
+#define vf_load_bf16(p) __extension__({ __m256i h_; memcpy(&h_, (p), sizeof h_); \
+        (vf)_mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h_), 16)); })
+#define vf_load_i8(p) __extension__({ __m128i b_; memcpy(&b_, (p), sizeof b_); \
+        (vf)_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b_)); })
+#define vf_load_f16(p) __extension__({ __m256i h_; memcpy(&h_, (p), sizeof h_); (vf)_mm512_cvtph_ps(h_); })
+#elif VW == 8 && defined(__AVX2__) && defined(__F16C__)
+#include <immintrin.h>
+#define vf_load_bf16(p) __extension__({ __m128i h_; memcpy(&h_, (p), sizeof h_); \
+        (vf)_mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h_), 16)); })
+#define vf_load_i8(p) __extension__({ long long b_; memcpy(&b_, (p), sizeof b_); \
+        (vf)_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_cvtsi64_si128(b_))); })
+#define vf_load_f16(p) __extension__({ __m128i h_; memcpy(&h_, (p), sizeof h_); (vf)_mm256_cvtph_ps(h_); })
+#else
+#define vf_load_bf16(p) __extension__({ vfh h_; memcpy(&h_, (p), sizeof h_); \
+        (vf)(__builtin_convertvector(h_, vfu) << 16); })
+#define vf_load_i8(p) __extension__({ vfb b_; memcpy(&b_, (p), sizeof b_); __builtin_convertvector(b_, vf); })
+/* F16 without F16C: exponent and mantissa moved into place as an F32 of 2^-112 times the
+ * value (normals and subnormals alike), times 2^112 (exact: a power of two); exponent 31
+ * (infinity, NaN) becomes 255; then the sign. */
+#define vf_load_f16(p) __extension__({ vfh h_; memcpy(&h_, (p), sizeof h_); \
+        vfu u_ = __builtin_convertvector(h_, vfu), em_ = (u_ & 0x7fffu) << 13; \
+        vfu big_ = (vfu)(em_ >= 0x0f800000u), f_ = (vfu)((vf)em_ * 0x1p112f); \
+        (vf)((f_ & ~big_) | ((em_ | 0x7f800000u) & big_) | ((u_ & 0x8000u) << 16)); })
+#endif
+
+/* Loops over the NV registers of a 16-float group; NV is a constant, so they unroll. */
+#define FOR_NV(e) _Pragma("GCC unroll 4") for (int e = 0; e < NV; e++)
+
+#endif
