@@ -85,7 +85,8 @@ def prefix_cache_hits_equal_outputs_and_isolation():
 def memory_pressure_every_stream_equals_its_solo_run():
     # 16 streams of up to 100 positions on 28 blocks of 16: room for 4 whole sequences.
     d = Daemon(adapters={"a": FIX["lora-all-r8"]},
-               args=["--kv-blocks", "28", "--max-running", "16", "--max-batch-tokens", "64", "--prefill-chunk", "32"])
+               args=["--kv-blocks", "28", "--max-running", "16", "--max-batch-tokens", "64", "--prefill-chunk", "32",
+                     "--step-delay-ms", "5"])  # steps last: the 16 streams overlap however fast the kernels are
     try:
         prompts = [long_prompt(i, 20 + (i * 7) % 40) for i in range(16)]
         models = ["a" if i % 2 else "llama-tiny" for i in range(16)]

@@ -22,17 +22,20 @@ static float marker(uint32_t root, const int32_t *tokens, int i) {
     return (float)(h >> 8);
 }
 
+/* Element 0 of block B of layer 0's K (an F32 pool): the marker slot of its positions. */
+static float *block0(sl_kv_pool *p, int32_t b) { return (float *)sl__kv_layer(p, 0, 0) + (size_t)b * sl__kv_block_elems(p); }
+
 /* "Computes" positions n_pos .. n_pos+n-1 of S: writes their markers (layer 0, K, head 0, d 0). */
 static void compute(sl_kv_pool *p, sl_kv_seq *s, uint32_t root, const int32_t *tokens, int n) {
     CHECK(sl_kv_seq_reserve(p, s, s->n_pos + n) == 0);
-    for (int i = s->n_pos; i < s->n_pos + n; i++) sl__kv_block(p, 0, 0, s->blocks[i / BS])[i % BS] = marker(root, tokens, i);
+    for (int i = s->n_pos; i < s->n_pos + n; i++) block0(p, s->blocks[i / BS])[i % BS] = marker(root, tokens, i);
     s->n_pos += n;
     sl_kv_seq_commit(p, s, tokens);
 }
 
 static int markers_ok(sl_kv_pool *p, const sl_kv_seq *s, uint32_t root, const int32_t *tokens) {
     for (int i = 0; i < s->n_pos; i++)
-        if (sl__kv_block(p, 0, 0, s->blocks[i / BS])[i % BS] != marker(root, tokens, i)) return 0;
+        if (block0(p, s->blocks[i / BS])[i % BS] != marker(root, tokens, i)) return 0;
     return 1;
 }
 
@@ -50,7 +53,7 @@ static int invariant(const sl_kv_pool *p) {
 
 TEST(on_demand_refcounts_and_reuse) {
     sl_kv_pool *p = NULL;
-    CHECK(sl_kv_pool_init(&p, model, 8, BS, NULL, 0) == 0);
+    CHECK(sl_kv_pool_init(&p, model, 8, BS, SL_WTYPE_F32, NULL, 0) == 0);
     if (!p) return;
     sl_kv_pool_set_prefix_cache(p, 1);
     int32_t t[128];
@@ -109,7 +112,7 @@ TEST(on_demand_refcounts_and_reuse) {
  * insertions and evictions (backward-shift deletion). */
 TEST(random_workload_keeps_content_and_counts) {
     sl_kv_pool *p = NULL;
-    CHECK(sl_kv_pool_init(&p, model, 64, BS, NULL, 0) == 0);
+    CHECK(sl_kv_pool_init(&p, model, 64, BS, SL_WTYPE_F32, NULL, 0) == 0);
     if (!p) return;
     sl_kv_pool_set_prefix_cache(p, 1);
     enum { NSEQ = 6, MAXT = 160 };
