@@ -3,7 +3,7 @@
 #   make test       install missing Debian deps, build, run every test (unit + black-box)
 #   make asan       the same tests built with AddressSanitizer + UBSan (into build/asan/)
 #   make soak       [SOAK_SECONDS=180] 64 streams + uploads/deletes against the sanitizer build
-#   make bench      optimised build + benchmarks (writes build/bench.json)
+#   make bench      the normal build (what `make` builds and installs) + benchmarks (build/bench.json)
 #   make bench-compare  symlorad vs llama.cpp (node-llama-cpp) only; make bench-shapes: real shapes
 #   make run        start symlorad on the bundled demo model
 # Sources are discovered by directory: lib/ and its rooms (engine, no HTTP: common/, tokenizer/,
@@ -93,8 +93,10 @@ soak: deps
 	@$(ASAN_MAKE) all
 	@SL_BUILD=build/asan SL_SANITIZED=1 python3 tests/soak/soak.py --seconds $(SOAK_SECONDS)
 
+# The figures are those of the binary users run: the same flags as `make`, no -march=native
+# (the kernels choose their ISA at run time, lib/kernels/kernels.h).
 bench: deps
-	@$(MAKE) --no-print-directory BUILD=build/bench OPT="-O3 -march=native" all
+	@$(MAKE) --no-print-directory BUILD=build/bench all
 	@tools/bench.sh build/bench
 	@python3 tools/bench_report.py --json "$${SL_BENCH_JSON:-build/bench.json}" --kernels "$$(build/bench/symlorad --version 2>&1 | tr '\n' ' ')"
 	@if [ "$${SL_BENCH_COMPARE:-1}" != 0 ]; then tools/bench_compare.sh build/bench; fi

@@ -1,7 +1,7 @@
 #!/bin/sh
 # tools/bench.sh BUILD — the benchmarks of `make bench` (issue 8), on the SmolLM2-135M shape.
 #
-#   make bench              (builds BUILD=build/bench with -O3 -march=native, then runs this)
+#   make bench              (builds BUILD=build/bench with the normal flags, then runs this)
 #   tools/bench.sh build/bench
 #
 # 1. generates (once; cached in BUILD/data) a random SmolLM2-135M-shape model and 64 rank-16
