@@ -83,13 +83,14 @@ static inline int32_t argmax(const float *v, int n) {
     return best;
 }
 
-/* Runs PROMPT alone (fresh KV), all logits into LOGITS (n, vocab); then N_NEW greedy tokens into OUT. */
-static inline int golden_run_alone(const sl_model *m, const sl_adapter *ad, const int32_t *prompt, int n, float *logits,
-                                   int n_new, int32_t *out) {
+/* Runs PROMPT alone (fresh KV of element type KVT), all logits into LOGITS (n, vocab); then N_NEW
+ * greedy tokens into OUT. */
+static inline int golden_run_alone_kv(const sl_model *m, const sl_adapter *ad, const int32_t *prompt, int n, float *logits,
+                                      int n_new, int32_t *out, sl_wtype kvt) {
     const sl_model_config *c = sl_model_get_config(m);
     sl_kv_pool *kv = NULL;
     sl_forward *f = NULL;
-    int rc = sl_kv_pool_init(&kv, m, 64, 16, SL_WTYPE_F32, NULL, 0);
+    int rc = sl_kv_pool_init(&kv, m, 64, 16, kvt, NULL, 0);
     if (!rc) rc = sl_forward_init(&f, m, 256, 8, 256, 512, NULL, 0);
     sl_kv_seq ks = {0};
     if (!rc) rc = sl_kv_seq_reserve(kv, &ks, n + n_new);
@@ -112,6 +113,11 @@ static inline int golden_run_alone(const sl_model *m, const sl_adapter *ad, cons
     sl_forward_free(f);
     sl_kv_pool_free(kv);
     return rc;
+}
+
+static inline int golden_run_alone(const sl_model *m, const sl_adapter *ad, const int32_t *prompt, int n, float *logits,
+                                   int n_new, int32_t *out) {
+    return golden_run_alone_kv(m, ad, prompt, n, logits, n_new, out, SL_WTYPE_F32);
 }
 
 #endif
