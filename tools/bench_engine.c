@@ -208,7 +208,7 @@ static double prefill_contexts(bench *b, int nseq) {
  * 2-core machine would take longer than all the measurements together. */
 static void replicate_contexts(bench *b, int n_src, int n) {
     const sl_model_config *c = b->c;
-    size_t esize = sl_kv_pool_dtype(b->kv) == SL_WTYPE_F32 ? 4 : 2, block_bytes = sl__kv_block_elems(b->kv) * esize;
+    size_t block_bytes = sl__kv_block_elems(b->kv) * sl__kv_elem_bytes(b->kv);
     int nb = (CTX + BLOCK - 1) / BLOCK;
     for (int s = n_src; s < n; s++) {
         const sl_kv_seq *src = &b->seqs[s % n_src];

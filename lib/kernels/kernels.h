@@ -27,8 +27,8 @@ typedef struct sl_kernels {
     void (*lowrank)(float *restrict y, size_t ldy, const float *restrict x, size_t ldx, int n, int in, int out, int r,
                     const float *restrict u, size_t ldu, const float *restrict scale, const float *restrict vt,
                     size_t ldv, int split, const float *restrict vt2, size_t ldv2, float *restrict h);
-    /* kernels_attention.inc.h, per KV element type (F32, BF16, F16). */
-    void (*attend[3])(const void *kbase, const void *vbase, size_t bstride, const int32_t *blocks, int bs, int vis,
+    /* kernels_attention.inc.h, per KV element type (F32, BF16, F16; no Q8_0 KV: NULL). */
+    void (*attend[SL_WTYPE_COUNT])(const void *kbase, const void *vbase, size_t bstride, const int32_t *blocks, int bs, int vis,
                       int groups, int hd, float scale, const float *q, float *out, float *s, int max_ctx);
 } sl_kernels;
 

@@ -306,10 +306,10 @@ static void attend_job_run(void *ctx, int i, int n) {
     int hd = c->head_dim, H = c->n_heads, KVH = c->n_kv_heads, groups = H / KVH, Hq = H * hd;
     float scale = 1.0f / sqrtf((float)hd);
     sl_wtype kvt = sl_kv_pool_dtype(f->kv);
-    size_t esize = kvt == SL_WTYPE_F32 ? 4 : 2, bstride = sl__kv_block_elems(f->kv), bs = (size_t)sl_kv_pool_block_size(f->kv);
+    size_t esize = sl__kv_elem_bytes(f->kv), bstride = sl__kv_block_elems(f->kv), bs = (size_t)sl_kv_pool_block_size(f->kv);
     const unsigned char *kl = sl__kv_layer(f->kv, f->layer, 0), *vl = sl__kv_layer(f->kv, f->layer, 1);
     void (*attend)(const void *, const void *, size_t, const int32_t *, int, int, int, int, float, const float *, float *,
-                   float *, int) = sl_kernels_active()->attend[kvt == SL_WTYPE_BF16 ? 1 : kvt == SL_WTYPE_F16 ? 2 : 0];
+                   float *, int) = sl_kernels_active()->attend[kvt];
     int item = 0;
     for (int s = 0; s < f->n_seqs; s++) {
         const sl_batch_seq *q = &f->seqs[s];

@@ -33,6 +33,8 @@ struct sl_kv_pool {
     uint64_t evictions;
 };
 
+static size_t kv_elem_bytes(sl_wtype dtype) { return dtype == SL_WTYPE_F32 ? 4 : 2; }
+
 int sl_kv_pool_init(sl_kv_pool **out, const sl_model *m, int n_blocks, int block_size, sl_wtype dtype, char *err,
                     size_t errlen) {
     *out = NULL;
@@ -49,7 +51,7 @@ int sl_kv_pool_init(sl_kv_pool **out, const sl_model *m, int n_blocks, int block
     p->block_size = block_size;
     p->n_blocks = n_blocks;
     p->dtype = dtype;
-    p->esize = dtype == SL_WTYPE_F32 ? 4 : 2;
+    p->esize = kv_elem_bytes(dtype);
     p->block_elems = (size_t)c->n_kv_heads * (size_t)block_size * (size_t)c->head_dim;
     size_t total = (size_t)c->n_layers * 2 * (size_t)n_blocks * p->block_elems;
     size_t slots = 16;
@@ -92,7 +94,7 @@ size_t sl_kv_pool_bytes(const sl_kv_pool *p) {
 size_t sl_kv_bytes_per_block(const sl_model *m, int block_size, sl_wtype dtype) {
     const sl_model_config *c = sl_model_get_config(m);
     return (size_t)c->n_layers * 2 * (size_t)c->n_kv_heads * (size_t)block_size * (size_t)c->head_dim *
-           (dtype == SL_WTYPE_F32 ? 4 : 2);
+           kv_elem_bytes(dtype);
 }
 sl_wtype sl_kv_pool_dtype(const sl_kv_pool *p) { return p->dtype; }
 int sl_kv_blocks_for(const sl_kv_pool *p, int n_pos) { return (n_pos + p->block_size - 1) / p->block_size; }
@@ -302,3 +304,4 @@ void *sl__kv_layer(sl_kv_pool *p, int layer, int is_v) {
 }
 
 size_t sl__kv_block_elems(const sl_kv_pool *p) { return p->block_elems; }
+size_t sl__kv_elem_bytes(const sl_kv_pool *p) { return p->esize; }

@@ -104,5 +104,6 @@ void sl_kv_seq_release(sl_kv_pool *p, sl_kv_seq *s);
  * pool's dtype laid out as above; block b starts at element b * sl__kv_block_elems. */
 void *sl__kv_layer(sl_kv_pool *p, int layer, int is_v);
 size_t sl__kv_block_elems(const sl_kv_pool *p);
+size_t sl__kv_elem_bytes(const sl_kv_pool *p); /* 4 (F32) or 2 */
 
 #endif
