@@ -384,6 +384,42 @@ def raw(port, data, source="127.0.0.1", shut=False, timeout=10):
         s.close()
 
 
+def body_length(head):
+    m = re.search(rb"\r\nContent-Length: (\d+)\r\n", head, re.I)
+    return int(m.group(1)) if m else 0
+
+
+def once_then_closed(port, parts, what, first=None):
+    """Sends PARTS on one connection, 0.3 s apart (with FIRST: the answer to the first part, of
+    that status, is read before the next part is sent); the server must then answer exactly one
+    400 naming a malformed Content-Length and close the connection (EOF, not a timeout)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5 * SLACK)
+    try:
+        out = b""
+        for i, p in enumerate(parts):
+            if i:
+                time.sleep(0.3)
+            s.sendall(p)
+            if i == 0 and first is not None and len(parts) > 1:
+                while b"\r\n\r\n" not in out or len(out.partition(b"\r\n\r\n")[2]) < body_length(out):
+                    k = s.recv(65536)
+                    assert k, (what, out)
+                    out += k
+                assert out.startswith(b"HTTP/1.1 %d " % first), (what, out[:300])
+                out = b""
+        while True:
+            k = s.recv(65536)  # socket.timeout here: the connection was left open
+            if not k:
+                break
+            out += k
+    finally:
+        s.close()
+    lines = re.findall(rb"HTTP/1\.1 \d{3}(?= )", out)
+    want = ([b"HTTP/1.1 %d" % first] if first is not None and len(parts) == 1 else []) + [b"HTTP/1.1 400"]
+    assert lines == want, (what, lines, out[:600])
+    assert b"malformed Content-Length" in out, (what, out[:600])
+
+
 @test
 def strict_framing_each_case_answered_once():
     keys = keys_file(["%s alice tenant" % h(KEYS["alice"])])
@@ -408,6 +444,10 @@ def strict_framing_each_case_answered_once():
             ("a long query string", b"GET /health?" + b"&".join(b"a%d=b" % i for i in range(2000)) + b" HTTP/1.1\r\nHost: x\r\n\r\n",
              414, b"query string"),
             ("a 30 KB query string", b"GET /health?" + b"x" * 30000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, b"query string"),
+            # libmicrohttpd 0.9.75 answered this 431 itself, twice (no memory left to copy the cookies);
+            # no route uses cookies, so it no longer parses them.
+            ("a 15 KB Cookie header", b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: " + b"a=b; " * 3000 + b"\r\n\r\n", 200,
+             b'"ok"'),
         ]
         for what, req, want, word in cases:
             t0 = time.time()
@@ -416,12 +456,20 @@ def strict_framing_each_case_answered_once():
             assert out.startswith(b"HTTP/1.1 %d " % want), (what, out[:300])
             assert word in out, (what, out[:400])
             assert time.time() - t0 < 5 * SLACK, what  # an answer, never silence until a timeout
-        # Malformed or overflowing Content-Length: libmicrohttpd answers itself (400 / 413) before any
-        # of our code runs; the status is right. (Debian 12's 0.9.75 writes that answer's status line
-        # and headers twice, an MHD bug that we cannot reach: see SECURITY.md.)
-        for v, want in ((b"5x", 400), (b"1" + b"0" * 30, 413), (b"-1", 400)):
-            out = raw(d.port, b"POST /tokenize HTTP/1.1\r\nHost: x\r\nContent-Length: " + v + b"\r\n\r\n")
-            assert out.startswith(b"HTTP/1.1 %d " % want), (v, out[:200])
+        # Malformed or overflowing Content-Length. libmicrohttpd 0.9.75 would answer these itself (400,
+        # 413 for 10^30) with its status line and headers written twice; framing_guard.c hides such a
+        # value from it, so our check answers: one 400 naming it, then the connection is closed.
+        # Also when the header line arrives in two writes, and on the second request of a kept-alive
+        # connection (answered first, then pipelined behind another).
+        bad = b"POST /tokenize HTTP/1.1\r\nHost: x\r\nContent-Length: %s\r\n\r\n"
+        for v in (b"5x", b"1" + b"0" * 30, b"-1", b"18446744073709551616", b""):
+            once_then_closed(d.port, [bad % v], v)
+        once_then_closed(d.port, [b"POST /tokenize HTTP/1.1\r\nHost: x\r\nContent-Le", b"ngth: 1" + b"0" * 30 + b"\r\n\r\n"],
+                         "split")
+        once_then_closed(d.port, [b"POST /tokenize HTTP/1.1\r\nHost: x\r\nContent-Length: 12", b"x4\r\n\r\n"], "split value")
+        ok = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+        once_then_closed(d.port, [ok, bad % b"-1"], "kept alive", first=200)
+        once_then_closed(d.port, [ok + bad % b"5x"], "pipelined", first=200)
         # Normal requests still pass, a short query string is answered normally.
         assert d.request("GET", "/health?a=1&b=2")[0] == 200
         st, _, data = d.request("GET", "/v1/models", headers=auth("alice"))
