@@ -1,15 +1,23 @@
 /* kernels_attention.inc.h — causal attention of one query row against a paged KV cache, one
- * body for every kernel set (included like kernels_gemm.inc.h).
+ * body for every kernel set (included like kernels_gemm.inc.h, with ATT_GROUPS: the query
+ * heads computed together, sharing every K and V load; each holds 4 * NV accumulators, so
+ * AVX-512 takes 4 and the 16-register sets 1).
  *
  * Q (groups, hd) of the GROUPS query heads that share one KV head -> OUT (groups, hd). The
  * sequence's positions 0 .. vis-1 live in blocks of BS positions: block b of this KV head is
  * at element offset blocks[b] * bstride from KBASE (K transposed, (hd, bs)) and from VBASE
  * (V, (bs, hd)), elements of type KVT (F32, BF16 or F16, widened exactly in registers).
  * Every row is computed the same way whatever else is in the step (prefill chunk or decode,
- * alone or batched): each score sums over d in a fixed order (4 interleaved partial sums),
- * each output element over positions in order, so batching and chunking never change a
- * result bit. Scores run 16 positions at a time, outputs 16 or 64 dims at a time: no
- * horizontal sums, independent FMA chains. S: (groups, max_ctx) scratch. */
+ * alone or batched), and whichever heads share its registers:
+ *   scores  16 positions at a time; each sums over d with 4 interleaved partial sums
+ *           (d mod 4), joined as ((p0 + p1) + (p2 + p3)), times scale;
+ *   softmax max (exact), e^(s - max) by vexp below, their sum in VW lanes then a fixed
+ *           pairwise tree, times 1/sum;
+ *   output  each element sums over positions in order, 64 dims (then VW) at a time.
+ * So batching and chunking never change a result bit. Heads computed together only share
+ * loads: no horizontal sums, and 4 * NV * ATT_GROUPS independent FMA chains (one chain per
+ * accumulator register waits on its latency: AVX-512 with one head had 4 and ran at half
+ * the FMA rate). S: (groups, max_ctx) scratch. */
 
 /* VW KV elements from element index I of P. */
 static inline __attribute__((always_inline)) vf kvload(const void *p, int kvt, size_t i) {
@@ -30,74 +38,190 @@ static inline __attribute__((always_inline)) vf kvload_part(const void *p, int k
     return vf_load(tmp);
 }
 
+/* e^x in every lane (Cephes' expf: x = n ln2 + r with |r| <= ln2/2, e^r by a degree-5
+ * polynomial, 2^n put in the exponent bits; within 2 ulp of expf). Lanes below -87 give 0
+ * (a weight under 2^-125 of the best position's), which also keeps 2^n a normal number. */
+static inline __attribute__((always_inline)) vf vexp(vf x) {
+    const vf lo = (vf){0} - 87.0f;
+    vfu under = (vfu)(x < lo);
+    x = (vf)(((vfu)x & ~under) | ((vfu)lo & under));
+    vf t = x * 1.44269504088896341f + 12582912.0f; /* 1.5 * 2^23: rounds x / ln2 to an integer */
+    vf n = t - 12582912.0f;
+    vfu ni = (vfu)t - (vfu)((vf){0} + 12582912.0f); /* that integer, two's complement */
+    vf r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    vf p = (vf){0} + 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    vf y = p * (r * r) + r + 1.0f;
+    return (vf)(((vfu)y + (ni << 23)) & ~under);
+}
+
+/* Scores of heads [0, gn) (Q (gn, hd)) at the 16 positions from element KT of K^T -> T (gn, 16). */
+static inline __attribute__((always_inline)) void scores16(const void *kbase, int kvt, size_t kt, int bs, int hd,
+                                                           const float *restrict q, int gn, float scale,
+                                                           float *restrict t) {
+    vf a[ATT_GROUPS][4][NV];
+#pragma GCC unroll 8
+    for (int g = 0; g < gn; g++)
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) FOR_NV(e) a[g][c][e] = (vf){0};
+    size_t kd = kt;
+    int d = 0;
+    for (; d + 4 <= hd; d += 4, kd += 4 * (size_t)bs) {
+        vf k[4][NV];
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) FOR_NV(e) k[c][e] = kvload(kbase, kvt, kd + c * (size_t)bs + e * VW);
+#pragma GCC unroll 8
+        for (int g = 0; g < gn; g++)
+#pragma GCC unroll 4
+            for (int c = 0; c < 4; c++) FOR_NV(e) a[g][c][e] += q[(size_t)g * hd + d + c] * k[c][e];
+    }
+    for (; d < hd; d++, kd += (size_t)bs) {
+        vf k[NV];
+        FOR_NV(e) k[e] = kvload(kbase, kvt, kd + e * VW);
+#pragma GCC unroll 8
+        for (int g = 0; g < gn; g++) FOR_NV(e) a[g][0][e] += q[(size_t)g * hd + d] * k[e];
+    }
+#pragma GCC unroll 8
+    for (int g = 0; g < gn; g++)
+        FOR_NV(e) vf_store(t + g * 16 + e * VW, ((a[g][0][e] + a[g][1][e]) + (a[g][2][e] + a[g][3][e])) * scale);
+}
+
+/* OUT[g][d0 .. d0+64) = sum over positions p in order of S[g][p] * V[p][d0 ..] for heads [0, gn). */
+static inline __attribute__((always_inline)) void values64(const void *vbase, int kvt, size_t bstride,
+                                                           const int32_t *blocks, int bs, int vis, int hd, int d0,
+                                                           const float *restrict s, int max_ctx, int gn,
+                                                           float *restrict out) {
+    vf acc[ATT_GROUPS][4 * NV];
+#pragma GCC unroll 8
+    for (int g = 0; g < gn; g++)
+#pragma GCC unroll 16
+        for (int c = 0; c < 4 * NV; c++) acc[g][c] = (vf){0};
+    for (int b = 0, p0 = 0; p0 < vis; b++, p0 += bs) {
+        size_t vb = (size_t)blocks[b] * bstride + (size_t)d0;
+        int rows = vis - p0 < bs ? vis - p0 : bs;
+        for (int j = 0; j < rows; j++, vb += (size_t)hd) {
+            vf v[4 * NV];
+#pragma GCC unroll 16
+            for (int c = 0; c < 4 * NV; c++) v[c] = kvload(vbase, kvt, vb + (size_t)c * VW);
+#pragma GCC unroll 8
+            for (int g = 0; g < gn; g++) {
+                float w = s[(size_t)g * max_ctx + p0 + j];
+#pragma GCC unroll 16
+                for (int c = 0; c < 4 * NV; c++) acc[g][c] += w * v[c];
+            }
+        }
+    }
+#pragma GCC unroll 8
+    for (int g = 0; g < gn; g++)
+#pragma GCC unroll 16
+        for (int c = 0; c < 4 * NV; c++) vf_store(out + (size_t)g * hd + d0 + c * VW, acc[g][c]);
+}
+
+/* The same for the VW dims from D0 (N of them valid) of one head. */
+static inline __attribute__((always_inline)) void values_tail(const void *vbase, int kvt, size_t bstride,
+                                                              const int32_t *blocks, int bs, int vis, int hd, int d0,
+                                                              int n, const float *restrict sg, float *restrict og) {
+    vf a0 = {0};
+    for (int b = 0, p0 = 0; p0 < vis; b++, p0 += bs) {
+        size_t vb = (size_t)blocks[b] * bstride + (size_t)d0;
+        int rows = vis - p0 < bs ? vis - p0 : bs;
+        for (int j = 0; j < rows; j++, vb += (size_t)hd)
+            a0 += sg[p0 + j] * (n == VW ? kvload(vbase, kvt, vb) : kvload_part(vbase, kvt, vb, n));
+    }
+    float tmp[VW];
+    vf_store(tmp, a0);
+    memcpy(og + d0, tmp, (size_t)n * sizeof(float));
+}
+
+/* Softmax of SR[0 .. vis) in place (order in the header). */
+static inline __attribute__((always_inline)) void softmax_row(float *restrict sr, int vis) {
+    float mx = -INFINITY;
+    for (int p = 0; p < vis; p++) mx = sr[p] > mx ? sr[p] : mx; /* a max is exact in any order */
+    vf sum = {0};
+    int p = 0;
+    for (; p + VW <= vis; p += VW) {
+        vf e = vexp(vf_load(sr + p) - mx);
+        vf_store(sr + p, e);
+        sum += e;
+    }
+    if (p < vis) {
+        float tmp[VW];
+        for (int l = 0; l < VW; l++) tmp[l] = p + l < vis ? sr[p + l] : -INFINITY; /* e^-inf: 0 (vexp) */
+        vf e = vexp(vf_load(tmp) - mx);
+        vf_store(tmp, e);
+        sum += e;
+        memcpy(sr + p, tmp, (size_t)(vis - p) * sizeof(float));
+    }
+    float l[VW];
+    vf_store(l, sum);
+    for (int w = VW / 2; w >= 1; w /= 2)
+        for (int k = 0; k < w; k++) l[k] += l[k + w];
+    float inv = 1.0f / l[0];
+    for (p = 0; p < vis; p++) sr[p] *= inv;
+}
+
+/* One call per head count 1 .. ATT_GROUPS, so that count is a constant in the unrolled loops. */
+#define ATT_SWITCH(GN, CALL) \
+    switch (GN) { \
+    case 1: CALL(1); break; \
+    case 2: if (2 <= ATT_GROUPS) CALL(2); break; \
+    case 3: if (3 <= ATT_GROUPS) CALL(3); break; \
+    case 4: if (4 <= ATT_GROUPS) CALL(4); break; \
+    default: break; /* unreachable: 1 <= GN <= ATT_GROUPS <= 4 */ \
+    }
+
+/* Software prefetch of the cache lines of [P, P + BYTES): the blocks of a sequence are
+ * scattered 4 KB pieces (F32, 16 positions, head_dim 64) that the hardware prefetcher, which
+ * stops at page boundaries and needs a few misses to start, does not fetch ahead. */
+static inline __attribute__((always_inline)) void prefetch_lines(const void *p, size_t bytes) {
+    for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch((const char *)p + o, 0, 3);
+}
+
 static inline __attribute__((always_inline)) void attend_any(const void *kbase, const void *vbase, size_t bstride,
                                                              const int32_t *blocks, int kvt, int bs, int vis,
                                                              int groups, int hd, float scale, const float *restrict q,
                                                              float *restrict out, float *restrict s, int max_ctx) {
+    const size_t es = kvt == SL_WTYPE_F32 ? 4 : 2;
     for (int b = 0, p0 = 0; p0 < vis; b++, p0 += bs) {
         size_t kt = (size_t)blocks[b] * bstride; /* element index of this block's K^T (hd, bs) */
         int rows = vis - p0 < bs ? vis - p0 : bs;
-        for (int g = 0; g < groups; g++) {
-            const float *qg = q + (size_t)g * hd;
-            float *sg = s + (size_t)g * max_ctx + p0;
-            for (int j0 = 0; j0 < rows; j0 += 16) { /* block_size is a multiple of 16 */
-                vf a[4][NV];
-#pragma GCC unroll 4
-                for (int c = 0; c < 4; c++) FOR_NV(e) a[c][e] = (vf){0};
-                size_t kd = kt + (size_t)j0;
-                int d = 0;
-                for (; d + 4 <= hd; d += 4, kd += 4 * (size_t)bs)
-#pragma GCC unroll 4
-                    for (int c = 0; c < 4; c++) FOR_NV(e) a[c][e] += qg[d + c] * kvload(kbase, kvt, kd + c * (size_t)bs + e * VW);
-                for (; d < hd; d++, kd += (size_t)bs) FOR_NV(e) a[0][e] += qg[d] * kvload(kbase, kvt, kd + e * VW);
-                float tmp[16];
-                FOR_NV(e) vf_store(tmp + e * VW, ((a[0][e] + a[1][e]) + (a[2][e] + a[3][e])) * scale);
-                int w = rows - j0 < 16 ? rows - j0 : 16;
-                memcpy(sg + j0, tmp, (size_t)w * sizeof(float));
+        for (int j0 = 0; j0 < rows; j0 += 16) { /* block_size is a multiple of 16 */
+            int w = rows - j0 < 16 ? rows - j0 : 16;
+            /* While this chunk's scores are computed: the next chunk's K (one piece of 16
+             * positions per d) and this chunk's V rows (contiguous), read after the softmax. */
+            size_t kn = j0 + 16 < rows ? kt + (size_t)j0 + 16 : p0 + bs < vis ? (size_t)blocks[b + 1] * bstride : (size_t)-1;
+            if (kn != (size_t)-1)
+                for (int d = 0; d < hd; d++) __builtin_prefetch((const char *)kbase + (kn + (size_t)d * bs) * es, 0, 3);
+            prefetch_lines((const char *)vbase + (kt + (size_t)j0 * hd) * es, (size_t)w * hd * es);
+            for (int g0 = 0; g0 < groups; g0 += ATT_GROUPS) {
+                int gn = groups - g0 < ATT_GROUPS ? groups - g0 : ATT_GROUPS;
+                float t[ATT_GROUPS * 16];
+#define ATT_SCORES(N) scores16(kbase, kvt, kt + (size_t)j0, bs, hd, q + (size_t)g0 * hd, (N), scale, t)
+                ATT_SWITCH(gn, ATT_SCORES)
+#undef ATT_SCORES
+                for (int g = 0; g < gn; g++)
+                    memcpy(s + (size_t)(g0 + g) * max_ctx + p0 + j0, t + g * 16, (size_t)w * sizeof(float));
             }
         }
     }
-    for (int g = 0; g < groups; g++) {
-        float *sr = s + (size_t)g * max_ctx, mx = -INFINITY, sum = 0;
-        for (int p = 0; p < vis; p++) mx = sr[p] > mx ? sr[p] : mx;
-        for (int p = 0; p < vis; p++) { sr[p] = expf(sr[p] - mx); sum += sr[p]; }
-        float inv = 1.0f / sum;
-        for (int p = 0; p < vis; p++) sr[p] *= inv;
-    }
-    /* out[g][d] = sum over p (in order) of s[g][p] * V[p][d], 64 dims at a time, then VW. */
-    for (int g = 0; g < groups; g++) {
-        const float *sg = s + (size_t)g * max_ctx;
-        float *og = out + (size_t)g * hd;
-        int d0 = 0;
+    for (int g = 0; g < groups; g++) softmax_row(s + (size_t)g * max_ctx, vis);
+    for (int g0 = 0; g0 < groups; g0 += ATT_GROUPS) {
+        int gn = groups - g0 < ATT_GROUPS ? groups - g0 : ATT_GROUPS, d0 = 0;
         for (; d0 + 64 <= hd; d0 += 64) {
-            vf a[4 * NV];
-#pragma GCC unroll 16
-            for (int c = 0; c < 4 * NV; c++) a[c] = (vf){0};
-            for (int b = 0, p0 = 0; p0 < vis; b++, p0 += bs) {
-                size_t vb = (size_t)blocks[b] * bstride + (size_t)d0;
-                int rows = vis - p0 < bs ? vis - p0 : bs;
-                for (int j = 0; j < rows; j++, vb += (size_t)hd) {
-                    float w = sg[p0 + j];
-#pragma GCC unroll 16
-                    for (int c = 0; c < 4 * NV; c++) a[c] += w * kvload(vbase, kvt, vb + (size_t)c * VW);
-                }
-            }
-#pragma GCC unroll 16
-            for (int c = 0; c < 4 * NV; c++) vf_store(og + d0 + c * VW, a[c]);
+#define ATT_VALUES(N) values64(vbase, kvt, bstride, blocks, bs, vis, hd, d0, s + (size_t)g0 * max_ctx, max_ctx, (N), \
+                               out + (size_t)g0 * hd)
+            ATT_SWITCH(gn, ATT_VALUES)
+#undef ATT_VALUES
         }
-        for (; d0 < hd; d0 += VW) {
-            vf a0 = {0};
-            int n = hd - d0 >= VW ? VW : hd - d0;
-            for (int b = 0, p0 = 0; p0 < vis; b++, p0 += bs) {
-                size_t vb = (size_t)blocks[b] * bstride + (size_t)d0;
-                int rows = vis - p0 < bs ? vis - p0 : bs;
-                for (int j = 0; j < rows; j++, vb += (size_t)hd)
-                    a0 += sg[p0 + j] * (n == VW ? kvload(vbase, kvt, vb) : kvload_part(vbase, kvt, vb, n));
-            }
-            float tmp[VW];
-            vf_store(tmp, a0);
-            memcpy(og + d0, tmp, (size_t)n * sizeof(float));
-        }
+        for (int g = g0; g < g0 + gn; g++)
+            for (int d = d0; d < hd; d += VW)
+                values_tail(vbase, kvt, bstride, blocks, bs, vis, hd, d, hd - d >= VW ? VW : hd - d,
+                            s + (size_t)g * max_ctx, out + (size_t)g * hd);
     }
 }
 

@@ -31,9 +31,13 @@ static inline __attribute__((always_inline)) vf wload(const unsigned char *panel
 
 /* One tile: rows [0, tm) of X times panels [0, np) starting at WP; columns past NCOLS (the
  * valid width from the tile's first column) are not stored. tm, np and wt are constants at
- * every call site, so the loops unroll and the accumulators live in registers. */
+ * every call site, so the loops unroll and the accumulators live in registers. Meanwhile the
+ * PF_LINES cache lines from PF (a share of the next panel group) are prefetched into L2, one
+ * per k step: the group after this one then comes from L2 when its first row tile starts,
+ * instead of stalling that tile on memory (at 64 rows it cost a third of the step). */
 static inline __attribute__((always_inline)) void tile(float *y, size_t ldy, const float *x, size_t ldx, int tm,
-                                                       const unsigned char *wp, int np, int in, int ncols, int wt) {
+                                                       const unsigned char *wp, int np, int in, int ncols, int wt,
+                                                       const unsigned char *pf, int pf_lines) {
     const size_t pstride = sl_gemm_panel_bytes((sl_wtype)wt, in);
     vf acc[GEMM_TILE_M][4 * NV];
     /* Q8_0 changes scale every SL_Q8_BLOCK k: its k loop runs in blocks. */
@@ -43,6 +47,7 @@ static inline __attribute__((always_inline)) void tile(float *y, size_t ldy, con
         for (int j = 0; j < np * NV; j++) acc[t][j] = (vf){0};
     if (wt != SL_WTYPE_Q8_0) {
         for (int k = 0; k < in; k++) {
+            if (k < pf_lines) __builtin_prefetch(pf + (size_t)k * 64, 0, 2);
             vf w[4 * NV];
 #pragma GCC unroll 4
             for (int p = 0; p < np; p++) FOR_NV(e) w[p * NV + e] = wload(wp + p * pstride, wt, k, e, (vf){0});
@@ -62,6 +67,7 @@ static inline __attribute__((always_inline)) void tile(float *y, size_t ldy, con
                     vf_load_f16(wp + p * pstride + (size_t)(k0 / SL_Q8_BLOCK) * SL_Q8_BLOCK_BYTES + (size_t)e * VW * 2);
             int k1 = in - k0 < SL_Q8_BLOCK ? in : k0 + SL_Q8_BLOCK;
             for (int k = k0; k < k1; k++) {
+                if (k < pf_lines) __builtin_prefetch(pf + (size_t)k * 64, 0, 2);
                 vf w[4 * NV];
 #pragma GCC unroll 4
                 for (int p = 0; p < np; p++) FOR_NV(e) w[p * NV + e] = wload(wp + p * pstride, wt, k, e, sc[p * NV + e]);
@@ -97,7 +103,7 @@ static inline __attribute__((always_inline)) void tile(float *y, size_t ldy, con
 
 /* tm * 8 + np selects the tile instance; TILE_M <= 8 and np <= 4. */
 #define TILE_CASE(M, P) \
-    case (M) * 8 + (P): if ((M) <= GEMM_TILE_M && (P) <= TILE_P_FOR(M)) tile(yt, ldy, xt, ldx, (M), wg, (P), in, ncols, wt); break;
+    case (M) * 8 + (P): if ((M) <= GEMM_TILE_M && (P) <= TILE_P_FOR(M)) tile(yt, ldy, xt, ldx, (M), wg, (P), in, ncols, wt, pf, pf_lines); break;
 #define TILE_CASES(M) TILE_CASE(M, 1) TILE_CASE(M, 2) TILE_CASE(M, 3) TILE_CASE(M, 4)
 
 static inline __attribute__((always_inline)) void gemm_any(float *y, size_t ldy, const float *x, size_t ldx, int n,
@@ -114,8 +120,16 @@ static inline __attribute__((always_inline)) void gemm_any(float *y, size_t ldy,
             int np = p1 - pg < gp ? p1 - pg : gp;
             int col = pg * SL_GEMM_PANEL, ncols = c1 - col;
             const unsigned char *wg = wp + (size_t)pg * pstride;
-            for (int t0 = b0; t0 < b1; t0 += GEMM_TILE_M) {
+            /* The next group of this block (contiguous after this one), its lines dealt to
+             * this group's row tiles; at most `in` per tile (one per k step). */
+            int n_next = pg + gp < p1 ? (p1 - pg - gp < gp ? p1 - pg - gp : gp) : 0, n_tiles = (b1 - b0 + GEMM_TILE_M - 1) / GEMM_TILE_M;
+            size_t next_lines = (size_t)n_next * pstride / 64;
+            int per_tile = (int)((next_lines + (size_t)n_tiles - 1) / (size_t)n_tiles);
+            if (per_tile > in) per_tile = in;
+            const unsigned char *pf = wg + (size_t)np * pstride;
+            for (int t0 = b0; t0 < b1; t0 += GEMM_TILE_M, pf += (size_t)per_tile * 64) {
                 int tm = b1 - t0 < GEMM_TILE_M ? b1 - t0 : GEMM_TILE_M;
+                int pf_lines = per_tile;
                 float *yt = y + (size_t)t0 * ldy + col;
                 const float *xt = x + (size_t)t0 * ldx;
                 switch (tm * 8 + np) {

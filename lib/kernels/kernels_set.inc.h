@@ -4,6 +4,7 @@
  *   VW                        floats of one native register (simd.h)
  *   GEMM_ACC, GEMM_TILE_M     kernels_gemm.inc.h
  *   LOWRANK_GROUP             kernels_lowrank.inc.h
+ *   ATT_GROUPS                kernels_attention.inc.h
  * (stringified into the table's `tiles`). */
 #include <math.h>
 
@@ -23,7 +24,8 @@
 const sl_kernels KSET_SYM = {
     .name = KSET_NAME,
     .tiles = KSET_STR(VW) " floats/register, gemm tiles of " KSET_STR(GEMM_ACC) " accumulators (up to " KSET_STR(GEMM_TILE_M)
-             " rows), lowrank group " KSET_STR(LOWRANK_GROUP),
+             " rows), lowrank group " KSET_STR(LOWRANK_GROUP)
+             ", attention heads " KSET_STR(ATT_GROUPS),
     .gemm = {[SL_WTYPE_F32] = gemm_f32, [SL_WTYPE_BF16] = gemm_bf16, [SL_WTYPE_F16] = gemm_f16, [SL_WTYPE_Q8_0] = gemm_q8_0},
     .lowrank = lowrank_add_split,
     .attend = {[SL_WTYPE_F32] = attend_f32, [SL_WTYPE_BF16] = attend_bf16, [SL_WTYPE_F16] = attend_f16},

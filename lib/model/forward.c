@@ -359,6 +359,55 @@ static void kv_store(sl_forward *f, sl_kv_pool *kv, int layer, const sl_kv_seq *
     }
 }
 
+/* The element-wise stages between the linears, split by token rows between the threads (a
+ * row's arithmetic is its own, so the split never changes a bit):
+ *   ROWS_ROPE_KV        RoPE on q and k, then k and v into the sequences' KV blocks;
+ *   ROWS_RESIDUAL_NORM  x += xn (a linear's output), then xn = rmsnorm(x) * NORM (none: the last layer);
+ *   ROWS_SWIGLU         g = silu(g) * u. */
+enum { ROWS_ROPE_KV, ROWS_RESIDUAL_NORM, ROWS_SWIGLU };
+typedef struct rows_job {
+    sl_forward *f;
+    int kind;
+    const float *norm;
+} rows_job;
+
+static void rows_job_run(void *ctx, int i, int n) {
+    rows_job *j = ctx;
+    sl_forward *f = j->f;
+    const sl_model_config *c = &f->m->cfg;
+    int T = f->T, D = c->hidden, hd = c->head_dim, half = hd / 2;
+    int t0 = (int)((long)T * i / n), t1 = (int)((long)T * (i + 1) / n);
+    if (t1 <= t0) return;
+    switch (j->kind) {
+    case ROWS_ROPE_KV:
+        rope(f->q + (size_t)t0 * c->n_heads * hd, t1 - t0, c->n_heads, hd, f->cosv + (size_t)t0 * half,
+             f->sinv + (size_t)t0 * half);
+        rope(f->k + (size_t)t0 * c->n_kv_heads * hd, t1 - t0, c->n_kv_heads, hd, f->cosv + (size_t)t0 * half,
+             f->sinv + (size_t)t0 * half);
+        for (int s = 0; s < f->n_seqs; s++) {
+            int a = f->seq_off[s] > t0 ? f->seq_off[s] : t0, b = f->seq_off[s + 1] < t1 ? f->seq_off[s + 1] : t1;
+            if (a < b) kv_store(f, f->kv, f->layer, f->seqs[s].kv, f->seqs[s].kv->n_pos + (a - f->seq_off[s]), b - a, a);
+        }
+        break;
+    case ROWS_RESIDUAL_NORM:
+        for (size_t e = (size_t)t0 * D; e < (size_t)t1 * D; e++) f->x[e] += f->xn[e];
+        if (j->norm)
+            rmsnorm(f->xn + (size_t)t0 * D, f->x + (size_t)t0 * D, j->norm, t1 - t0, D, c->rms_eps);
+        break;
+    case ROWS_SWIGLU:
+        for (size_t e = (size_t)t0 * c->intermediate; e < (size_t)t1 * c->intermediate; e++) {
+            float g = f->g[e];
+            f->g[e] = g / (1.0f + expf(-g)) * f->u[e];
+        }
+        break;
+    }
+}
+
+static void rows_run(sl_forward *f, int kind, const float *norm) {
+    rows_job j = {.f = f, .kind = kind, .norm = norm};
+    sl_pool_run(f->pool, rows_job_run, &j);
+}
+
 static int check_batch(sl_forward *f, sl_kv_pool *kv, const sl_batch_seq *seqs, int n_seqs, int *T_out, int *R_out,
                        char *err, size_t errlen) {
     const sl_model_config *c = &f->m->cfg;
@@ -395,7 +444,7 @@ int sl_forward_run(sl_forward *f, sl_kv_pool *kv, const sl_batch_seq *seqs, int 
     const sl_model_config *c = &m->cfg;
     int T = 0, R = 0, rc;
     if ((rc = check_batch(f, kv, seqs, n_seqs, &T, &R, err, errlen))) return rc;
-    int D = c->hidden, hd = c->head_dim, half = hd / 2, FF = c->intermediate;
+    int D = c->hidden, hd = c->head_dim, half = hd / 2;
 
     for (int s = 0; s < n_seqs; s++) {
         const sl_batch_seq *q = &seqs[s];
@@ -415,31 +464,24 @@ int sl_forward_run(sl_forward *f, sl_kv_pool *kv, const sl_batch_seq *seqs, int 
     f->n_seqs = n_seqs;
     f->T = T;
     f->kv = kv;
+    rmsnorm(f->xn, f->x, m->layers[0].attn_norm, T, D, c->rms_eps);
     for (int l = 0; l < c->n_layers; l++) {
         const sl_layer_weights *L = &m->layers[l];
         f->layer = l;
-        rmsnorm(f->xn, f->x, L->attn_norm, T, D, c->rms_eps);
         static const sl_module qkv[3] = {SL_MOD_Q, SL_MOD_K, SL_MOD_V};
         float *qkv_out[3] = {f->q, f->k, f->v};
         modules_forward(f, qkv, qkv_out, 3, f->xn);
-        rope(f->q, T, c->n_heads, hd, f->cosv, f->sinv);
-        rope(f->k, T, c->n_kv_heads, hd, f->cosv, f->sinv);
-        for (int s = 0; s < n_seqs; s++) kv_store(f, kv, l, seqs[s].kv, seqs[s].kv->n_pos, seqs[s].n_tokens, f->seq_off[s]);
+        rows_run(f, ROWS_ROPE_KV, NULL);
         sl_pool_run(f->pool, attend_job_run, f);
-        /* o_proj writes into xn (free now), then joins the residual stream. */
+        /* o_proj writes into xn (free now), which joins the residual stream. */
         module_forward(f, SL_MOD_O, f->xn, f->att);
-        for (size_t i = 0; i < (size_t)T * D; i++) f->x[i] += f->xn[i];
-
-        rmsnorm(f->xn, f->x, L->ffn_norm, T, D, c->rms_eps);
+        rows_run(f, ROWS_RESIDUAL_NORM, L->ffn_norm);
         static const sl_module gate_up[2] = {SL_MOD_GATE, SL_MOD_UP};
         float *gu_out[2] = {f->g, f->u};
         modules_forward(f, gate_up, gu_out, 2, f->xn);
-        for (size_t i = 0; i < (size_t)T * FF; i++) {
-            float g = f->g[i];
-            f->g[i] = g / (1.0f + expf(-g)) * f->u[i];
-        }
+        rows_run(f, ROWS_SWIGLU, NULL);
         module_forward(f, SL_MOD_DOWN, f->xn, f->g);
-        for (size_t i = 0; i < (size_t)T * D; i++) f->x[i] += f->xn[i];
+        rows_run(f, ROWS_RESIDUAL_NORM, l + 1 < c->n_layers ? m->layers[l + 1].attn_norm : NULL);
     }
 
     /* Final norm only on the rows that want logits, then one GEMM against lm_head. */

@@ -1,8 +1,10 @@
 /* kvcache.c — the paged KV block pool (see kvcache.h for the layout and the prefix cache). */
 #include "kvcache.h"
 
+#include "bigalloc.h"
 #include "error.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,8 +59,9 @@ int sl_kv_pool_init(sl_kv_pool **out, const sl_model *m, int n_blocks, int block
     size_t slots = 16;
     while (slots < (size_t)n_blocks * 2) slots *= 2;
     p->table_mask = slots - 1;
-    /* calloc: untouched pages stay unbacked until a sequence writes them. */
-    p->data = calloc(total, p->esize);
+    /* Untouched pages stay unbacked until a sequence writes them; huge pages where offered,
+     * since a step reads every sequence's blocks, 4 KB pieces scattered over the pool. */
+    p->data = total <= SIZE_MAX / p->esize ? sl_big_alloc(total * p->esize) : NULL;
     p->free_ids = malloc((size_t)n_blocks * sizeof *p->free_ids);
     p->meta = calloc((size_t)n_blocks, sizeof *p->meta);
     p->table = malloc(slots * sizeof *p->table);
@@ -77,7 +80,7 @@ int sl_kv_pool_init(sl_kv_pool **out, const sl_model *m, int n_blocks, int block
 
 void sl_kv_pool_free(sl_kv_pool *p) {
     if (!p) return;
-    free(p->data);
+    sl_big_free(p->data, sl_kv_pool_bytes(p));
     free(p->free_ids);
     free(p->meta);
     free(p->table);

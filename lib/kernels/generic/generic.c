@@ -6,4 +6,5 @@
 #define GEMM_ACC 8
 #define GEMM_TILE_M 2
 #define LOWRANK_GROUP 1
+#define ATT_GROUPS 1
 #include "kernels_set.inc.h"

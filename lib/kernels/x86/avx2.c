@@ -14,6 +14,7 @@
 #define GEMM_ACC 12
 #define GEMM_TILE_M 6
 #define LOWRANK_GROUP 1
+#define ATT_GROUPS 1
 #include "kernels_set.inc.h"
 #if defined(__clang__)
 #pragma clang attribute pop

@@ -13,6 +13,7 @@
 #define GEMM_ACC 24
 #define GEMM_TILE_M 6
 #define LOWRANK_GROUP 4
+#define ATT_GROUPS 4
 #include "kernels_set.inc.h"
 #if defined(__clang__)
 #pragma clang attribute pop

@@ -1,0 +1,119 @@
+/* test_attention.c — the attention kernel (lib/kernels/kernels_attention.inc.h) of the active
+ * kernel set (tests/run.sh runs this binary under every set the CPU can run), for every KV
+ * element type: values against a double-precision softmax reference on the stored K and V,
+ * over head counts, head sizes (on and off the 4-, 16- and 64-wide steps), block sizes and
+ * visible lengths (on and off the 16-position chunk); and the order contract: a head's result
+ * does not depend on which heads are computed with it (bit for bit). */
+#include "check.h"
+
+#include "gemm.h"
+#include "kernels.h"
+#include "safetensors.h"
+
+#include <math.h>
+#include <stdint.h>
+
+static uint64_t rng = 0x2545f4914f6cdd1dull;
+static float frand(void) {
+    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+    return (float)((double)(rng >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+}
+
+typedef void (*attend_fn)(const void *, const void *, size_t, const int32_t *, int, int, int, int, float,
+                          const float *, float *, float *, int);
+
+/* Stores V as type T at element I of BASE; returns the value stored, widened. */
+static float put(void *base, sl_wtype t, size_t i, float v) {
+    if (t == SL_WTYPE_BF16) return sl_bf16_to_f32(((uint16_t *)base)[i] = sl_f32_to_bf16(v));
+    if (t == SL_WTYPE_F16) return sl_f16_to_f32(((uint16_t *)base)[i] = sl_f32_to_f16(v));
+    return ((float *)base)[i] = v;
+}
+
+/* One case: GROUPS heads of HD dims against VIS positions in blocks of BS (blocks in a
+ * shuffled order of a pool of NB). Checks values and head independence; returns 0 if fine. */
+static void one_case(sl_wtype t, int groups, int hd, int bs, int vis) {
+    const size_t es = t == SL_WTYPE_F32 ? 4 : 2;
+    int nblk = (vis + bs - 1) / bs, nb = nblk + 3, max_ctx = nblk * bs + 5;
+    size_t bstride = (size_t)hd * bs;
+    unsigned char *kb = calloc((size_t)nb * bstride, es), *vb = calloc((size_t)nb * bstride, es);
+    double *kr = malloc((size_t)vis * hd * sizeof *kr), *vr = malloc((size_t)vis * hd * sizeof *vr);
+    int32_t *blocks = malloc((size_t)nblk * sizeof *blocks);
+    for (int b = 0; b < nblk; b++) blocks[b] = (b * 5 + 2) % nb; /* 5 and nb = nblk + 3 need not be coprime: */
+    for (int b = 0; b < nblk; b++) /* make the ids distinct */
+        for (int c = 0; c < b; c++)
+            if (blocks[c] == blocks[b]) { blocks[b] = (blocks[b] + 1) % nb; c = -1; }
+    for (int p = 0; p < vis; p++)
+        for (int d = 0; d < hd; d++) {
+            size_t blk = (size_t)blocks[p / bs] * bstride;
+            kr[(size_t)p * hd + d] = put(kb, t, blk + (size_t)d * bs + (size_t)(p % bs), 2 * frand());
+            vr[(size_t)p * hd + d] = put(vb, t, blk + (size_t)(p % bs) * hd + (size_t)d, frand());
+        }
+    float *q = malloc((size_t)groups * hd * sizeof *q), *out = malloc((size_t)groups * hd * sizeof *out);
+    float *one = malloc((size_t)hd * sizeof *one), *s = malloc((size_t)groups * max_ctx * sizeof *s);
+    for (int i = 0; i < groups * hd; i++) q[i] = 2 * frand();
+    float scale = 1.0f / sqrtf((float)hd);
+    attend_fn attend = sl_kernels_active()->attend[t];
+    attend(kb, vb, bstride, blocks, bs, vis, groups, hd, scale, q, out, s, max_ctx);
+    double worst = 0;
+    int same = 1;
+    for (int g = 0; g < groups; g++) {
+        double *w = malloc((size_t)vis * sizeof *w), mx = -INFINITY, sum = 0;
+        for (int p = 0; p < vis; p++) {
+            double a = 0;
+            for (int d = 0; d < hd; d++) a += (double)q[(size_t)g * hd + d] * kr[(size_t)p * hd + d];
+            w[p] = a * scale;
+            mx = w[p] > mx ? w[p] : mx;
+        }
+        for (int p = 0; p < vis; p++) sum += (w[p] = exp(w[p] - mx));
+        for (int d = 0; d < hd; d++) {
+            double o = 0;
+            for (int p = 0; p < vis; p++) o += w[p] / sum * vr[(size_t)p * hd + d];
+            double e = fabs(o - out[(size_t)g * hd + d]);
+            worst = e > worst ? e : worst;
+        }
+        free(w);
+        /* The same head alone. */
+        attend(kb, vb, bstride, blocks, bs, vis, 1, hd, scale, q + (size_t)g * hd, one, s, max_ctx);
+        same &= memcmp(one, out + (size_t)g * hd, (size_t)hd * sizeof *one) == 0;
+    }
+    /* Values are |v| <= 1 averaged: F32 sums of up to ~200 terms stay within 1e-5. */
+    CHECKF(worst < 2e-5, "%s groups %d hd %d bs %d vis %d: max error %.3g", sl_wtype_name(t), groups, hd, bs, vis, worst);
+    CHECKF(same, "%s groups %d hd %d bs %d vis %d: a head computed alone differs from it among %d", sl_wtype_name(t),
+           groups, hd, bs, vis, groups);
+    free(kb); free(vb); free(kr); free(vr); free(blocks); free(q); free(out); free(one); free(s);
+}
+
+TEST(matches_reference_and_heads_are_independent) {
+    static const sl_wtype types[] = {SL_WTYPE_F32, SL_WTYPE_BF16, SL_WTYPE_F16};
+    static const int groups[] = {1, 2, 3, 4, 5, 7};
+    static const int hds[] = {8, 36, 64, 80, 128};
+    static const int bss[] = {16, 32};
+    static const int viss[] = {1, 15, 16, 17, 40, 77};
+    for (size_t a = 0; a < sizeof types / sizeof *types; a++)
+        for (size_t b = 0; b < sizeof groups / sizeof *groups; b++)
+            for (size_t c = 0; c < sizeof hds / sizeof *hds; c++)
+                for (size_t d = 0; d < sizeof bss / sizeof *bss; d++)
+                    for (size_t e = 0; e < sizeof viss / sizeof *viss; e++)
+                        one_case(types[a], groups[b], hds[c], bss[d], viss[e]);
+}
+
+/* Scores far below the best position (e^-100 and less) weigh nothing and make no NaN. */
+TEST(distant_scores_weigh_nothing) {
+    int hd = 16, bs = 16, vis = 3, max_ctx = 16;
+    float k[16 * 16] = {0}, v[16 * 16] = {0}, q[16] = {0}, out[16], s[16];
+    int32_t blocks[1] = {0};
+    q[0] = 1;
+    k[0 * bs + 0] = 0;    /* score 0 */
+    k[0 * bs + 1] = -400; /* score -100 (scale 1/4) */
+    k[0 * bs + 2] = -1e30f;
+    for (int d = 0; d < hd; d++) { v[0 * hd + d] = 1; v[1 * hd + d] = 50; v[2 * hd + d] = 1e6f; }
+    sl_kernels_active()->attend[SL_WTYPE_F32](k, v, (size_t)hd * bs, blocks, bs, vis, 1, hd, 0.25f, q, out, s, max_ctx);
+    for (int d = 0; d < hd; d++) CHECKF(out[d] == 1.0f, "dim %d: %g, want 1", d, out[d]);
+}
+
+int main(void) {
+    printf("    kernel set %s (%s)\n", sl_kernels_active()->name, sl_kernels_active()->tiles);
+    RUN(matches_reference_and_heads_are_independent);
+    RUN(distant_scores_weigh_nothing);
+    return check_summary();
+}
