@@ -187,14 +187,13 @@ void sl_gemm_packed(float *y, size_t ldy, const float *x, size_t ldx, int n, con
     sl_kernels_active()->gemm[t](y, ldy, x, ldx, n, wp, in, c0, c1);
 }
 
-void sl_lowrank_add_split(float *restrict y, size_t ldy, const float *restrict x, size_t ldx, int n, int in, int out,
-                          int r, const float *restrict u, size_t ldu, const float *restrict scale,
-                          const float *restrict vt, size_t ldv, int split, const float *restrict vt2, size_t ldv2,
-                          float *restrict h) {
-    sl_kernels_active()->lowrank(y, ldy, x, ldx, n, in, out, r, u, ldu, scale, vt, ldv, split, vt2, ldv2, h);
+void sl_lowrank_add_split(float *y, size_t ldy, const float *x, size_t ldx, int n, int in, int out, int r, sl_wtype t,
+                          const void *u, size_t ldu, const float *scale, const void *vt, size_t ldv, int split,
+                          const void *vt2, size_t ldv2, float *h) {
+    sl_kernels_active()->lowrank[t](y, ldy, x, ldx, n, in, out, r, u, ldu, scale, vt, ldv, split, vt2, ldv2, h);
 }
 
-void sl_lowrank_add(float *y, size_t ldy, const float *x, size_t ldx, int n, int in, int out, int r, const float *u,
-                    size_t ldu, const float *scale, const float *vt, size_t ldv, float *h) {
-    sl_lowrank_add_split(y, ldy, x, ldx, n, in, out, r, u, ldu, scale, vt, ldv, out, NULL, 0, h);
+void sl_lowrank_add(float *y, size_t ldy, const float *x, size_t ldx, int n, int in, int out, int r, sl_wtype t,
+                    const void *u, size_t ldu, const float *scale, const void *vt, size_t ldv, float *h) {
+    sl_lowrank_add_split(y, ldy, x, ldx, n, in, out, r, t, u, ldu, scale, vt, ldv, out, NULL, 0, h);
 }

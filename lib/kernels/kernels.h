@@ -23,10 +23,12 @@ typedef struct sl_kernels {
     /* gemm.h, per weight type. */
     void (*gemm[SL_WTYPE_COUNT])(float *y, size_t ldy, const float *x, size_t ldx, int n, const void *wp, int in,
                                  int c0, int c1);
-    /* lowrank.h's sl_lowrank_add_split. */
-    void (*lowrank)(float *restrict y, size_t ldy, const float *restrict x, size_t ldx, int n, int in, int out, int r,
-                    const float *restrict u, size_t ldu, const float *restrict scale, const float *restrict vt,
-                    size_t ldv, int split, const float *restrict vt2, size_t ldv2, float *restrict h);
+    /* lowrank.h's sl_lowrank_add_split, per element type of U / VT / VT2 (F32, BF16, F16; no
+     * Q8_0 adapters: NULL). */
+    void (*lowrank[SL_WTYPE_COUNT])(float *restrict y, size_t ldy, const float *restrict x, size_t ldx, int n, int in,
+                                    int out, int r, const void *restrict u, size_t ldu, const float *restrict scale,
+                                    const void *restrict vt, size_t ldv, int split, const void *restrict vt2,
+                                    size_t ldv2, float *restrict h);
     /* kernels_attention.inc.h, per KV element type (F32, BF16, F16; no Q8_0 KV: NULL). */
     void (*attend[SL_WTYPE_COUNT])(const void *kbase, const void *vbase, size_t bstride, const int32_t *blocks, int bs, int vis,
                       int groups, int hd, float scale, const float *q, float *out, float *s, int max_ctx);

@@ -27,6 +27,6 @@ const sl_kernels KSET_SYM = {
              " rows), lowrank group " KSET_STR(LOWRANK_GROUP)
              ", attention heads " KSET_STR(ATT_GROUPS),
     .gemm = {[SL_WTYPE_F32] = gemm_f32, [SL_WTYPE_BF16] = gemm_bf16, [SL_WTYPE_F16] = gemm_f16, [SL_WTYPE_Q8_0] = gemm_q8_0},
-    .lowrank = lowrank_add_split,
+    .lowrank = {[SL_WTYPE_F32] = lowrank_f32, [SL_WTYPE_BF16] = lowrank_bf16, [SL_WTYPE_F16] = lowrank_f16},
     .attend = {[SL_WTYPE_F32] = attend_f32, [SL_WTYPE_BF16] = attend_bf16, [SL_WTYPE_F16] = attend_f16},
 };

@@ -8,8 +8,15 @@
  *
  * with u[j][i] = U[j * ldu + i] and vt[j][o] = VT[j * ldv + o] (both row-major, r rows; only
  * the first IN columns of U and the first OUT columns of VT are read, so one (r, max(out, in))
- * matrix can serve as both). SymLoRA: U = VT = Qᵀ, SCALE = s·λ. LoRA: U = A, VT = (s·B)ᵀ,
- * SCALE = NULL.
+ * matrix can serve as both). SymLoRA: U = VT = Qᵀ, SCALE = s·λ. LoRA: U = A, VT = Bᵀ,
+ * SCALE = s in every column.
+ *
+ * U, VT (and VT2) hold elements of type T: SL_WTYPE_F32, SL_WTYPE_BF16 or SL_WTYPE_F16 (an
+ * adapter's tensors stay in their uploaded precision; adapter.h); LDU, LDV, LDV2 count
+ * elements. Each element is widened exactly to F32 in registers and everything else is the
+ * F32 arithmetic below, in the same order for every T: the result for BF16 / F16 values is
+ * bit-identical to the F32 kernel's on the same values stored as F32. X, Y, SCALE and H are
+ * F32.
  *
  * Every row's arithmetic is its own, in an order that depends only on (in, out, r): each h[j]
  * is a dot product over i in 16-float lanes with four independent accumulators, a scalar
@@ -26,15 +33,17 @@
 
 #include <stddef.h>
 
-void sl_lowrank_add(float *y, size_t ldy, const float *x, size_t ldx, int n, int in, int out, int r, const float *u,
-                    size_t ldu, const float *scale, const float *vt, size_t ldv, float *h);
+#include "gemm.h" /* sl_wtype */
+
+void sl_lowrank_add(float *y, size_t ldy, const float *x, size_t ldx, int n, int in, int out, int r, sl_wtype t,
+                    const void *u, size_t ldu, const float *scale, const void *vt, size_t ldv, float *h);
 /* The same with VT in two blocks: output columns [0, SPLIT) from VT (ldv), columns
  * [SPLIT, out) from VT2 (ldv2; column SPLIT is VT2's column 0). Every column's result is
  * bit-identical to sl_lowrank_add on the joined matrix. SymLoRA with out > in stores Qᵀ so:
  * its first IN columns as one (r, in) block, which the down pass then reads as one stream
  * (like LoRA's A) instead of r strided pieces, and the rest as an (r, out - in) block. */
-void sl_lowrank_add_split(float *y, size_t ldy, const float *x, size_t ldx, int n, int in, int out, int r,
-                          const float *u, size_t ldu, const float *scale, const float *vt, size_t ldv, int split,
-                          const float *vt2, size_t ldv2, float *h);
+void sl_lowrank_add_split(float *y, size_t ldy, const float *x, size_t ldx, int n, int in, int out, int r, sl_wtype t,
+                          const void *u, size_t ldu, const float *scale, const void *vt, size_t ldv, int split,
+                          const void *vt2, size_t ldv2, float *h);
 
 #endif

@@ -212,7 +212,7 @@ static void adapter_apply(const sl_adapter_module *am, float *h, size_t h_cap, f
     int split = vt2 ? in : out;
     for (size_t j0 = 0; j0 < (size_t)am->r; j0 += h_cap) {
         int r = (size_t)am->r - j0 < h_cap ? am->r - (int)j0 : (int)h_cap;
-        sl_lowrank_add_split(y, (size_t)out, x, (size_t)in, n, in, out, r, u + j0 * ldu, ldu, scale ? scale + j0 : NULL,
+        sl_lowrank_add_split(y, (size_t)out, x, (size_t)in, n, in, out, r, SL_WTYPE_F32, u + j0 * ldu, ldu, scale ? scale + j0 : NULL,
                              vt + j0 * ldv, ldv, split, vt2 ? vt2 + j0 * ldv2 : NULL, ldv2, h);
     }
 }
