@@ -409,7 +409,7 @@ static void import_work(void *arg) {
         sl_store_abort(t);
         goto out;
     }
-    if (sl__upload_commit(a, t, o->tenant, o->name, &o->e, &o->created, &o->resident_bytes, &o->status, o->code,
+    if (sl__upload_commit(a, t, o->tenant, o->name, NULL, 0, &o->e, &o->created, &o->resident_bytes, &o->status, o->code,
                           sizeof o->code, o->err, sizeof o->err) == 0)
         o->status = 200;
 out:

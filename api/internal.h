@@ -137,6 +137,8 @@ void sl__client_address(struct MHD_Connection *c, char *out, size_t n);
  * request) until the headers and a JSON body are in. Between requests the deadline is the
  * idle limit (--connection-timeout), also total. While a request is handled there is none:
  * streams and uploads are bounded by MHD's inactivity timeout instead. */
+typedef struct sl__gate sl__gate;
+
 typedef struct sl__conn {
     struct sl__conn *next, *prev;
     int fd;
@@ -194,6 +196,7 @@ struct sl_api {
     uint64_t uploads_too_slow; /* cut below --upload-min-rate */
     uint64_t bad_framing;      /* requests refused by check_framing (400/414) */
     uint64_t reserve_refused;  /* reserve connections closed or refused (503) */
+    struct sl__gate *gates;    /* tenants with pool jobs running or waiting (server.c, owned) */
 };
 
 void sl__log(sl_api *a, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -268,11 +271,15 @@ enum MHD_Result sl__upload_data(sl__req *q, const char *data, size_t *size);
 enum MHD_Result sl__upload_end(sl__req *q);
 /* Thread pool: the end of every upload (PUT and load_lora_adapter). Flushes TXN (ownership
  * passes: it is committed or aborted), validates it against the base model, commits it as
- * the next version of TENANT/NAME and publishes it. On failure *status/code/err say what to
- * answer (422 for an adapter that does not fit, 507 for a full disk). */
+ * the next version of TENANT/NAME and publishes it. RESOLVED (RESOLVED_LEN bytes): the config
+ * to store, its module patterns already evaluated (upload.c checks a PUT's config before
+ * writing anything); NULL: read TXN's config and evaluate them here. On failure
+ * *status/code/err say what to answer (422 for an adapter that does not fit, 507 for a full
+ * disk). */
 struct sl_store_txn;
 int sl__upload_commit(sl_api *a, struct sl_store_txn *txn, const char *tenant, const char *name,
-                      struct sl_store_entry *e, int *created, size_t *resident_bytes, int *status, char *code,
+                      const char *resolved, size_t resolved_len, struct sl_store_entry *e, int *created,
+                      size_t *resident_bytes, int *status, char *code,
                       size_t codelen, char *err, size_t errlen);
 
 /* api/routes.c */

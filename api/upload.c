@@ -22,6 +22,13 @@
  * suspended (MHD stops reading it: TCP backpressure to the client) until the job in flight is
  * done, so an upload holds at most ~UP_HIGH_WATER + one job's chunks in memory.
  *
+ * The config part is not staged for the disk: it is kept in memory (at most SL__CONFIG_MAX)
+ * and checked (its module patterns evaluated, check in job_work) by the first job after it
+ * is complete, before that job writes anything; with the config first, as clients send it,
+ * a refused config never creates a file (before, a stream of refused uploads made and removed
+ * ~800 upload directories a second).
+ * Jobs pass the per-tenant gate of sl__req_queue (server.c): one job of a tenant at a time.
+ *
  * Limits: --max-adapter-bytes bounds the whole body. With a Content-Length above it the 413
  * goes out before anything is read. A chunked body is stopped as soon as it passes the limit:
  * nothing more is written, the transaction is aborted at once. MHD 0.9 cannot queue a reply
@@ -75,6 +82,18 @@ struct sl__upload {
     double t_mark;           /* monotonic time reading (re)started (0: not reading) */
     int cut;                 /* shut down for --upload-min-rate */
     sl__parts parts;         /* which form part each piece belongs to (api/request.c) */
+    /* The config part is kept here, not staged for the disk (at most SL__CONFIG_MAX, which
+     * sl__parts_piece enforces): it is checked (check_config) before anything of the upload
+     * is written, as soon as it is complete, i.e. when the weights part starts (or the body
+     * ends). A refused config (a catastrophic module pattern...) then costs no disk operation,
+     * whose journal traffic would slow every other tenant's fsyncs. Appended on the loop
+     * thread until config_done; read by jobs only after (no second config part is taken). */
+    char *config;
+    size_t config_len, config_cap;
+    int config_done;
+    int checked;             /* check_config ran (on the pool; jobs of one upload run one at a time) */
+    char *resolved;          /* its result: the config to store (owned) */
+    size_t resolved_len;
     /* The first failure wins; answered once the body is in. */
     int fail_status;
     char fail_code[32];
@@ -93,6 +112,7 @@ typedef struct up_job {
     sl__upload *up;          /* NULL: a detached abort (the request is gone) */
     sl_store_txn *txn;       /* detached abort: the transaction to remove */
     up_chunk *chunks;        /* JOB_WRITE, JOB_FINISH: owned by the job */
+    int config_ready;        /* the config part is complete: check it before writing anything */
     sl_api *api;             /* read-only: cfg.store, registry, model and limits never change */
     sl_store *store;
     /* Results. */
@@ -147,6 +167,21 @@ static int stage(sl__upload *up, int part, const char *data, size_t n) {
     return 0;
 }
 
+static int keep_config(sl__upload *up, const char *data, size_t n) {
+    if (up->config_done) return SL_EINVAL; /* cannot happen: a second config part is refused */
+    if (up->config_len + n > up->config_cap) {
+        size_t cap = up->config_cap ? up->config_cap : 4096;
+        while (cap < up->config_len + n) cap *= 2;
+        char *b = realloc(up->config, cap);
+        if (!b) return SL_ENOMEM;
+        up->config = b;
+        up->config_cap = cap;
+    }
+    memcpy(up->config + up->config_len, data, n);
+    up->config_len += n;
+    return 0;
+}
+
 /* The PostProcessor's callback: one piece of one form part. */
 static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
                                const char *content_type, const char *transfer_encoding, const char *data, uint64_t off,
@@ -159,7 +194,8 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
         fail(up, e.status, e.code, "%s", e.msg);
         return MHD_NO;
     }
-    if (size && stage(up, part, data, size) != 0) {
+    if (part == SL__PART_WEIGHTS && up->parts.seen[SL__PART_CONFIG]) up->config_done = 1;
+    if (size && (part == SL__PART_CONFIG ? keep_config(up, data, size) : stage(up, part, data, size)) != 0) {
         fail(up, 500, "internal_error", "out of memory");
         return MHD_NO;
     }
@@ -183,19 +219,38 @@ static void set_code(int rc, int *status, char *code, size_t codelen) {
     snprintf(code, codelen, "%s", rc == SL_ENOSPC ? "insufficient_storage" : "store_error");
 }
 
-int sl__upload_commit(sl_api *a, sl_store_txn *t, const char *tenant, const char *name, sl_store_entry *e,
-                      int *created, size_t *resident_bytes, int *status, char *code, size_t codelen, char *err,
-                      size_t errlen) {
+/* The answer to an adapter that failed its checks (RC, MSG): 422, or 500 when the fault is ours. */
+static void refused(int rc, const char *msg, int *status, char *code, size_t codelen, char *err, size_t errlen) {
+    int ours = rc == SL_ENOMEM || rc == SL_EIO;
+    *status = ours ? 500 : 422;
+    snprintf(code, codelen, "%s", ours ? "internal_error" : "invalid_adapter");
+    snprintf(err, errlen, "the adapter was not accepted: %s", msg);
+}
+
+/* The module patterns of CONFIG evaluated once, with bounded work (SL_ADAPTER_RESOLVED in the
+ * result, so no load of the stored version runs a regex). */
+static int resolve_config(sl_api *a, const char *config, size_t len, char **resolved, size_t *resolved_len, char *msg,
+                          size_t msglen) {
+    sl_adapter_opts opts = {.max_rank = a->cfg.max_adapter_rank, .upload = 1};
+    return sl_adapter_resolve(a->cfg.model, config, len, &opts, resolved, resolved_len, NULL, NULL, msg, msglen);
+}
+
+int sl__upload_commit(sl_api *a, sl_store_txn *t, const char *tenant, const char *name, const char *resolved_in,
+                      size_t resolved_in_len, sl_store_entry *e, int *created, size_t *resident_bytes, int *status,
+                      char *code, size_t codelen, char *err, size_t errlen) {
     sl_adapter *ad = NULL;
     char msg[600];
-    /* The module patterns are evaluated here, once, with bounded work, before anything is
-     * fsync'ed (a refused config costs no disk flush); the stored config carries the result
-     * (SL_ADAPTER_RESOLVED), so no load of this version runs a regex. */
-    sl_adapter_opts opts = {.max_rank = a->cfg.max_adapter_rank, .upload = 1};
+    /* Without RESOLVED_IN the config is read back from T and its patterns evaluated here, before
+     * anything is fsync'ed (a refused config costs no disk flush). */
     char *cfg = NULL, *resolved = NULL;
     size_t cfg_len = 0, resolved_len = 0;
-    int rc = sl_store_txn_config(t, SL__CONFIG_MAX, &cfg, &cfg_len, msg, sizeof msg);
-    if (!rc) rc = sl_adapter_resolve(a->cfg.model, cfg, cfg_len, &opts, &resolved, &resolved_len, NULL, NULL, msg, sizeof msg);
+    int rc = 0;
+    if (!resolved_in) {
+        rc = sl_store_txn_config(t, SL__CONFIG_MAX, &cfg, &cfg_len, msg, sizeof msg);
+        if (!rc) rc = resolve_config(a, cfg, cfg_len, &resolved, &resolved_len, msg, sizeof msg);
+        resolved_in = resolved;
+        resolved_in_len = resolved_len;
+    }
     if (!rc && (rc = sl_store_txn_finish(t, err, errlen)) != 0) {
         free(cfg);
         free(resolved);
@@ -203,10 +258,10 @@ int sl__upload_commit(sl_api *a, sl_store_txn *t, const char *tenant, const char
         sl_store_abort(t);
         return rc;
     }
-    if (!rc) rc = sl_store_txn_replace_config(t, resolved, resolved_len, msg, sizeof msg);
+    if (!rc) rc = sl_store_txn_replace_config(t, resolved_in, resolved_in_len, msg, sizeof msg);
     free(cfg);
     free(resolved);
-    opts.upload = 0;
+    sl_adapter_opts opts = {.max_rank = a->cfg.max_adapter_rank};
     if (!rc) rc = sl_adapter_load_dir(&ad, a->cfg.model, sl_store_txn_dir(t), &opts, msg, sizeof msg);
     if (rc) {
         sl__scrub_path(msg, sl_store_txn_dir(t), "");
@@ -216,10 +271,7 @@ int sl__upload_commit(sl_api *a, sl_store_txn *t, const char *tenant, const char
             sl_store_abort(t);
             return rc;
         }
-        int ours = rc == SL_ENOMEM || rc == SL_EIO;
-        *status = ours ? 500 : 422;
-        snprintf(code, codelen, "%s", ours ? "internal_error" : "invalid_adapter");
-        snprintf(err, errlen, "the adapter was not accepted: %s", msg);
+        refused(rc, msg, status, code, codelen, err, errlen);
         sl_store_abort(t);
         return rc;
     }
@@ -259,15 +311,22 @@ static void job_work(void *arg) {
         if (up) up->txn = NULL;
         return;
     }
-    int rc = write_chunks(j);
-    if (rc) set_code(rc, &j->status, j->code, sizeof j->code);
+    int rc = 0;
+    if (j->config_ready && !up->checked) { /* before anything of the upload is written */
+        char msg[600];
+        up->checked = 1;
+        rc = resolve_config(j->api, up->config, up->config_len, &up->resolved, &up->resolved_len, msg, sizeof msg);
+        if (rc) refused(rc, msg, &j->status, j->code, sizeof j->code, j->err, sizeof j->err);
+    }
+    if (!rc && (rc = write_chunks(j)) != 0) set_code(rc, &j->status, j->code, sizeof j->code);
     if (j->kind == JOB_FINISH && !rc) {
         if (!up->txn && (rc = sl_store_begin(j->store, &up->txn, j->err, sizeof j->err)) != 0) {
             set_code(rc, &j->status, j->code, sizeof j->code);
         } else {
             sl_store_txn *t = up->txn;
             up->txn = NULL; /* ownership: consumed, committed or aborted */
-            rc = sl__upload_commit(j->api, t, up->tenant, up->name, &j->entry, &j->created, &j->resident_bytes,
+            rc = sl__upload_commit(j->api, t, up->tenant, up->name, up->resolved, up->resolved_len, &j->entry,
+                                   &j->created, &j->resident_bytes,
                                    &j->status, j->code, sizeof j->code, j->err, sizeof j->err);
         }
     }
@@ -342,6 +401,7 @@ static int start_job(sl__req *q, int kind) {
     j->up = up;
     j->api = a;
     j->store = a->cfg.store;
+    j->config_ready = up->config_done || kind == JOB_FINISH;
     if (kind != JOB_ABORT) {
         j->chunks = up->staged; /* ownership: the job's */
         up->staged = up->tail = NULL;
@@ -384,7 +444,7 @@ static int pump(sl__req *q) {
         return 1;
     }
     if (!up->body_done) {
-        if (up->staged && start_job(q, JOB_WRITE) != 0) {
+        if ((up->staged || (up->config_done && !up->checked)) && start_job(q, JOB_WRITE) != 0) {
             fail(up, 500, "internal_error", "out of memory");
             return pump(q);
         }
@@ -523,6 +583,8 @@ void sl__upload_free(sl__upload *up) {
     sl__upload_release(up->api, &up->slot);
     if (up->pp) MHD_destroy_post_processor(up->pp);
     free_chunks(up->staged);
+    free(up->config);
+    free(up->resolved);
     if (up->txn) {
         /* The client left mid-upload: remove its files on the pool, not here on the loop.
          * Ownership of the transaction passes to the job. */
