@@ -1,5 +1,5 @@
 /* adapter.c — SymLoRA and LoRA adapters: PEFT config + safetensors, validated against the
- * base model, converted to F32 once, immutable and reference-counted.
+ * base model, stored once in their own precision (adapter.h), immutable and reference-counted.
  *
  * Loading runs in four passes, each rejecting with a message that names the field or the full
  * tensor name and the rule it broke:
@@ -10,9 +10,10 @@
  *   3. every tensor of adapter_model.safetensors: exact name form, a module of the base model
  *      that the plan targets, dtype F32/F16/BF16; then per module: both tensors present, ranks
  *      equal to each other and to the plan, shapes equal to what the module needs.
- *   4. conversion into one F32 allocation, NaN/Inf rejected, the scale s folded in
- *      (SymLoRA: slam = s * lambda; LoRA: bt = s * B), Q and B stored transposed (qt, bt:
- *      r rows, the layout of the forward kernel, lowrank.h). */
+ *   4. storage into one allocation in the adapter's element type (adapter.h: BF16 or F16 when
+ *      every matrix has that dtype, else F32), NaN/Inf rejected, Q and B stored transposed
+ *      (qt, bt: r rows, the layout of the forward kernel, lowrank.h), and the F32 column
+ *      scales (SymLoRA: s * lambda; LoRA: s). */
 #include "adapter.h"
 
 #include <errno.h>
@@ -51,8 +52,9 @@ struct sl_adapter {
     float alpha;              /* the config's lora_alpha */
     int n_layers;
     unsigned mask;            /* 1 << SL_MOD_* of adapted modules */
-    size_t bytes;             /* bytes of data: exactly the tensor arrays below */
-    float *data;              /* one allocation holding every module's qt/slam or a/bt; owned */
+    sl_wtype wt;              /* element type of every module's matrices (adapter.h) */
+    size_t bytes;             /* bytes of data: the matrices, up to 2 bytes of alignment, the scales */
+    void *data;               /* one allocation: every module's qt or a/bt, then every scale; owned */
     sl_adapter_module *mods;  /* (n_layers, SL_MOD_COUNT); pointers into data; owned */
 };
 
@@ -763,20 +765,28 @@ static int check_module(const plan_entry *pe, int layer, sl_module mod, sl_adapt
 
 /* ---- pass 4: conversion ----------------------------------------------------------------- */
 
-/* Converts T into DST (n = t->nelem floats), rejects NaN/Inf, multiplies by SCALE (if != 1). */
-static int convert(float *dst, const sl_tensor *t, double scale, char *err, size_t errlen) {
+/* T's elements (n = t->nelem) into DST as WT: F32 widened, BF16 / F16 with their bits kept (T
+ * then has that dtype: the adapter's rule, adapter.h); rejects NaN/Inf; multiplies by SCALE
+ * (if != 1; F32 only). */
+static int convert(void *dst, sl_wtype wt, const sl_tensor *t, double scale, char *err, size_t errlen) {
     size_t n = (size_t)t->nelem;
-    int rc = sl_tensor_to_f32(t, dst, n);
-    if (rc) return sl__errf(err, errlen, rc, "tensor \"%s\": cannot convert dtype %s to F32", t->name, sl_dtype_name(t->dtype));
+    if (wt == SL_WTYPE_F32) {
+        int rc = sl_tensor_to_f32(t, dst, n);
+        if (rc) return sl__errf(err, errlen, rc, "tensor \"%s\": cannot convert dtype %s to F32", t->name, sl_dtype_name(t->dtype));
+    } else {
+        memcpy(dst, t->data, n * 2);
+    }
     for (size_t i = 0; i < n; i++) {
-        if (!isfinite(dst[i]))
+        float v = sl_adapter_elem(wt, dst, i);
+        if (!isfinite(v))
             return sl__errf(err, errlen, SL_EINVAL, "tensor \"%s\": element %zu is %s: every value must be finite (no NaN or Inf)",
-                            t->name, i, isnan(dst[i]) ? "NaN" : "Inf");
+                            t->name, i, isnan(v) ? "NaN" : "Inf");
     }
     if (scale != 1.0) {
+        float *f = dst;
         for (size_t i = 0; i < n; i++) {
-            dst[i] = (float)(dst[i] * scale);
-            if (!isfinite(dst[i]))
+            f[i] = (float)(f[i] * scale);
+            if (!isfinite(f[i]))
                 return sl__errf(err, errlen, SL_ERANGE, "tensor \"%s\": element %zu overflows F32 once scaled by s = %g (values must stay finite)",
                                 t->name, i, scale);
         }
@@ -784,10 +794,19 @@ static int convert(float *dst, const sl_tensor *t, double scale, char *err, size
     return 0;
 }
 
-/* DST (cols, rows) = SRC (rows, cols)^T, both row-major. */
-static void transpose(float *dst, const float *src, size_t rows, size_t cols) {
-    for (size_t i = 0; i < rows; i++)
-        for (size_t j = 0; j < cols; j++) dst[j * rows + i] = src[i * cols + j];
+/* DST (cols, rows) = SRC (rows, cols)^T, both row-major, elements of ES (4 or 2) bytes. */
+static void transpose(void *dst, const void *src, size_t rows, size_t cols, size_t es) {
+    if (es == 4) {
+        uint32_t *d = dst;
+        const uint32_t *s = src;
+        for (size_t i = 0; i < rows; i++)
+            for (size_t j = 0; j < cols; j++) d[j * rows + i] = s[i * cols + j];
+    } else {
+        uint16_t *d = dst;
+        const uint16_t *s = src;
+        for (size_t i = 0; i < rows; i++)
+            for (size_t j = 0; j < cols; j++) d[j * rows + i] = s[i * cols + j];
+    }
 }
 
 /* ---- public API ------------------------------------------------------------------------- */
@@ -877,7 +896,7 @@ int sl_adapter_load(sl_adapter **out, const sl_model *m, const char *config, siz
     plan_entry *plan = NULL;
     sl_safetensors *st = NULL;
     sl_adapter *a = NULL;
-    float *tmp = NULL;
+    void *tmp = NULL;
     int rc = config_plan(m, config, config_len, opts, &root, &cfg, &plan, err, errlen);
     if (rc) goto done;
 
@@ -887,20 +906,34 @@ int sl_adapter_load(sl_adapter **out, const sl_model *m, const char *config, siz
     for (size_t i = 0; i < sl_safetensors_count(st); i++)
         if ((rc = place_tensor(plan, sl_safetensors_at(st, i), &cfg, nl, err, errlen))) goto done;
 
-    /* Count the floats of every adapted module before allocating them all at once. */
-    size_t total = 0, tmp_n = 0; /* tmp_n: the largest tensor stored transposed (Q or B) */
+    /* Count the elements of every adapted module, and their dtypes, before allocating them all
+     * at once. */
+    size_t n_mat = 0, n_scale = 0, tmp_n = 0; /* tmp_n: the largest tensor stored transposed (Q or B) */
+    int mats = 0, mats_bf16 = 0, mats_f16 = 0;
     unsigned mask = 0;
     for (int l = 0; l < nl; l++) {
         for (int mod = 0; mod < SL_MOD_COUNT; mod++) {
             plan_entry *pe = &plan[(size_t)l * SL_MOD_COUNT + mod];
             if (!pe->r) continue;
             if ((rc = check_module(pe, l, (sl_module)mod, cfg.kind, err, errlen))) goto done;
-            total += (size_t)pe->t[0]->nelem + (size_t)pe->t[1]->nelem;
+            /* the matrices: Q (SymLoRA); A and B (LoRA) */
+            for (int slot = 0; slot < (cfg.kind == SL_ADAPTER_SYMLORA ? 1 : 2); slot++) {
+                const sl_tensor *t = pe->t[slot];
+                n_mat += (size_t)t->nelem;
+                mats++;
+                mats_bf16 += t->dtype == SL_DTYPE_BF16;
+                mats_f16 += t->dtype == SL_DTYPE_F16;
+            }
+            n_scale += (size_t)pe->r;
             size_t nt = (size_t)pe->t[cfg.kind == SL_ADAPTER_SYMLORA ? 0 : 1]->nelem;
             if (nt > tmp_n) tmp_n = nt;
             mask |= 1u << mod;
         }
     }
+    /* The adapter's element type (adapter.h): BF16 or F16 when every matrix is, else F32. */
+    sl_wtype wt = mats_bf16 == mats ? SL_WTYPE_BF16 : mats_f16 == mats ? SL_WTYPE_F16 : SL_WTYPE_F32;
+    size_t es = wt == SL_WTYPE_F32 ? 4 : 2;
+    size_t scale_off = (n_mat * es + 3) & ~(size_t)3; /* the F32 scales, 4-byte aligned */
 
     a = calloc(1, sizeof *a);
     if (!a) { rc = sl__errf(err, errlen, SL_ENOMEM, "adapter: out of memory"); goto done; }
@@ -909,17 +942,20 @@ int sl_adapter_load(sl_adapter **out, const sl_model *m, const char *config, siz
     a->alpha = (float)cfg.alpha;
     a->n_layers = nl;
     a->mask = mask;
-    a->bytes = total * sizeof(float);
-    /* 64-byte aligned (a malloc of this size is a page + 16 bytes): the kernel's 16-float
-     * loads of Q^T / A / (sB)^T rows then stay within cache lines when r and the widths are
-     * multiples of 16, as in most adapters. Owned by a, freed in adapter_destroy. */
+    a->wt = wt;
+    a->bytes = scale_off + n_scale * sizeof(float);
+    /* 64-byte aligned (a malloc of this size is a page + 16 bytes): the kernel's 16-element
+     * loads of Q^T / A / B^T rows then stay within cache lines when r and the widths are
+     * multiples of 16, as in most adapters. The scales come after every matrix, away from
+     * their streams. Owned by a, freed in adapter_destroy. */
     void *data = NULL;
     a->data = posix_memalign(&data, 64, a->bytes ? a->bytes : 1) == 0 ? data : NULL;
     a->mods = calloc((size_t)nl * SL_MOD_COUNT, sizeof *a->mods); /* owned by a */
-    tmp = malloc((tmp_n ? tmp_n : 1) * sizeof(float)); /* Q or B as stored, before the transpose */
+    tmp = malloc((tmp_n ? tmp_n : 1) * es); /* Q or B as stored, before the transpose */
     if (!a->data || !a->mods || !tmp) { rc = sl__errf(err, errlen, SL_ENOMEM, "adapter: out of memory for %zu bytes of tensors", a->bytes); goto done; }
 
-    float *p = a->data;
+    unsigned char *p = a->data;                           /* the next matrix */
+    float *sp = (float *)((unsigned char *)a->data + scale_off); /* the next scale vector */
     for (int l = 0; l < nl; l++) {
         for (int mod = 0; mod < SL_MOD_COUNT; mod++) {
             size_t idx = (size_t)l * SL_MOD_COUNT + mod;
@@ -927,28 +963,36 @@ int sl_adapter_load(sl_adapter **out, const sl_model *m, const char *config, siz
             if (!pe->r) continue;
             sl_adapter_module *am = &a->mods[idx];
             am->r = pe->r;
+            am->wt = wt;
             size_t r = (size_t)pe->r;
+            am->scale = sp;                      /* (r) */
+            sp += r;
             if (cfg.kind == SL_ADAPTER_SYMLORA) {
                 size_t rows = (size_t)(pe->out > pe->in ? pe->out : pe->in), in = (size_t)pe->in;
                 am->qt = p;                      /* (r, in) = Q[:in]^T, then Q[in:]^T (adapter.h) */
-                p += pe->t[0]->nelem;
-                am->slam = p;                    /* (r) = s * lambda */
-                p += pe->t[1]->nelem;
-                if ((rc = convert(tmp, pe->t[0], 1.0, err, errlen))) goto done;
-                transpose(am->qt, tmp, in, r);
+                p += (size_t)pe->t[0]->nelem * es;
+                if ((rc = convert(tmp, wt, pe->t[0], 1.0, err, errlen))) goto done;
+                transpose(am->qt, tmp, in, r, es);
                 if (rows > in) { /* out > in */
-                    am->qt2 = am->qt + r * in;
-                    transpose(am->qt2, tmp + in * r, rows - in, r);
+                    am->qt2 = (unsigned char *)am->qt + r * in * es;
+                    transpose(am->qt2, (unsigned char *)tmp + in * r * es, rows - in, r, es);
                 }
-                if ((rc = convert(am->slam, pe->t[1], pe->scale, err, errlen))) goto done;
+                if ((rc = convert(am->scale, SL_WTYPE_F32, pe->t[1], pe->scale, err, errlen))) goto done; /* s * lambda */
             } else {
                 am->a = p;                       /* (r, in) */
-                p += pe->t[0]->nelem;
-                am->bt = p;                      /* (r, out) = (s * B)^T */
-                p += pe->t[1]->nelem;
-                if ((rc = convert(am->a, pe->t[0], 1.0, err, errlen))) goto done;
-                if ((rc = convert(tmp, pe->t[1], pe->scale, err, errlen))) goto done;
-                transpose(am->bt, tmp, (size_t)pe->out, r);
+                p += (size_t)pe->t[0]->nelem * es;
+                am->bt = p;                      /* (r, out) = B^T */
+                p += (size_t)pe->t[1]->nelem * es;
+                if ((rc = convert(am->a, wt, pe->t[0], 1.0, err, errlen))) goto done;
+                if ((rc = convert(tmp, wt, pe->t[1], 1.0, err, errlen))) goto done;
+                transpose(am->bt, tmp, (size_t)pe->out, r, es);
+                float s = (float)pe->scale;
+                if (!isfinite(s)) {
+                    rc = sl__errf(err, errlen, SL_ERANGE, "%s: the scale s = %g of %s (layer %d) overflows F32",
+                                  CFG_LABEL, pe->scale, sl_module_name((sl_module)mod), l);
+                    goto done;
+                }
+                for (size_t j = 0; j < r; j++) am->scale[j] = s;
             }
         }
     }
@@ -1034,7 +1078,7 @@ int sl_adapter_load_dir(sl_adapter **out, const sl_model *m, const char *dir, co
         }
     }
     close(fd);
-    /* The weights are converted to F32 copies by sl_adapter_load: the map is not retained. */
+    /* sl_adapter_load stores copies of the weights: the map is not retained. */
     rc = sl_adapter_load(out, m, cfg, cfg_len, map, wlen, opts, err, errlen);
     if (map) munmap(map, wlen);
     if (rc && err && errlen) { /* name the directory too */
@@ -1069,6 +1113,18 @@ sl_adapter_kind sl_adapter_get_kind(const sl_adapter *a) { return a->kind; }
 int sl_adapter_rank(const sl_adapter *a) { return a->r; }
 float sl_adapter_alpha(const sl_adapter *a) { return a->alpha; }
 size_t sl_adapter_bytes(const sl_adapter *a) { return a->bytes; }
+sl_wtype sl_adapter_wtype(const sl_adapter *a) { return a->wt; }
+
+float sl_adapter_elem(sl_wtype wt, const void *m, size_t i) {
+    uint16_t h;
+    float f;
+    if (wt == SL_WTYPE_F32) {
+        memcpy(&f, (const unsigned char *)m + 4 * i, 4);
+        return f;
+    }
+    memcpy(&h, (const unsigned char *)m + 2 * i, 2);
+    return wt == SL_WTYPE_BF16 ? sl_bf16_to_f32(h) : sl_f16_to_f32(h);
+}
 unsigned sl_adapter_module_mask(const sl_adapter *a) { return a->mask; }
 
 const sl_adapter_module *sl_adapter_get_module(const sl_adapter *a, int layer, sl_module mod) {

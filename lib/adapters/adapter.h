@@ -3,9 +3,21 @@
  * SymLoRA: dW = s * Q diag(lambda) Q^T, Q: (max(out,in), r), lambda: (r), s = alpha / r.
  * For out != in the update is the leading out x in block; Q[:k] = first k rows of Q.
  * LoRA (PEFT): dW = s * B A, A: (r, in), B: (out, r), s = alpha / r (alpha / sqrt(r) with
- * use_rslora). Tensors are converted to F32 once at load and stored in the layout of the
- * forward kernel (lowrank.h): r rows, each contiguous over the module's in or out features,
- * i.e. Q and B transposed; no byte more than the tensors themselves.
+ * use_rslora). Tensors are stored once at load in the layout of the forward kernel
+ * (lowrank.h): r rows, each contiguous over the module's in or out features, i.e. Q and B
+ * transposed; no byte more than the tensors themselves (plus at most 2 bytes of alignment).
+ *
+ * Precision: an adapter stays in the element type it was uploaded in. Its matrices (Q; A and
+ * B) are stored as one type for the whole adapter, the widest of its matrices' dtypes: all
+ * BF16 -> BF16, all F16 -> F16, anything else (any F32, or BF16 mixed with F16, neither of
+ * which holds the other exactly) -> F32. Either way every stored value is exactly the
+ * uploaded one (transposing is exact, widening BF16 / F16 to F32 is exact); NaN and Inf are
+ * rejected. The kernel widens the elements to F32 in registers (lowrank.h), so a BF16 adapter
+ * costs half the bytes of its F32 form, in RAM and in memory traffic per step, and computes
+ * exactly what that F32 adapter computes on the BF16-rounded values. The per-column scale is
+ * F32 in every case: SymLoRA s * lambda (lambda's own dtype does not count in the rule above),
+ * LoRA s in each of the r columns (s is not folded into B, which would not stay exact in
+ * BF16).
  *
  * An adapter is immutable once loaded and reference-counted (atomic): a request holds a
  * reference for its whole life, so replacing or deleting it never disturbs requests in flight. */
@@ -15,20 +27,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gemm.h" /* sl_wtype */
 #include "model.h"
 
 typedef enum sl_adapter_kind { SL_ADAPTER_SYMLORA, SL_ADAPTER_LORA } sl_adapter_kind;
 
-/* What the forward pass reads for one (layer, module). r == 0: module not adapted. */
+/* What the forward pass reads for one (layer, module). r == 0: module not adapted. The
+ * matrices hold elements of type WT (F32, BF16 or F16: the adapter's, see above); their
+ * shapes and indices count elements. */
 typedef struct sl_adapter_module {
     int r;
-    float *qt;    /* SymLoRA: Q[:in]^T, (r, in) row-major: qt[j * in + k] = Q[k][j] (k < in), so
+    sl_wtype wt;  /* element type of qt, qt2, a, bt */
+    void *qt;     /* SymLoRA: Q[:in]^T, (r, in) row-major: qt[j * in + k] = Q[k][j] (k < in), so
                      the down pass reads it as one stream; its first min(out, in) columns are
                      also the up pass's Q[:out]^T when out <= in */
-    float *qt2;   /* SymLoRA with out > in: Q[in:out]^T, (r, out - in), right after qt; else NULL */
-    float *slam;  /* SymLoRA: (r) s * lambda, the column scale of H = X Q[:in] */
-    float *a;     /* LoRA: (r, in) row-major, as PEFT's lora_A */
-    float *bt;    /* LoRA: (s B)^T, (r, out) row-major: bt[j * out + o] = s * B[o][j] */
+    void *qt2;    /* SymLoRA with out > in: Q[in:out]^T, (r, out - in); else NULL */
+    float *scale; /* (r) the column scale of H = X U: SymLoRA s * lambda, LoRA s (every column) */
+    void *a;      /* LoRA: (r, in) row-major, as PEFT's lora_A */
+    void *bt;     /* LoRA: B^T, (r, out) row-major: bt[j * out + o] = B[o][j] (not scaled) */
 } sl_adapter_module;
 
 typedef struct sl_adapter sl_adapter;
@@ -79,6 +95,10 @@ sl_adapter_kind sl_adapter_get_kind(const sl_adapter *a);
 int sl_adapter_rank(const sl_adapter *a);    /* the config's r (rank_pattern may vary per module) */
 float sl_adapter_alpha(const sl_adapter *a);
 size_t sl_adapter_bytes(const sl_adapter *a); /* resident bytes of tensor data actually allocated */
+sl_wtype sl_adapter_wtype(const sl_adapter *a); /* the element type of its matrices (see above) */
+/* Element I of a module's matrix M (qt, qt2, a or bt) of type WT (the module's wt), widened to
+ * F32 exactly (for tests and tools; the kernel reads the matrices itself). */
+float sl_adapter_elem(sl_wtype wt, const void *m, size_t i);
 /* Bitmask of adapted modules (1 << SL_MOD_*). */
 unsigned sl_adapter_module_mask(const sl_adapter *a);
 /* The forward pass's view of (layer, module); never NULL (r == 0 when not adapted). */

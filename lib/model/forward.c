@@ -198,22 +198,24 @@ static void lin_job_run(void *ctx, int i, int n) {
 
 /* Adds one adapter's update to rows [0, n) of Y (n, out) given the module input X (n, in), with
  * the fixed-order kernel of lowrank.h, whatever n (never cblas: each row's result is then the
- * same alone, in any batch, in any chunk, on any thread):
+ * same alone, in any batch, in any chunk, on any thread), reading the adapter's matrices in
+ * their own element type (am->wt; adapter.h):
  *   SymLoRA: h = x Q[:in]; h *= s*lambda; y += h Q[:out]^T   (U = VT = qt, then qt2: adapter.h)
- *   LoRA:    h = x A^T;                   y += h (sB)^T       (U = A, VT = (sB)^T)
+ *   LoRA:    h = x A^T;    h *= s;        y += h B^T         (U = A, VT = B^T)
  * H: the thread's scratch of H_CAP floats (one row's h). A rank above H_CAP (possible only
  * with a library max_rank beyond 65536) is added in rank slices of H_CAP. */
 static void adapter_apply(const sl_adapter_module *am, float *h, size_t h_cap, float *y, const float *x, int n, int out,
                           int in) {
     int sym = am->qt != NULL;
-    const float *u = sym ? am->qt : am->a, *vt = sym ? am->qt : am->bt, *vt2 = am->qt2, *scale = sym ? am->slam : NULL;
+    const unsigned char *u = sym ? am->qt : am->a, *vt = sym ? am->qt : am->bt, *vt2 = am->qt2;
+    size_t es = am->wt == SL_WTYPE_F32 ? 4 : 2; /* bytes of one element of U, VT, VT2 */
     /* SymLoRA: output columns [0, min(out, in)) from qt (r, in), the rest from qt2 (adapter.h). */
     size_t ldu = (size_t)in, ldv = sym ? (size_t)in : (size_t)out, ldv2 = vt2 ? (size_t)(out - in) : 0;
     int split = vt2 ? in : out;
     for (size_t j0 = 0; j0 < (size_t)am->r; j0 += h_cap) {
         int r = (size_t)am->r - j0 < h_cap ? am->r - (int)j0 : (int)h_cap;
-        sl_lowrank_add_split(y, (size_t)out, x, (size_t)in, n, in, out, r, SL_WTYPE_F32, u + j0 * ldu, ldu, scale ? scale + j0 : NULL,
-                             vt + j0 * ldv, ldv, split, vt2 ? vt2 + j0 * ldv2 : NULL, ldv2, h);
+        sl_lowrank_add_split(y, (size_t)out, x, (size_t)in, n, in, out, r, am->wt, u + j0 * ldu * es, ldu, am->scale + j0,
+                             vt + j0 * ldv * es, ldv, split, vt2 ? vt2 + j0 * ldv2 * es : NULL, ldv2, h);
     }
 }
 

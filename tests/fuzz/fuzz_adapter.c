@@ -7,8 +7,9 @@
  * Config and weights are copied into exact-size heap buffers so ASan sees a read past either.
  *
  * On success the adapter must match sl_adapter.h: kind/rank/alpha sane, a non-empty module mask,
- * every adapted (layer, module) with its arrays fully readable and finite, sl_adapter_bytes
- * equal to the arrays' total, out-of-range lookups giving r == 0. */
+ * one element type (F32, BF16, F16), every adapted (layer, module) with its arrays fully
+ * readable and finite, sl_adapter_bytes equal to the arrays' total (matrices, up to 2 bytes of
+ * alignment, F32 scales), out-of-range lookups giving r == 0. */
 #include "fuzz_common.h"
 
 #include <math.h>
@@ -70,32 +71,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_CHECK(sl_adapter_alpha(a) > 0);
     unsigned mask = sl_adapter_module_mask(a), seen = 0;
     FUZZ_CHECK(mask != 0 && mask < (1u << SL_MOD_COUNT));
-    size_t floats = 0;
+    sl_wtype wt = sl_adapter_wtype(a);
+    FUZZ_CHECK(wt == SL_WTYPE_F32 || wt == SL_WTYPE_BF16 || wt == SL_WTYPE_F16);
+    size_t es = wt == SL_WTYPE_F32 ? 4 : 2, elems = 0, scales = 0;
     for (int l = 0; l < mc->n_layers; l++) {
         for (int mod = 0; mod < SL_MOD_COUNT; mod++) {
             const sl_adapter_module *am = sl_adapter_get_module(a, l, (sl_module)mod);
             FUZZ_CHECK(am != NULL && am->r >= 0 && am->r <= 256);
             if (am->r == 0) continue;
             seen |= 1u << mod;
+            FUZZ_CHECK(am->wt == wt && am->scale != NULL);
             int out, in;
             sl_model_module_shape(m, (sl_module)mod, &out, &in);
             size_t r = (size_t)am->r, n0, n1;
-            const float *p0, *p1;
+            const void *p0, *p1;
             if (kind == SL_ADAPTER_SYMLORA) {
                 n0 = (size_t)(out > in ? out : in) * r; p0 = am->qt;
-                n1 = r; p1 = am->slam;
+                n1 = 0; p1 = NULL; /* lambda is in the scale */
             } else {
                 n0 = r * (size_t)in; p0 = am->a;
                 n1 = (size_t)out * r; p1 = am->bt;
             }
-            FUZZ_CHECK(p0 != NULL && p1 != NULL);
-            for (size_t i = 0; i < n0; i++) FUZZ_CHECK(isfinite(p0[i]));
-            for (size_t i = 0; i < n1; i++) FUZZ_CHECK(isfinite(p1[i]));
-            floats += n0 + n1;
+            FUZZ_CHECK(p0 != NULL && (n1 == 0 || p1 != NULL));
+            for (size_t i = 0; i < n0; i++) FUZZ_CHECK(isfinite(sl_adapter_elem(wt, p0, i)));
+            for (size_t i = 0; i < n1; i++) FUZZ_CHECK(isfinite(sl_adapter_elem(wt, p1, i)));
+            for (size_t j = 0; j < r; j++) FUZZ_CHECK(isfinite(am->scale[j]));
+            elems += n0 + n1;
+            scales += r;
         }
     }
     FUZZ_CHECK(seen == mask);
-    FUZZ_CHECK(sl_adapter_bytes(a) == floats * sizeof(float));
+    FUZZ_CHECK(sl_adapter_bytes(a) == ((elems * es + 3) & ~(size_t)3) + scales * sizeof(float));
     FUZZ_CHECK(sl_adapter_get_module(a, -1, SL_MOD_Q)->r == 0);
     FUZZ_CHECK(sl_adapter_get_module(a, mc->n_layers, SL_MOD_Q)->r == 0);
     FUZZ_CHECK(sl_adapter_get_module(a, 0, SL_MOD_COUNT)->r == 0);

@@ -31,13 +31,20 @@ static const struct {
     int r;
     float alpha;
     unsigned mask;
+    sl_wtype wt; /* the stored element type: the fixture's own dtype */
 } case_info[N_CASES] = {
-    {SL_ADAPTER_LORA, 8, 16, 0x7f},
-    {SL_ADAPTER_LORA, 4, 8, (1u << SL_MOD_Q) | (1u << SL_MOD_V)},
-    {SL_ADAPTER_SYMLORA, 8, 16, (1u << SL_MOD_Q) | (1u << SL_MOD_O)},
-    {SL_ADAPTER_SYMLORA, 4, 4, 0x7f},
-    {SL_ADAPTER_SYMLORA, 16, 16, (1u << SL_MOD_Q) | (1u << SL_MOD_O)},
+    {SL_ADAPTER_LORA, 8, 16, 0x7f, SL_WTYPE_F32},
+    {SL_ADAPTER_LORA, 4, 8, (1u << SL_MOD_Q) | (1u << SL_MOD_V), SL_WTYPE_F32},
+    {SL_ADAPTER_SYMLORA, 8, 16, (1u << SL_MOD_Q) | (1u << SL_MOD_O), SL_WTYPE_F32},
+    {SL_ADAPTER_SYMLORA, 4, 4, 0x7f, SL_WTYPE_F32},
+    {SL_ADAPTER_SYMLORA, 16, 16, (1u << SL_MOD_Q) | (1u << SL_MOD_O), SL_WTYPE_BF16},
 };
+
+/* Resident bytes of an adapter whose matrices hold N_MAT elements of type WT and whose
+ * modules' ranks sum to N_SCALE (adapter.h: matrices, 4-byte alignment, F32 scales). */
+static size_t adapter_bytes(size_t n_mat, sl_wtype wt, size_t n_scale) {
+    return ((n_mat * (wt == SL_WTYPE_F32 ? 4 : 2) + 3) & ~(size_t)3) + n_scale * sizeof(float);
+}
 
 static char tmpdir[256];
 
@@ -210,20 +217,22 @@ static void expect_reject(const char *what, int rc, const char *err, const char 
         if (w[i]) CHECKF(strstr(err, w[i]) != NULL, "%s: message lacks '%s': %s", what, w[i], err);
 }
 
-/* Expected resident bytes of fixture case CI on model MI, from the module shapes. */
-static size_t expected_bytes(int mi, int ci) {
-    size_t total = 0;
+/* Expected resident bytes of fixture case CI on model MI stored as WT, from the module shapes. */
+static size_t expected_bytes_as(int mi, int ci, sl_wtype wt) {
+    size_t n_mat = 0, n_scale = 0;
     int nl = sl_model_get_config(models[mi])->n_layers;
     for (int mod = 0; mod < SL_MOD_COUNT; mod++) {
         if (!(case_info[ci].mask & (1u << mod))) continue;
         int out, in;
         sl_model_module_shape(models[mi], (sl_module)mod, &out, &in);
         size_t r = (size_t)case_info[ci].r;
-        size_t per = case_info[ci].kind == SL_ADAPTER_SYMLORA ? (size_t)(out > in ? out : in) * r + r : r * (size_t)in + (size_t)out * r;
-        total += per * (size_t)nl;
+        size_t per = case_info[ci].kind == SL_ADAPTER_SYMLORA ? (size_t)(out > in ? out : in) * r : r * (size_t)in + (size_t)out * r;
+        n_mat += per * (size_t)nl;
+        n_scale += r * (size_t)nl;
     }
-    return total * sizeof(float);
+    return adapter_bytes(n_mat, wt, n_scale);
 }
+static size_t expected_bytes(int mi, int ci) { return expected_bytes_as(mi, ci, case_info[ci].wt); }
 
 /* ---- 1. every fixture adapter loads ------------------------------------------------------ */
 
@@ -243,14 +252,16 @@ TEST(fixtures_load_with_sane_metadata) {
             CHECKF(sl_adapter_module_mask(a) == case_info[ci].mask, "%s: mask %#x", dir, sl_adapter_module_mask(a));
             CHECKF(sl_adapter_bytes(a) == expected_bytes(mi, ci), "%s: bytes %zu, want %zu", dir, sl_adapter_bytes(a),
                    expected_bytes(mi, ci));
+            CHECKF(sl_adapter_wtype(a) == case_info[ci].wt, "%s: stored as %s", dir, sl_wtype_name(sl_adapter_wtype(a)));
             for (int l = 0; l < nl; l++)
                 for (int mod = 0; mod < SL_MOD_COUNT; mod++) {
                     const sl_adapter_module *am = sl_adapter_get_module(a, l, (sl_module)mod);
                     int on = (case_info[ci].mask >> mod) & 1;
                     CHECKF(am && am->r == (on ? case_info[ci].r : 0), "%s: layer %d %s r=%d", dir, l,
                            sl_module_name((sl_module)mod), am ? am->r : -1);
-                    if (on && case_info[ci].kind == SL_ADAPTER_SYMLORA) CHECK(am->qt && am->slam && !am->a && !am->bt);
-                    if (on && case_info[ci].kind == SL_ADAPTER_LORA) CHECK(!am->qt && !am->slam && am->a && am->bt);
+                    if (on) CHECK(am->wt == case_info[ci].wt && am->scale);
+                    if (on && case_info[ci].kind == SL_ADAPTER_SYMLORA) CHECK(am->qt && !am->a && !am->bt);
+                    if (on && case_info[ci].kind == SL_ADAPTER_LORA) CHECK(!am->qt && !am->qt2 && am->a && am->bt);
                 }
             const sl_adapter_module *none = sl_adapter_get_module(a, nl, SL_MOD_Q);
             CHECK(none && none->r == 0);
@@ -274,8 +285,9 @@ TEST(fixtures_load_with_sane_metadata) {
     }
 }
 
-/* The stored values: F32 once, s folded into lambda (SymLoRA) or B (LoRA); Q and B stored
- * transposed (qt: (r, in) and qt2: (r, out - in); bt: (r, out)), A and lambda as they are. */
+/* The stored values: exactly the uploaded ones in the fixture's own type, Q and B transposed
+ * (qt: (r, in) and qt2: (r, out - in); bt: (r, out)), A as it is; the F32 scale is s * lambda
+ * (SymLoRA) or s in every column (LoRA; B is not scaled). */
 TEST(values_are_converted_and_scaled) {
     for (int ci = 0; ci < N_CASES; ci++) {
         char dir[512], err[512] = "";
@@ -302,7 +314,7 @@ TEST(values_are_converted_and_scaled) {
                 sl_tensor st0 = {.dtype = t0->dtype, .nelem = (int64_t)n0, .data = t0->data, .nbytes = t0->nbytes};
                 sl_tensor st1 = {.dtype = t1->dtype, .nelem = (int64_t)n1, .data = t1->data, .nbytes = t1->nbytes};
                 CHECK(sl_tensor_to_f32(&st0, v0, n0) == 0 && sl_tensor_to_f32(&st1, v1, n1) == 0);
-                const float *got0 = sym ? am->qt : am->a, *got1 = sym ? am->slam : am->bt;
+                const void *got0 = sym ? am->qt : am->a;
                 /* Q (rows, r) or B (out, r): element i = (i / r, i % r) is stored at (i % r, i / r). */
                 const ttensor *tt = sym ? t0 : t1;
                 size_t rows = (size_t)tt->shape[0], r = (size_t)tt->shape[1];
@@ -315,9 +327,13 @@ TEST(values_are_converted_and_scaled) {
                 for (size_t i = 0; i < n0; i++) {
                     size_t k = i / r, j = i % r;
                     size_t at = !sym ? i : k < split ? j * split + k : r * split + j * (rows - split) + (k - split);
-                    bad += got0[at] != v0[i];
+                    bad += sl_adapter_elem(am->wt, got0, at) != v0[i];
                 }
-                for (size_t i = 0; i < n1; i++) bad += got1[sym ? i : (i % r) * rows + i / r] != (float)(v1[i] * scale);
+                if (sym)
+                    for (size_t i = 0; i < n1; i++) bad += am->scale[i] != (float)(v1[i] * scale);
+                else
+                    for (size_t i = 0; i < n1; i++) bad += sl_adapter_elem(am->wt, am->bt, (i % r) * rows + i / r) != v1[i];
+                for (size_t j = 0; !sym && j < r; j++) bad += am->scale[j] != (float)scale;
                 CHECKF(bad == 0, "%s layer %d %s: %d values differ", case_names[ci], l, leaf, bad);
                 free(v0);
                 free(v1);
@@ -327,7 +343,7 @@ TEST(values_are_converted_and_scaled) {
     }
 }
 
-/* ---- 2. resident bytes: n*r + r vs 2*n*r per square module, exactly ---------------------- */
+/* ---- 2. resident bytes: n*r + r vs 2*n*r + r per square module, exactly --------------------- */
 
 TEST(resident_bytes_symlora_half_of_lora) {
     for (int mi = 0; mi < N_MODELS; mi++) {
@@ -360,17 +376,85 @@ TEST(resident_bytes_symlora_half_of_lora) {
         if (sym && lora) {
             size_t modules = (size_t)nl * 2;
             size_t want_sym = modules * (n * r + r) * sizeof(float);
-            size_t want_lora = modules * (2 * n * r) * sizeof(float);
+            size_t want_lora = modules * (2 * n * r + r) * sizeof(float); /* + the scale s per column */
             CHECKF(sl_adapter_bytes(sym) == want_sym, "%s symlora-qo-r8: %zu bytes, want %zu", model_names[mi],
                    sl_adapter_bytes(sym), want_sym);
             CHECKF(sl_adapter_bytes(lora) == want_lora, "%s lora-qo-r8: %zu bytes, want %zu", model_names[mi],
                    sl_adapter_bytes(lora), want_lora);
-            /* llama-tiny: n = 64, r = 8, 4 modules: 8320 vs 16384 bytes. */
-            if (mi == 0) CHECK(sl_adapter_bytes(sym) == 8320 && sl_adapter_bytes(lora) == 16384);
+            /* llama-tiny: n = 64, r = 8, 4 modules: 8320 vs 16512 bytes. */
+            if (mi == 0) CHECK(sl_adapter_bytes(sym) == 8320 && sl_adapter_bytes(lora) == 16512);
         }
         sl_adapter_unref(sym);
         sl_adapter_unref(lora);
     }
+}
+
+/* ---- 2b. adapters stay in their precision ------------------------------------------------
+ *
+ * A fixture adapter converted to BF16 (or F16) keeps its matrices in that type: half the
+ * matrix bytes of the F32 upload (the F32 scales stay), and its forward pass equals, bit for
+ * bit, that of the F32 adapter whose values were rounded to the type (the kernel widens
+ * exactly, in the F32 kernel's order: lowrank.h). SymLoRA square and non-square (qt2), and
+ * LoRA, on both models, prefill logits of every prompt and a greedy continuation. */
+TEST(half_precision_adapters_stay_half_and_equal_rounded_f32) {
+    static const int cases[] = {0, 2, 3}; /* lora-all-r8, symlora-qo-r8, symlora-all-r4 */
+    static const sl_dtype dts[] = {SL_DTYPE_BF16, SL_DTYPE_F16};
+    int compared = 0;
+    for (int mi = 0; mi < N_MODELS; mi++) {
+        const sl_model_config *c = sl_model_get_config(models[mi]);
+        for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+            int ci = cases[k];
+            json_t *cfg = cfg_load(mi, case_names[ci]);
+            for (size_t d = 0; d < 2; d++) {
+                sl_wtype wt = dts[d] == SL_DTYPE_BF16 ? SL_WTYPE_BF16 : SL_WTYPE_F16;
+                tset half, rounded;
+                tset_load(&half, mi, case_names[ci]);
+                tset_load(&rounded, mi, case_names[ci]);
+                for (int i = 0; i < half.n; i++) {
+                    to_half(&half.t[i], dts[d]);
+                    ttensor *t = &rounded.t[i]; /* F32 holding the rounded values */
+                    for (size_t e = 0; e < t->nbytes / 4; e++)
+                        f32(t)[e] = wt == SL_WTYPE_BF16 ? sl_bf16_to_f32(sl_f32_to_bf16(f32(t)[e]))
+                                                        : sl_f16_to_f32(sl_f32_to_f16(f32(t)[e]));
+                }
+                char err[512] = "";
+                sl_adapter *ah = NULL, *af = NULL;
+                CHECKF(try_load(mi, cfg, NULL, &half, 0, &ah, err, sizeof err) == 0, "%s as %s: %s", case_names[ci],
+                       sl_wtype_name(wt), err);
+                CHECKF(try_load(mi, cfg, NULL, &rounded, 0, &af, err, sizeof err) == 0, "%s rounded: %s", case_names[ci], err);
+                if (ah && af) {
+                    CHECK(sl_adapter_wtype(ah) == wt && sl_adapter_wtype(af) == SL_WTYPE_F32);
+                    CHECKF(sl_adapter_bytes(af) == expected_bytes_as(mi, ci, SL_WTYPE_F32) &&
+                               sl_adapter_bytes(ah) == expected_bytes_as(mi, ci, wt),
+                           "%s %s: %zu bytes vs F32 %zu", case_names[ci], sl_wtype_name(wt), sl_adapter_bytes(ah),
+                           sl_adapter_bytes(af));
+                    if (mi == 0 && ci == 2 && d == 0)
+                        printf("    %s %s: %zu bytes resident, F32 upload %zu (%.3f)\n", model_names[mi], case_names[ci],
+                               sl_adapter_bytes(ah), sl_adapter_bytes(af), (double)sl_adapter_bytes(ah) / (double)sl_adapter_bytes(af));
+                    for (int p = 0; p < golden_n_prompts(&G, model_names[mi]); p++) {
+                        int32_t prompt[256], gh[4], gf[4];
+                        int n = golden_prompt(&G, model_names[mi], p, prompt, 256);
+                        size_t nl = (size_t)n * c->vocab;
+                        float *lh = malloc(nl * sizeof(float)), *lf = malloc(nl * sizeof(float));
+                        CHECK(golden_run_alone(models[mi], ah, prompt, n, lh, 4, gh) == 0);
+                        CHECK(golden_run_alone(models[mi], af, prompt, n, lf, 4, gf) == 0);
+                        CHECKF(memcmp(lh, lf, nl * sizeof(float)) == 0 && memcmp(gh, gf, sizeof gh) == 0,
+                               "%s %s as %s, prompt %d: differs from the F32 adapter of the rounded values (max %.3g)",
+                               model_names[mi], case_names[ci], sl_wtype_name(wt), p, max_abs_diff(lh, lf, nl));
+                        compared++;
+                        free(lh);
+                        free(lf);
+                    }
+                }
+                sl_adapter_unref(ah);
+                sl_adapter_unref(af);
+                tset_free(&half);
+                tset_free(&rounded);
+            }
+            json_decref(cfg);
+        }
+    }
+    printf("    %d (model, adapter, type, prompt) runs: BF16 / F16 == F32 of the rounded values, bit for bit\n", compared);
 }
 
 /* ---- 3. the broken-adapter corpus -------------------------------------------------------- */
@@ -543,20 +627,39 @@ TEST(broken_weights_rejected_with_reasons) {
     expect_reject("adapter-named tensor", rc, err, "q_proj.symlora_Q.default.weight", "unexpected tensor", NULL);
     tset_free(&s);
 
-    /* dtypes: BF16 and F16 load (values rounded once), I32 is rejected */
+    /* dtypes: BF16 mixed with F16 loads as F32 (exact: neither holds the other), every value
+     * as uploaded; lambda's dtype does not choose the type; I32 is rejected */
     tset_load(&s, 0, "symlora-qo-r8");
-    for (int i = 0; i < s.n; i++) to_half(&s.t[i], i % 2 ? SL_DTYPE_BF16 : SL_DTYPE_F16);
+    for (int i = 0; i < s.n; i++) to_half(&s.t[i], strcmp(s.t[i].name, Q0) ? SL_DTYPE_F16 : SL_DTYPE_BF16);
     sl_adapter *a = NULL;
     rc = try_load(0, cfg, NULL, &s, 0, &a, err, sizeof err);
     CHECKF(rc == 0, "BF16/F16 mix: %s", err);
     if (a) {
-        ttensor *t = tset_find(&s, Q0);
-        const float *qt = sl_adapter_get_module(a, 0, SL_MOD_Q)->qt;
-        float want = t->dtype == SL_DTYPE_BF16 ? sl_bf16_to_f32(((uint16_t *)t->data)[5]) : sl_f16_to_f32(((uint16_t *)t->data)[5]);
-        CHECK(qt[5 * t->shape[0]] == want); /* Q[0][5] is Q^T[5][0] */
-        CHECKF(sl_adapter_bytes(a) == expected_bytes(0, 2), "half-precision input still costs F32 bytes: %zu", sl_adapter_bytes(a));
+        CHECK(sl_adapter_wtype(a) == SL_WTYPE_F32);
+        ttensor *t = tset_find(&s, Q0), *t1 = tset_find(&s, Q1o);
+        const float *qt = sl_adapter_get_module(a, 0, SL_MOD_Q)->qt, *qt1 = sl_adapter_get_module(a, 1, SL_MOD_O)->qt;
+        CHECK(qt[5 * t->shape[0]] == sl_bf16_to_f32(((uint16_t *)t->data)[5])); /* Q[0][5] is Q^T[5][0] */
+        CHECK(qt1[5 * t1->shape[0]] == sl_f16_to_f32(((uint16_t *)t1->data)[5]));
+        CHECKF(sl_adapter_bytes(a) == expected_bytes_as(0, 2, SL_WTYPE_F32), "BF16 + F16 mix: %zu bytes", sl_adapter_bytes(a));
     }
     sl_adapter_unref(a);
+    tset_free(&s);
+    tset_load(&s, 0, "symlora-qo-r8"); /* every Q F16, lambdas F32 and BF16: stored as F16 */
+    for (int i = 0; i < s.n; i++)
+        if (strstr(s.t[i].name, "symlora_Q")) to_half(&s.t[i], SL_DTYPE_F16);
+        else if (strstr(s.t[i].name, "layers.1.")) to_half(&s.t[i], SL_DTYPE_BF16);
+    a = NULL;
+    rc = try_load(0, cfg, NULL, &s, 0, &a, err, sizeof err);
+    CHECKF(rc == 0 && a && sl_adapter_wtype(a) == SL_WTYPE_F16 && sl_adapter_bytes(a) == expected_bytes_as(0, 2, SL_WTYPE_F16),
+           "F16 Q with F32 / BF16 lambdas: %s", err);
+    sl_adapter_unref(a);
+    tset_free(&s);
+    /* Inf in an F16 tensor (the widest F16 is 65504; F32 70000 rounds to Inf) */
+    tset_load(&s, 0, "symlora-qo-r8");
+    f32(tset_find(&s, Q1o))[9] = 70000.0f;
+    for (int i = 0; i < s.n; i++) to_half(&s.t[i], SL_DTYPE_F16);
+    rc = try_load(0, cfg, NULL, &s, 0, NULL, err, sizeof err);
+    expect_reject("Inf f16", rc, err, Q1o, "Inf", "element 9");
     tset_free(&s);
     tset_load(&s, 0, "symlora-qo-r8");
     tset_find(&s, L1o)->dtype = SL_DTYPE_I32;
@@ -758,10 +861,11 @@ TEST(peft_config_features) {
     CHECKF(a && b, "rslora: %s", err);
     if (a && b) {
         const float *Bp = f32(tset_find(&s, LORA_B(1, "v_proj")));
-        /* B (out, 4): element 7 = B[1][3], stored at bt[3 * out + 1] */
+        /* B (out, 4): element 7 = B[1][3], stored unscaled at bt[3 * out + 1]; s is the scale */
         size_t o7 = 3 * (size_t)tset_find(&s, LORA_B(1, "v_proj"))->shape[0] + 1;
-        CHECK(sl_adapter_get_module(a, 1, SL_MOD_V)->bt[o7] == (float)(Bp[7] * 2.0));
-        CHECK(sl_adapter_get_module(b, 1, SL_MOD_V)->bt[o7] == (float)(Bp[7] * 4.0));
+        const sl_adapter_module *ma = sl_adapter_get_module(a, 1, SL_MOD_V), *mb = sl_adapter_get_module(b, 1, SL_MOD_V);
+        CHECK(((const float *)ma->bt)[o7] == Bp[7] && ((const float *)mb->bt)[o7] == Bp[7]);
+        CHECK(ma->scale[3] == 2.0f && mb->scale[3] == 4.0f);
     }
     sl_adapter_unref(a);
     sl_adapter_unref(b);
@@ -785,9 +889,9 @@ TEST(peft_config_features) {
         CHECK(sl_adapter_get_module(a, 0, SL_MOD_Q)->r == 8 && sl_adapter_get_module(a, 1, SL_MOD_Q)->r == 8);
         const float *lo = f32(tset_find(&s, SYM_L(0, "o_proj")));
         const float *lq0 = f32(tset_find(&s, SYM_L(0, "q_proj"))), *lq1 = f32(tset_find(&s, SYM_L(1, "q_proj")));
-        CHECK(sl_adapter_get_module(a, 0, SL_MOD_O)->slam[3] == (float)(lo[3] * 4.0));   /* 16 / 4 */
-        CHECK(sl_adapter_get_module(a, 0, SL_MOD_Q)->slam[3] == (float)(lq0[3] * 2.0));  /* 16 / 8 */
-        CHECK(sl_adapter_get_module(a, 1, SL_MOD_Q)->slam[3] == (float)(lq1[3] * 4.0));  /* 32 / 8 */
+        CHECK(sl_adapter_get_module(a, 0, SL_MOD_O)->scale[3] == (float)(lo[3] * 4.0));   /* 16 / 4 */
+        CHECK(sl_adapter_get_module(a, 0, SL_MOD_Q)->scale[3] == (float)(lq0[3] * 2.0));  /* 16 / 8 */
+        CHECK(sl_adapter_get_module(a, 1, SL_MOD_Q)->scale[3] == (float)(lq1[3] * 4.0));  /* 32 / 8 */
         CHECK(sl_adapter_bytes(a) == (2 * (64 * 8 + 8) + 2 * (64 * 4 + 4)) * sizeof(float));
     }
     sl_adapter_unref(a);
@@ -835,7 +939,7 @@ TEST(patterns_resolved_once_and_bounded) {
                 for (int mod = 0; mod < SL_MOD_COUNT; mod++) {
                     const sl_adapter_module *x = sl_adapter_get_module(a, l, (sl_module)mod), *y = sl_adapter_get_module(b, l, (sl_module)mod);
                     CHECK(x->r == y->r);
-                    if (x->r) CHECK(!memcmp(x->slam, y->slam, (size_t)x->r * sizeof(float)));
+                    if (x->r) CHECK(!memcmp(x->scale, y->scale, (size_t)x->r * sizeof(float)));
                 }
         }
         sl_adapter_unref(a);
@@ -1115,6 +1219,7 @@ int main(void) {
     RUN(fixtures_load_with_sane_metadata);
     RUN(values_are_converted_and_scaled);
     RUN(resident_bytes_symlora_half_of_lora);
+    RUN(half_precision_adapters_stay_half_and_equal_rounded_f32);
     RUN(broken_weights_rejected_with_reasons);
     RUN(broken_configs_rejected_with_reasons);
     RUN(peft_config_features);
