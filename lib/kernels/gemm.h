@@ -54,5 +54,11 @@ void sl_gemm_packed_row(float *dst, const void *wp, sl_wtype t, int in, int v);
  * c0 must be a multiple of SL_GEMM_PANEL; c1 <= out. Runs the active kernel set's kernel. */
 void sl_gemm_packed(float *y, size_t ldy, const float *x, size_t ldx, int n, const void *wp, sl_wtype t, int in, int c0,
                     int c1);
+/* The same, prefetching meanwhile into L2 the NEXT_BYTES from NEXT (NULL: none): what the
+ * caller's next GEMM reads first. Each call's first panel group would otherwise come from
+ * memory while its first row tile waits (a step runs ~200 such calls per thread); a hint that
+ * changes no result. */
+void sl_gemm_packed_next(float *y, size_t ldy, const float *x, size_t ldx, int n, const void *wp, sl_wtype t, int in,
+                         int c0, int c1, const void *next, size_t next_bytes);
 
 #endif

@@ -184,7 +184,12 @@ void sl_gemm_packed_row(float *dst, const void *wp, sl_wtype t, int in, int v) {
 
 void sl_gemm_packed(float *y, size_t ldy, const float *x, size_t ldx, int n, const void *wp, sl_wtype t, int in, int c0,
                     int c1) {
-    sl_kernels_active()->gemm[t](y, ldy, x, ldx, n, wp, in, c0, c1);
+    sl_kernels_active()->gemm[t](y, ldy, x, ldx, n, wp, in, c0, c1, NULL, 0);
+}
+
+void sl_gemm_packed_next(float *y, size_t ldy, const float *x, size_t ldx, int n, const void *wp, sl_wtype t, int in,
+                         int c0, int c1, const void *next, size_t next_bytes) {
+    sl_kernels_active()->gemm[t](y, ldy, x, ldx, n, wp, in, c0, c1, next, next_bytes);
 }
 
 void sl_lowrank_add_split(float *y, size_t ldy, const float *x, size_t ldx, int n, int in, int out, int r, sl_wtype t,

@@ -22,7 +22,7 @@ typedef struct sl_kernels {
     const char *tiles; /* register tiles, for logs and benchmarks */
     /* gemm.h, per weight type. */
     void (*gemm[SL_WTYPE_COUNT])(float *y, size_t ldy, const float *x, size_t ldx, int n, const void *wp, int in,
-                                 int c0, int c1);
+                                 int c0, int c1, const void *next, size_t next_bytes);
     /* lowrank.h's sl_lowrank_add_split, per element type of U / VT / VT2 (F32, BF16, F16; no
      * Q8_0 adapters: NULL). */
     void (*lowrank[SL_WTYPE_COUNT])(float *restrict y, size_t ldy, const float *restrict x, size_t ldx, int n, int in,

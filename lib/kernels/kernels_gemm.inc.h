@@ -34,10 +34,12 @@ static inline __attribute__((always_inline)) vf wload(const unsigned char *panel
  * every call site, so the loops unroll and the accumulators live in registers. Meanwhile the
  * PF_LINES cache lines from PF (a share of the next panel group) are prefetched into L2, one
  * per k step: the group after this one then comes from L2 when its first row tile starts,
- * instead of stalling that tile on memory (at 64 rows it cost a third of the step). */
+ * instead of stalling that tile on memory (at 64 rows it cost a third of the step); and the
+ * PN_LINES lines from PN, a share of the caller's next GEMM's first group (gemm.h). */
 static inline __attribute__((always_inline)) void tile(float *y, size_t ldy, const float *x, size_t ldx, int tm,
                                                        const unsigned char *wp, int np, int in, int ncols, int wt,
-                                                       const unsigned char *pf, int pf_lines) {
+                                                       const unsigned char *pf, int pf_lines,
+                                                       const unsigned char *pn, int pn_lines) {
     const size_t pstride = sl_gemm_panel_bytes((sl_wtype)wt, in);
     vf acc[GEMM_TILE_M][4 * NV];
     /* Q8_0 changes scale every SL_Q8_BLOCK k: its k loop runs in blocks. */
@@ -48,6 +50,7 @@ static inline __attribute__((always_inline)) void tile(float *y, size_t ldy, con
     if (wt != SL_WTYPE_Q8_0) {
         for (int k = 0; k < in; k++) {
             if (k < pf_lines) __builtin_prefetch(pf + (size_t)k * 64, 0, 2);
+            if (k < pn_lines) __builtin_prefetch(pn + (size_t)k * 64, 0, 2);
             vf w[4 * NV];
 #pragma GCC unroll 4
             for (int p = 0; p < np; p++) FOR_NV(e) w[p * NV + e] = wload(wp + p * pstride, wt, k, e, (vf){0});
@@ -68,6 +71,7 @@ static inline __attribute__((always_inline)) void tile(float *y, size_t ldy, con
             int k1 = in - k0 < SL_Q8_BLOCK ? in : k0 + SL_Q8_BLOCK;
             for (int k = k0; k < k1; k++) {
                 if (k < pf_lines) __builtin_prefetch(pf + (size_t)k * 64, 0, 2);
+                if (k < pn_lines) __builtin_prefetch(pn + (size_t)k * 64, 0, 2);
                 vf w[4 * NV];
 #pragma GCC unroll 4
                 for (int p = 0; p < np; p++) FOR_NV(e) w[p * NV + e] = wload(wp + p * pstride, wt, k, e, sc[p * NV + e]);
@@ -103,17 +107,24 @@ static inline __attribute__((always_inline)) void tile(float *y, size_t ldy, con
 
 /* tm * 8 + np selects the tile instance; TILE_M <= 8 and np <= 4. */
 #define TILE_CASE(M, P) \
-    case (M) * 8 + (P): if ((M) <= GEMM_TILE_M && (P) <= TILE_P_FOR(M)) tile(yt, ldy, xt, ldx, (M), wg, (P), in, ncols, wt, pf, pf_lines); break;
+    case (M) * 8 + (P): if ((M) <= GEMM_TILE_M && (P) <= TILE_P_FOR(M)) tile(yt, ldy, xt, ldx, (M), wg, (P), in, ncols, wt, pf, pf_lines, pn, pn_lines); break;
 #define TILE_CASES(M) TILE_CASE(M, 1) TILE_CASE(M, 2) TILE_CASE(M, 3) TILE_CASE(M, 4)
 
 static inline __attribute__((always_inline)) void gemm_any(float *y, size_t ldy, const float *x, size_t ldx, int n,
-                                                           const void *wpv, int in, int c0, int c1, int wt) {
+                                                           const void *wpv, int in, int c0, int c1, int wt,
+                                                           const void *next, size_t next_bytes) {
     if (c1 <= c0 || n <= 0) return;
     const unsigned char *wp = wpv;
     const size_t pstride = sl_gemm_panel_bytes((sl_wtype)wt, in);
     int p0 = c0 / SL_GEMM_PANEL, p1 = (c1 + SL_GEMM_PANEL - 1) / SL_GEMM_PANEL;
     /* Panels per group: those of the widest tile this call runs (all its rows when n < TILE_M). */
     const int gp = TILE_P_FOR(n < GEMM_TILE_M ? n : GEMM_TILE_M);
+    /* The next call's first lines (gemm.h), dealt evenly to this call's tiles (at most `in` each). */
+    const unsigned char *pn = next;
+    size_t pn_left = next ? (next_bytes + 63) / 64 : 0;
+    size_t tiles = (size_t)((p1 - p0 + gp - 1) / gp) * (size_t)((n + GEMM_TILE_M - 1) / GEMM_TILE_M);
+    size_t pn_q = (pn_left + tiles - 1) / tiles;
+    const int pn_quota = pn_q > (size_t)in ? in : (int)pn_q;
     for (int b0 = 0; b0 < n; b0 += BLOCK_M) {
         int b1 = n - b0 < BLOCK_M ? n : b0 + BLOCK_M;
         for (int pg = p0; pg < p1; pg += gp) {
@@ -129,7 +140,8 @@ static inline __attribute__((always_inline)) void gemm_any(float *y, size_t ldy,
             const unsigned char *pf = wg + (size_t)np * pstride;
             for (int t0 = b0; t0 < b1; t0 += GEMM_TILE_M, pf += (size_t)per_tile * 64) {
                 int tm = b1 - t0 < GEMM_TILE_M ? b1 - t0 : GEMM_TILE_M;
-                int pf_lines = per_tile;
+                int pf_lines = per_tile, pn_lines = pn_left < (size_t)pn_quota ? (int)pn_left : pn_quota;
+                pn_left -= (size_t)pn_lines;
                 float *yt = y + (size_t)t0 * ldy + col;
                 const float *xt = x + (size_t)t0 * ldx;
                 switch (tm * 8 + np) {
@@ -137,14 +149,16 @@ static inline __attribute__((always_inline)) void gemm_any(float *y, size_t ldy,
                     TILE_CASES(7) TILE_CASES(8)
                 default: break; /* unreachable: 1 <= tm <= TILE_M <= 8, 1 <= np <= TILE_P <= 4 */
                 }
+                pn += (size_t)pn_lines * 64;
             }
         }
     }
 }
 
 #define GEMM_FN(NAME, WT) \
-    static void NAME(float *y, size_t ldy, const float *x, size_t ldx, int n, const void *wp, int in, int c0, int c1) { \
-        gemm_any(y, ldy, x, ldx, n, wp, in, c0, c1, WT); \
+    static void NAME(float *y, size_t ldy, const float *x, size_t ldx, int n, const void *wp, int in, int c0, int c1, \
+                     const void *next, size_t next_bytes) { \
+        gemm_any(y, ldy, x, ldx, n, wp, in, c0, c1, WT, next, next_bytes); \
     }
 GEMM_FN(gemm_f32, SL_WTYPE_F32)
 GEMM_FN(gemm_bf16, SL_WTYPE_BF16)

@@ -161,9 +161,9 @@ static void rmsnorm(float *y, const float *x, const float *w, int n, int d, floa
 /* Columns [c0, c1) of Y (n, out) = X (n, in) W^T (+ bias); W packed as WT (gemm.h), c0 a
  * multiple of its panel width. */
 static void linear_cols(float *y, const float *x, const void *w, sl_wtype wt, const float *bias, int n, int out, int in,
-                        int c0, int c1) {
+                        int c0, int c1, const void *next, size_t next_bytes) {
     if (c1 <= c0) return;
-    sl_gemm_packed(y, (size_t)out, x, (size_t)in, n, w, wt, in, c0, c1);
+    sl_gemm_packed_next(y, (size_t)out, x, (size_t)in, n, w, wt, in, c0, c1, next, next_bytes);
     if (bias)
         for (int t = 0; t < n; t++) {
             float *yr = y + (size_t)t * out;
@@ -180,19 +180,53 @@ static void split_cols(int out, int i, int n, int *c0, int *c1) {
     if (*c0 > out) *c0 = out;
 }
 
-/* Up to three base linears over the same T rows, run as one job split by output columns. */
+/* The packed weights (out, in) of the base linear a step runs after module MOD of layer L
+ * (q, k, v, o, gate, up, down, then the next layer's q; the lm_head after the last down). */
+static const void *next_linear(const sl_model *m, int l, sl_module mod, int *out, int *in) {
+    static const sl_module order[] = {SL_MOD_Q, SL_MOD_K, SL_MOD_V, SL_MOD_O, SL_MOD_GATE, SL_MOD_UP, SL_MOD_DOWN};
+    int i = 0;
+    while (i < 6 && order[i] != mod) i++;
+    if (i < 6) {
+        sl_model_module_shape(m, order[i + 1], out, in);
+        return m->layers[l].w[order[i + 1]];
+    }
+    if (l + 1 < m->cfg.n_layers) {
+        sl_model_module_shape(m, SL_MOD_Q, out, in);
+        return m->layers[l + 1].w[SL_MOD_Q];
+    }
+    *out = m->cfg.vocab;
+    *in = m->cfg.hidden;
+    return m->lm_head;
+}
+
+/* Up to three base linears over the same T rows, run as one job split by output columns. Each
+ * thread's GEMM prefetches the first panels of its share of the linear that runs next (gemm.h:
+ * sl_gemm_packed_next); the lm_head job (LAYER < 0) has no next. */
 typedef struct lin_job {
-    int n_lin, T;
+    const sl_model *m;
+    int n_lin, T, layer;
     sl_wtype wt;
-    struct { float *y; const float *x; const void *w; const float *bias; int out, in; } l[3];
+    struct { float *y; const float *x; const void *w; const float *bias; int out, in; sl_module mod; } l[3];
 } lin_job;
 
 static void lin_job_run(void *ctx, int i, int n) {
     lin_job *j = ctx;
     for (int k = 0; k < j->n_lin; k++) {
-        int c0, c1;
+        int c0, c1, nout = 0, nin = 0;
         split_cols(j->l[k].out, i, n, &c0, &c1);
-        linear_cols(j->l[k].y, j->l[k].x, j->l[k].w, j->wt, j->l[k].bias, j->T, j->l[k].out, j->l[k].in, c0, c1);
+        const unsigned char *next = NULL;
+        size_t next_bytes = 0;
+        if (j->layer >= 0) {
+            next = next_linear(j->m, j->layer, j->l[k].mod, &nout, &nin);
+            int n0, n1;
+            split_cols(nout, i, n, &n0, &n1);
+            int panels = (n1 - n0 + SL_GEMM_PANEL - 1) / SL_GEMM_PANEL;
+            size_t pstride = sl_gemm_panel_bytes(j->wt, nin);
+            next += (size_t)(n0 / SL_GEMM_PANEL) * pstride;
+            next_bytes = (size_t)(panels < 4 ? panels : 4) * pstride; /* a group of AVX-512's tile */
+        }
+        linear_cols(j->l[k].y, j->l[k].x, j->l[k].w, j->wt, j->l[k].bias, j->T, j->l[k].out, j->l[k].in, c0, c1, next,
+                    next_bytes);
     }
 }
 
@@ -257,7 +291,7 @@ static void ad_job_run(void *ctx, int i, int n) {
  * run of sequences: two jobs, since an adapter adds to rows whose columns every thread writes. */
 static void modules_forward(sl_forward *f, const sl_module *mods, float *const *ys, int n_mod, const float *x) {
     const sl_layer_weights *L = &f->m->layers[f->layer];
-    lin_job lj = {.n_lin = n_mod, .T = f->T, .wt = f->m->wtype};
+    lin_job lj = {.m = f->m, .n_lin = n_mod, .T = f->T, .layer = f->layer, .wt = f->m->wtype};
     ad_job aj = {.f = f, .n_mod = n_mod};
     int any_adapter = 0;
     for (int k = 0; k < n_mod; k++) {
@@ -269,6 +303,7 @@ static void modules_forward(sl_forward *f, const sl_module *mods, float *const *
         lj.l[k].bias = L->bias[mods[k]];
         lj.l[k].out = out;
         lj.l[k].in = in;
+        lj.l[k].mod = mods[k];
         aj.m[k].mod = mods[k];
         aj.m[k].y = ys[k];
         aj.m[k].x = x;
@@ -495,7 +530,7 @@ int sl_forward_run(sl_forward *f, sl_kv_pool *kv, const sl_batch_seq *seqs, int 
             rmsnorm(f->xl + (size_t)r * D, f->x + (size_t)(f->seq_off[s] + i) * D, m->final_norm, 1, D, c->rms_eps);
     }
     if (R > 0) {
-        lin_job lj = {.n_lin = 1, .T = R, .wt = m->wtype};
+        lin_job lj = {.m = m, .n_lin = 1, .T = R, .layer = -1, .wt = m->wtype};
         lj.l[0].y = logits;
         lj.l[0].x = f->xl;
         lj.l[0].w = m->lm_head;
