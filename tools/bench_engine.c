@@ -462,8 +462,9 @@ int main(int argc, char **argv) {
     int kvt = sl_wtype_parse(kv_dtype);
     if (kvt < 0) fail("--kv-dtype", SL_EINVAL, kv_dtype);
     if ((rc = sl_kv_pool_init(&b->kv, b->m, n_blocks, BLOCK, (sl_wtype)kvt, err, sizeof err))) fail("KV pool init", rc, err);
-    fprintf(stderr, "bench_engine: kernels %s (%s), weights %s, KV %s\n", sl_kernels_active()->name,
-            sl_kernels_active()->tiles, sl_model_wtype_name(b->m), kv_dtype);
+    fprintf(stderr, "bench_engine: kernels %s (%s), weights %s, KV %s; the yardstick: OpenBLAS %s kernels\n",
+            sl_kernels_active()->name, sl_kernels_active()->tiles, sl_model_wtype_name(b->m), kv_dtype,
+            openblas_get_corename() ? openblas_get_corename() : "(unknown)");
     b->logits = malloc((size_t)b->max_b * (size_t)b->c->vocab * sizeof(float));
     if (!b->logits) { fprintf(stderr, "bench_engine: out of memory\n"); return 1; }
     for (int s = 0; s < b->max_b; s++) {
@@ -623,8 +624,9 @@ int main(int argc, char **argv) {
     jnum(o, &first, "cpus", (double)ncpu);
     jnum(o, &first, "openblas_threads", openblas_get_num_threads());
     jnum(o, &first, "forward_threads", sl_forward_threads(b->f));
-    fprintf(o, ",\n  \"kernels\": \"%s\",\n  \"weights_dtype\": \"%s\",\n  \"kv_dtype\": \"%s\"\n}\n", sl_kernels_active()->name,
-            sl_model_wtype_name(b->m), kv_dtype);
+    const char *core = openblas_get_corename();
+    fprintf(o, ",\n  \"kernels\": \"%s\",\n  \"openblas_core\": \"%s\",\n  \"weights_dtype\": \"%s\",\n  \"kv_dtype\": \"%s\"\n}\n",
+            sl_kernels_active()->name, core ? core : "unknown", sl_model_wtype_name(b->m), kv_dtype);
 
 out:
     for (int s = 0; s < b->max_b; s++) sl_kv_seq_release(b->kv, &b->seqs[s]);

@@ -12,6 +12,15 @@ bench_renice() {
     fi
 }
 
+# The yardstick follows the kernels: when SL_KERNELS forces a lower kernel set, OpenBLAS
+# (Debian's build picks its kernels at run time) is forced to the same ISA, so that "ratio to
+# sgemm peak" compares like with like (an AVX2 kernel against an AVX-512 sgemm could never
+# reach 0.6). An OPENBLAS_CORETYPE already set wins; bench_engine reports the core it ran.
+case "${SL_KERNELS:-}" in
+avx2) OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Haswell} && export OPENBLAS_CORETYPE ;;
+generic) OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Nehalem} && export OPENBLAS_CORETYPE ;;
+esac
+
 # bench_init BUILD: goes to the repository root; sets B (the build directory), DATA (its cache of
 # generated models and adapters) and OUT (bench.json, SL_BENCH_JSON) and creates their directories.
 bench_init() {

@@ -200,6 +200,8 @@ def main(argv):
         print("   %-42s %10s %8s  %s" % (name, "-" if v is None else "%.3f" % v, t["bar"], status))
     if "kernels" in res:
         print("   kernels: %s" % res["kernels"])
+    if "openblas_core" in res:
+        print("   yardstick: OpenBLAS sgemm on its %s kernels" % res["openblas_core"])
     return 0
 
 
