@@ -468,9 +468,10 @@ static void req_unhold(sl__req *q) {
 static void on_poll_closed(uv_handle_t *h) { req_unhold(h->data); }
 
 /* Work of requests on libuv's thread pool (uploads' disk jobs and checks, deletes, adapter
- * loads and imports) goes through a gate per tenant (per client address without keys): at
- * most SL__GATE_JOBS of one tenant's jobs are on the pool at a time, the rest wait in the
- * gate, in order. Without it a tenant with four uploads in flight (--max-uploads-per-tenant)
+ * loads and imports) goes through a gate per tenant when there are keys (without them all
+ * requests act for one tenant, "default", which cannot be kept from itself): at most
+ * SL__GATE_JOBS of one tenant's jobs are on the pool at a time, the rest wait in the gate,
+ * in order. Without it a tenant with four uploads in flight (--max-uploads-per-tenant)
  * keeps four pool threads busy at once, and on a 2-core machine another tenant's upload
  * waits for CPU behind them (its check, the wake-up after each of its fsyncs): its median
  * latency was 4.3-6.0x its idle one under a stream of refused uploads, 2.7-3.4x with the
@@ -481,7 +482,7 @@ static void on_poll_closed(uv_handle_t *h) { req_unhold(h->data); }
 typedef struct offload offload;
 struct sl__gate {
     struct sl__gate *next;
-    char key[80];          /* the tenant, or "@" and the client address */
+    char tenant[SL__NAME_MAX + 1];
     int running;           /* its jobs on the pool */
     offload *head, *tail;  /* its jobs waiting (owned) */
 };
@@ -542,16 +543,14 @@ static void offload_done(uv_work_t *w, int status) {
 
 static int offload_queue(sl__req *q, offload *o) {
     sl_api *a = q->api;
-    char key[80];
-    sl__conn *k = a->keys ? NULL : conn_of(q->mhd);
-    if (k) snprintf(key, sizeof key, "@%s", k->addr);
-    else snprintf(key, sizeof key, "%s", q->tenant);
-    sl__gate *g = a->gates;
-    while (g && strcmp(g->key, key) != 0) g = g->next;
-    if (!g && (g = calloc(1, sizeof *g)) != NULL) {
-        snprintf(g->key, sizeof g->key, "%s", key);
-        g->next = a->gates;
-        a->gates = g;
+    sl__gate *g = NULL;
+    if (a->keys) {
+        for (g = a->gates; g && strcmp(g->tenant, q->tenant) != 0;) g = g->next;
+        if (!g && (g = calloc(1, sizeof *g)) != NULL) {
+            snprintf(g->tenant, sizeof g->tenant, "%s", q->tenant);
+            g->next = a->gates;
+            a->gates = g;
+        }
     }
     o->gate = g;
     if (g && g->running >= SL__GATE_JOBS) { /* its turn comes in gate_leave */
