@@ -5,7 +5,8 @@
 #   tools/bench.sh build/bench
 #
 # 1. generates (once; cached in BUILD/data) a random SmolLM2-135M-shape model and 64 rank-16
-#    SymLoRA + 64 rank-16 LoRA adapters on all seven modules (BUILD/gen_model);
+#    SymLoRA (F32, and the same values in BF16) + 64 rank-16 LoRA adapters on all seven modules
+#    (BUILD/gen_model);
 # 2. runs BUILD/bench_engine: machine limits, decode/prefill throughput, 64 tenants per batch;
 # 3. runs BUILD/bench_tokenizer on the llama3-bpe fixture tokenizer, when that program exists;
 # 4. HTTP end to end and hot swap (parts 5-6): BUILD/symlorad on a free loopback port, driven by
@@ -33,6 +34,7 @@ DATA=$B/data
 OUT=${SL_BENCH_JSON:-build/bench.json}
 MODEL=$DATA/smollm2-135m-f32
 SYM=$DATA/symlora-r16-all-x64
+SYM16=$DATA/symlora-r16-all-x64-bf16
 LORA=$DATA/lora-r16-all-x64
 TOKENIZER=tests/fixtures/tokenizers/llama3-bpe/tokenizer.json # also what bench_lib.sh extends
 
@@ -43,10 +45,11 @@ mkdir -p "$DATA" "$(dirname "$OUT")"
 
 cached "$MODEL" "$B/gen_model" model --preset smollm2-135m --out "$MODEL" --dtype f32 --seed 1
 cached "$SYM" "$B/gen_model" adapters --model "$MODEL" --out "$SYM" --count 64 --kind symlora --rank 16 --targets all --seed 2
+cached "$SYM16" "$B/gen_model" adapters --model "$MODEL" --out "$SYM16" --count 64 --kind symlora --rank 16 --targets all --seed 2 --dtype bf16
 cached "$LORA" "$B/gen_model" adapters --model "$MODEL" --out "$LORA" --count 64 --kind lora --rank 16 --targets all --seed 3
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-ENGINE_CMD="$B/bench_engine --model $MODEL --symlora $SYM --lora $LORA --adapters 64 --min-time ${SL_BENCH_MIN_TIME:-1.5} --max-steps ${SL_BENCH_MAX_STEPS:-24}"
+ENGINE_CMD="$B/bench_engine --model $MODEL --symlora $SYM --symlora-bf16 $SYM16 --lora $LORA --adapters 64 --min-time ${SL_BENCH_MIN_TIME:-1.5} --max-steps ${SL_BENCH_MAX_STEPS:-24}"
 if [ "${SL_BENCH_ENGINE:-1}" = 0 ] && [ -s "$B/bench_engine.json" ]; then
     echo "bench.sh: SL_BENCH_ENGINE=0: engine numbers reused from $B/bench_engine.json (an earlier run)"
 else
@@ -395,8 +398,10 @@ rows = [
     ("fixture llama-tiny: decode batch 64", "fixture_llama_tiny_decode_b64_tok_s", " tok/s"),
     ("batch 64, no adapter", "b64_none_tok_s", " tok/s"),
     ("batch 64, 64 SymLoRA r16 (7 modules)", "b64_symlora64_tok_s", " tok/s"),
+    ("batch 64, 64 SymLoRA r16 BF16 (7 modules)", "b64_symlora64_bf16_tok_s", " tok/s"),
     ("batch 64, 64 LoRA r16 (7 modules)", "b64_lora64_tok_s", " tok/s"),
     ("SymLoRA r16 adapter, resident", "symlora_adapter_bytes", " B"),
+    ("SymLoRA r16 BF16 adapter, resident", "symlora_bf16_adapter_bytes", " B"),
     ("LoRA r16 adapter, resident", "lora_adapter_bytes", " B"),
     ("tokenizer encode", "tokenizer_encode_mb_s", " MB/s"),
     ("HTTP 32 streams / 8 adapters", "http_c32_tok_s", " tok/s"),
@@ -434,6 +439,7 @@ targets = [
     ("decode_b64_gflops / sgemm_peak_gflops", "ratio_b64_gflops_over_peak", lambda r: r >= 0.5, ">= 0.5"),
     ("decode_b1 * model_bytes / read_bandwidth", "ratio_b1_bandwidth_use", lambda r: r >= 0.6, ">= 0.6"),
     ("b64_symlora64 / b64_none", "ratio_symlora64_over_none", lambda r: r >= 0.8, ">= 0.8"),
+    ("b64_symlora64_bf16 / b64_none", "ratio_symlora64_bf16_over_none", lambda r: r >= 0.8, ">= 0.8"),
     ("b64_symlora64 / b64_lora64", "ratio_symlora64_over_lora64", lambda r: r > 1.0, "> 1"),
     ("http_c32 / engine decode b32", "ratio_http_c32_over_engine_b32", lambda r: r >= 0.8, ">= 0.8"),
     ("  (info) http_c32 / engine b32 mean, adjacent", "ratio_http_c32_over_engine_b32_adjacent_mean", lambda r: r >= 0.8, ">= 0.8"),

@@ -1,7 +1,8 @@
 /* bench_engine.c — engine-level benchmarks (issue 8, parts 1-3), in one process and one run.
  *
- *   bench_engine --model DIR [--symlora DIR] [--lora DIR] [--adapters N] [--min-time S]
- *                [--max-steps N] [--profile BATCH:none|symlora|lora] [--profile-steps N]
+ *   bench_engine --model DIR [--symlora DIR] [--symlora-bf16 DIR] [--lora DIR] [--adapters N]
+ *                [--min-time S] [--max-steps N] [--profile BATCH:none|symlora|symlora-bf16|lora]
+ *                [--profile-steps N]
  *                [--batches B1,B2,... (1,8,32,64,128)] [--limits 0|1] [--prefill-reps N (3)]
  *                [--sweeps N (2)] [--distinct N (8)]
  *                [--dtype auto|f32|bf16|f16|q8_0] [--kv-dtype f32|bf16|f16]
@@ -19,12 +20,14 @@
  *      the resident weight bytes and the KV pool bytes (the pool holds max(batches) contexts);
  *      --limits 0 skips part 1 (its keys are then null; bench.sh has them from the main run);
  *   3. batch 64 without adapter, with 64 distinct SymLoRA adapters (--symlora DIR holds
- *      000, 001, ... as written by gen_model) and with 64 distinct LoRA adapters (--lora), each
- *      sequence its own adapter (sequences with equal adapters would be adjacent; here all
- *      differ); the resident bytes of one adapter of each kind (sl_adapter_bytes).
+ *      000, 001, ... as written by gen_model), with the same SymLoRA adapters in BF16
+ *      (--symlora-bf16: gen_model --dtype bf16, kept in BF16 by the loader: half the bytes the
+ *      adapter pass reads) and with 64 distinct LoRA adapters (--lora), each sequence its own
+ *      adapter (sequences with equal adapters would be adjacent; here all differ); the resident
+ *      bytes of one adapter of each kind (sl_adapter_bytes).
  * Timing: machine limits are the best of several runs; decode throughput is B / the fastest
  * step of two sweeps (--sweeps) over the batch sizes (the "_mean_" keys give B * steps / total time of
- * the better sweep, for comparison), and the three batch-64 adapter cases
+ * the better sweep, for comparison), and the batch-64 adapter cases
  * run in interleaved rounds, so load from other processes on a shared machine disturbs the
  * ratios as little as possible.
  * A readable table goes to stderr, one JSON object to stdout.
@@ -365,9 +368,9 @@ static void free_adapters(sl_adapter **ads, int n) {
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: bench_engine --model DIR [--symlora DIR] [--lora DIR] [--adapters N (64)]\n"
+    fprintf(stderr, "usage: bench_engine --model DIR [--symlora DIR] [--symlora-bf16 DIR] [--lora DIR] [--adapters N (64)]\n"
                     "                    [--min-time SECONDS (1.5)] [--max-steps N (24)]\n"
-                    "                    [--profile BATCH:none|symlora|lora [--profile-steps N (10)]] [--threads N (0: one per CPU)]\n"
+                    "                    [--profile BATCH:none|symlora|symlora-bf16|lora [--profile-steps N (10)]] [--threads N (0: one per CPU)]\n"
                     "                    [--batches B1,B2,.. (1,8,32,64,128)] [--limits 0|1 (1)] [--prefill-reps N (3)] [--sweeps N (2)]\n"
                     "                    [--distinct N (8): contexts prefilled, copied to the others]\n"
                     "                    [--dtype auto|f32|bf16|f16|q8_0] [--kv-dtype f32|bf16|f16]\n");
@@ -384,7 +387,7 @@ static void jnum(FILE *fp, int *first, const char *key, double v) {
 }
 
 int main(int argc, char **argv) {
-    const char *model_dir = NULL, *sym_dir = NULL, *lora_dir = NULL, *profile = NULL, *dtype = "auto", *kv_dtype = "f32";
+    const char *model_dir = NULL, *sym_dir = NULL, *sym16_dir = NULL, *lora_dir = NULL, *profile = NULL, *dtype = "auto", *kv_dtype = "f32";
     int n_ad = 64, profile_steps = 10, limits = 1, prefill_reps = 3;
     bench *b = calloc(1, sizeof *b);
     if (!b) return 1;
@@ -396,6 +399,7 @@ int main(int argc, char **argv) {
         i++;
         if (!strcmp(a, "--model")) model_dir = v;
         else if (!strcmp(a, "--symlora")) sym_dir = v;
+        else if (!strcmp(a, "--symlora-bf16")) sym16_dir = v;
         else if (!strcmp(a, "--lora")) lora_dir = v;
         else if (!strcmp(a, "--adapters")) n_ad = atoi(v);
         else if (!strcmp(a, "--min-time")) b->min_time = atof(v);
@@ -419,14 +423,15 @@ int main(int argc, char **argv) {
         const char *colon = strchr(profile, ':');
         prof_b = atoi(profile);
         prof_kind = colon ? colon + 1 : "none";
-        if (prof_b < 1 || prof_b > MAX_B || (strcmp(prof_kind, "none") && strcmp(prof_kind, "symlora") && strcmp(prof_kind, "lora")))
+        if (prof_b < 1 || prof_b > MAX_B ||
+            (strcmp(prof_kind, "none") && strcmp(prof_kind, "symlora") && strcmp(prof_kind, "symlora-bf16") && strcmp(prof_kind, "lora")))
             usage();
         if (strcmp(prof_kind, "none") && prof_b > n_ad) n_ad = prof_b;
     }
     b->max_b = profile ? prof_b : 1;
     for (int i = 0; !profile && i < n_batches; i++)
         if (batches[i] > b->max_b) b->max_b = batches[i];
-    if (!profile && (sym_dir || lora_dir) && n_ad > b->max_b) b->max_b = n_ad;
+    if (!profile && (sym_dir || sym16_dir || lora_dir) && n_ad > b->max_b) b->max_b = n_ad;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     if (ncpu < 1) ncpu = 1;
 
@@ -479,9 +484,14 @@ int main(int argc, char **argv) {
         sl_adapter **ads = NULL;
         size_t bytes = 0;
         double ms = 0;
-        const char *dir = !strcmp(prof_kind, "symlora") ? sym_dir : !strcmp(prof_kind, "lora") ? lora_dir : NULL;
+        const char *dir = !strcmp(prof_kind, "symlora") ? sym_dir : !strcmp(prof_kind, "symlora-bf16") ? sym16_dir
+                        : !strcmp(prof_kind, "lora") ? lora_dir : NULL;
         if (strcmp(prof_kind, "none") && !dir) usage();
-        if (dir) ads = load_adapters(b, dir, prof_b, &bytes, &ms);
+        if (dir) {
+            ads = load_adapters(b, dir, prof_b, &bytes, &ms);
+            fprintf(stderr, "profile: %s adapters stored as %s, %zu resident bytes each\n", prof_kind,
+                    sl_wtype_name(sl_adapter_wtype(ads[0])), bytes);
+        }
         int distinct = prof_b < n_distinct ? prof_b : n_distinct;
         prefill_contexts(b, distinct);
         replicate_contexts(b, distinct, prof_b);
@@ -508,38 +518,43 @@ int main(int argc, char **argv) {
     double prefill_tps = prefill_prompt(b, prefill_reps), prefill_gflops = prefill_tps / PREFILL_LEN * prefill_flops(b) * 1e-9;
     fprintf(stderr, "  prefill 512-token prompt: %.1f tok/s, %.1f GFLOP/s\n", prefill_tps, prefill_gflops);
 
-    /* 3. 64 tenants in one batch (only with --symlora or --lora). */
+    /* 3. 64 tenants in one batch (only with --symlora, --symlora-bf16 or --lora). */
     int B = n_ad;
-    double none_tps = NAN, sym_tps = NAN, lora_tps = NAN, sym_bytes = NAN, lora_bytes = NAN, sym_ms = NAN, lora_ms = NAN;
-    sl_adapter **sym = NULL, **lora = NULL;
-    if (sym_dir) {
+    enum { K_SYM, K_SYM16, K_LORA, N_KINDS };
+    static const char *const kind_label[N_KINDS] = {"SymLoRA", "SymLoRA BF16", "LoRA"};
+    const char *kind_dir[N_KINDS] = {sym_dir, sym16_dir, lora_dir};
+    double none_tps = NAN, tps[N_KINDS] = {NAN, NAN, NAN}, bytes[N_KINDS] = {NAN, NAN, NAN}, load_ms[N_KINDS] = {NAN, NAN, NAN};
+    sl_adapter **ads[N_KINDS] = {NULL};
+    int any_ads = 0;
+    for (int k = 0; k < N_KINDS; k++) {
+        if (!kind_dir[k]) continue;
         size_t by;
-        fprintf(stderr, "bench_engine: loading %d SymLoRA adapters from %s\n", n_ad, sym_dir);
-        sym = load_adapters(b, sym_dir, n_ad, &by, &sym_ms);
-        sym_bytes = (double)by;
+        fprintf(stderr, "bench_engine: loading %d %s adapters from %s\n", n_ad, kind_label[k], kind_dir[k]);
+        ads[k] = load_adapters(b, kind_dir[k], n_ad, &by, &load_ms[k]);
+        bytes[k] = (double)by;
+        any_ads = 1;
     }
-    if (lora_dir) {
-        size_t by;
-        fprintf(stderr, "bench_engine: loading %d LoRA adapters from %s\n", n_ad, lora_dir);
-        lora = load_adapters(b, lora_dir, n_ad, &by, &lora_ms);
-        lora_bytes = (double)by;
-    }
-    if (sym || lora) {
-        /* Interleaved rounds, fastest step of each kind: load from elsewhere hits all three alike. */
-        decode_result rn = {0}, rs = {0}, rl = {0};
+    if (any_ads) {
+        /* Interleaved rounds, fastest step of each kind: load from elsewhere hits them all alike. */
+        decode_result rn = {0}, rk[N_KINDS] = {{0}};
         for (int rep = 0; rep < 3; rep++) {
             keep_best(&rn, decode(b, B, NULL, 3));
-            if (sym) keep_best(&rs, decode(b, B, sym, 3));
-            if (lora) keep_best(&rl, decode(b, B, lora, 3));
+            for (int k = 0; k < N_KINDS; k++)
+                if (ads[k]) keep_best(&rk[k], decode(b, B, ads[k], 3));
         }
         none_tps = rn.tok_s;
-        if (sym) sym_tps = rs.tok_s;
-        if (lora) lora_tps = rl.tok_s;
-        fprintf(stderr, "  batch %d: none %.1f tok/s (mean %.1f), SymLoRA %.1f (mean %.1f), LoRA %.1f (mean %.1f)\n", B, rn.tok_s,
-                rn.mean_tok_s, rs.tok_s, rs.mean_tok_s, rl.tok_s, rl.mean_tok_s);
+        fprintf(stderr, "  batch %d: none %.1f tok/s (mean %.1f)", B, rn.tok_s, rn.mean_tok_s);
+        for (int k = 0; k < N_KINDS; k++) {
+            if (!ads[k]) continue;
+            tps[k] = rk[k].tok_s;
+            fprintf(stderr, ", %s %.1f (mean %.1f)", kind_label[k], rk[k].tok_s, rk[k].mean_tok_s);
+        }
+        fprintf(stderr, "\n");
     }
-    free_adapters(sym, n_ad);
-    free_adapters(lora, n_ad);
+    for (int k = 0; k < N_KINDS; k++) free_adapters(ads[k], n_ad);
+    double sym_tps = tps[K_SYM], sym16_tps = tps[K_SYM16], lora_tps = tps[K_LORA], sym_bytes = bytes[K_SYM],
+           sym16_bytes = bytes[K_SYM16], lora_bytes = bytes[K_LORA], sym_ms = load_ms[K_SYM], sym16_ms = load_ms[K_SYM16],
+           lora_ms = load_ms[K_LORA];
     /* Resident memory now, after every measurement touched its buffers. */
     double rss = proc_status_bytes("VmRSS"), hwm = proc_status_bytes("VmHWM"), kv_bytes = (double)sl_kv_pool_bytes(b->kv);
     if (limits) machine_limits((int)ncpu, &peak, &bw);
@@ -551,6 +566,7 @@ int main(int argc, char **argv) {
         if (batches[i] == 64) b64g = dec[i].gflops;
     }
     double r_gemm = b64g / peak, r_bw = b1 * model_bytes / (bw * 1e9), r_sym = sym_tps / none_tps, r_lora = lora_tps / none_tps,
+           r_sym16 = sym16_tps / none_tps, r_sym16_bytes = sym16_bytes / sym_bytes,
            r_sl = sym_tps / lora_tps, r_bytes = sym_bytes / lora_bytes, r_prefill = prefill_gflops / peak;
     fprintf(stderr, "\n  %-44s %12s\n  %-44s %12.1f\n  %-44s %12.2f\n  %-44s %12.1f\n", "engine", "value", "sgemm peak GFLOP/s", peak,
             "read bandwidth GB/s", bw, "model bytes (MiB)", model_bytes / 1048576.0);
@@ -561,24 +577,27 @@ int main(int argc, char **argv) {
     }
     fprintf(stderr,
             "  %-44s %12.1f\n  %-44s %12.1f\n  %-44s %12.1f\n"
-            "  %-44s %12.1f\n  %-44s %12.1f\n  %-44s %12.1f\n"
-            "  %-44s %12.0f\n  %-44s %12.0f\n  %-44s %12.1f\n  %-44s %12.1f\n"
+            "  %-44s %12.1f\n  %-44s %12.1f\n  %-44s %12.1f\n  %-44s %12.1f\n"
+            "  %-44s %12.0f\n  %-44s %12.0f\n  %-44s %12.0f\n  %-44s %12.1f\n  %-44s %12.1f\n  %-44s %12.1f\n"
             "  %-44s %12.1f\n  %-44s %12.1f\n",
             "prefill 512-token prompt tok/s", prefill_tps, "prefill 512-token prompt GFLOP/s", prefill_gflops,
             "prefill 4x128 contexts tok/s", ctx_prefill_tps,
-            "batch 64, no adapter tok/s", none_tps, "batch 64, 64 SymLoRA r16 tok/s", sym_tps, "batch 64, 64 LoRA r16 tok/s", lora_tps,
-            "SymLoRA adapter resident bytes", sym_bytes, "LoRA adapter resident bytes", lora_bytes,
-            "SymLoRA adapter load p50 ms", sym_ms, "LoRA adapter load p50 ms", lora_ms,
+            "batch 64, no adapter tok/s", none_tps, "batch 64, 64 SymLoRA r16 tok/s", sym_tps,
+            "batch 64, 64 SymLoRA r16 BF16 tok/s", sym16_tps, "batch 64, 64 LoRA r16 tok/s", lora_tps,
+            "SymLoRA adapter resident bytes", sym_bytes, "SymLoRA BF16 adapter resident bytes", sym16_bytes,
+            "LoRA adapter resident bytes", lora_bytes,
+            "SymLoRA adapter load p50 ms", sym_ms, "SymLoRA BF16 adapter load p50 ms", sym16_ms, "LoRA adapter load p50 ms", lora_ms,
             "VmRSS (MiB)", rss / 1048576.0, "KV pool (MiB)", kv_bytes / 1048576.0);
     fprintf(stderr,
             "\n  %-52s %8s %10s\n"
             "  %-52s %8.3f %10s\n  %-52s %8.3f %10s\n  %-52s %8.3f %10s\n  %-52s %8.3f %10s\n  %-52s %8.3f %10s\n"
-            "  %-52s %8.3f %10s\n",
+            "  %-52s %8.3f %10s\n  %-52s %8.3f %10s\n",
             "target (issue 13)", "ratio", "goal",
             "decode_b64_gflops / sgemm_peak_gflops", r_gemm, ">= 0.6",
             "decode_b1_tok_s * model_bytes / read_bandwidth", r_bw, ">= 0.7",
             "prefill_gflops / sgemm_peak_gflops", r_prefill, ">= 0.5",
             "b64_symlora64_tok_s / b64_none_tok_s", r_sym, ">= 0.9",
+            "b64_symlora64_bf16_tok_s / b64_none_tok_s", r_sym16, ">= 0.9",
             "b64_symlora64_tok_s / b64_lora64_tok_s", r_sl, "> 1",
             "symlora_adapter_bytes / lora_adapter_bytes", r_bytes, "(info)");
 
@@ -604,15 +623,20 @@ int main(int argc, char **argv) {
     jnum(o, &first, "prefill_ctx_4x128_tok_s", ctx_prefill_tps);
     jnum(o, &first, "b64_none_tok_s", none_tps);
     jnum(o, &first, "b64_symlora64_tok_s", sym_tps);
+    jnum(o, &first, "b64_symlora64_bf16_tok_s", sym16_tps);
     jnum(o, &first, "b64_lora64_tok_s", lora_tps);
     jnum(o, &first, "symlora_adapter_bytes", sym_bytes);
+    jnum(o, &first, "symlora_bf16_adapter_bytes", sym16_bytes);
     jnum(o, &first, "lora_adapter_bytes", lora_bytes);
     jnum(o, &first, "symlora_load_p50_ms", sym_ms);
+    jnum(o, &first, "symlora_bf16_load_p50_ms", sym16_ms);
     jnum(o, &first, "lora_load_p50_ms", lora_ms);
     jnum(o, &first, "ratio_b64_gflops_over_peak", r_gemm);
     jnum(o, &first, "ratio_b1_bandwidth_use", r_bw);
     jnum(o, &first, "ratio_prefill_gflops_over_peak", r_prefill);
     jnum(o, &first, "ratio_symlora64_over_none", r_sym);
+    jnum(o, &first, "ratio_symlora64_bf16_over_none", r_sym16);
+    jnum(o, &first, "ratio_symlora_bf16_over_f32_bytes", r_sym16_bytes);
     jnum(o, &first, "ratio_lora64_over_none", r_lora);
     jnum(o, &first, "ratio_symlora64_over_lora64", r_sl);
     jnum(o, &first, "ratio_symlora_over_lora_bytes", r_bytes);

@@ -1,15 +1,17 @@
 /* gen_model.c — random models and adapters of real shapes, for benchmarks without downloads.
  *
- *   gen_model model --preset NAME --out DIR [--dtype f32|bf16] [--seed N] [--layers N]
+ *   gen_model model --preset NAME --out DIR [--dtype f32|bf16|f16] [--seed N] [--layers N]
  *                   [--tokenizer DIR]
  *       A Hugging Face model directory: config.json, generation_config.json,
  *       model.safetensors (random weights), tokenizer.json + tokenizer_config.json copied from
  *       --tokenizer (default tests/fixtures/tokenizers/llama3-bpe).
  *       Presets: smollm2-135m, qwen2.5-0.5b, llama-3.2-1b (shapes of the real checkpoints).
  *   gen_model adapters --model DIR --out DIR --count N --kind symlora|lora --rank R
- *                   [--targets all|q_proj,v_proj,...] [--alpha A] [--dtype f32|bf16] [--seed N]
+ *                   [--targets all|q_proj,v_proj,...] [--alpha A] [--dtype f32|bf16|f16] [--seed N]
  *       N PEFT-style adapter directories OUT/000, OUT/001, ... (adapter_config.json +
- *       adapter_model.safetensors) for the model whose config.json is in --model.
+ *       adapter_model.safetensors) for the model whose config.json is in --model. --dtype is the
+ *       tensors' dtype (the values drawn in F32, rounded to nearest even); the daemon keeps a
+ *       BF16 / F16 adapter in that type (lib/adapters/adapter.h).
  *
  * The fixture tokenizer has a small vocabulary (1024 ids); the model keeps the preset's real
  * vocabulary (>= the tokenizer's), so the embedding and lm_head cost what they cost in the real
@@ -142,15 +144,16 @@ static void write_all(FILE *fp, const void *p, size_t n, const char *path) {
 
 /* Writes PATH: the header (padded with spaces so the data starts 64-byte aligned, which keeps
  * F32 tensors usable in place from the map), then each tensor's random data. */
-static void write_safetensors(const char *path, const tensor_list *tl, int bf16, uint64_t seed) {
-    size_t esz = bf16 ? 2 : 4;
+/* DT: SL_DTYPE_F32, SL_DTYPE_BF16 or SL_DTYPE_F16. */
+static void write_safetensors(const char *path, const tensor_list *tl, sl_dtype dt, uint64_t seed) {
+    size_t esz = dt == SL_DTYPE_F32 ? 4 : 2;
     sbuf h = {0};
     sb_printf(&h, "{\"__metadata__\":{\"format\":\"pt\"}");
     uint64_t off = 0;
     for (size_t i = 0; i < tl->n; i++) {
         const tensor_spec *t = &tl->v[i];
         uint64_t nb = (uint64_t)nelem(t) * esz;
-        sb_printf(&h, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%lld", t->name, bf16 ? "BF16" : "F32", (long long)t->shape[0]);
+        sb_printf(&h, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%lld", t->name, sl_dtype_name(dt), (long long)t->shape[0]);
         if (t->ndim == 2) sb_printf(&h, ",%lld", (long long)t->shape[1]);
         sb_printf(&h, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off, (unsigned long long)(off + nb));
         off += nb;
@@ -181,8 +184,8 @@ static void write_safetensors(const char *path, const tensor_list *tl, int bf16,
                 for (size_t j = 0; j < k; j++) fb[j] = 1.0f;
             else
                 for (size_t j = 0; j < k; j++) fb[j] = rng_normal(&r) * t->scale;
-            if (bf16) {
-                for (size_t j = 0; j < k; j++) hb[j] = sl_f32_to_bf16(fb[j]);
+            if (dt != SL_DTYPE_F32) {
+                for (size_t j = 0; j < k; j++) hb[j] = dt == SL_DTYPE_BF16 ? sl_f32_to_bf16(fb[j]) : sl_f32_to_f16(fb[j]);
                 write_all(fp, hb, k * 2, tmp);
             } else {
                 write_all(fp, fb, k * 4, tmp);
@@ -290,12 +293,16 @@ typedef struct opts {
     double alpha;
 } opts;
 
+static sl_dtype dtype_of(const char *name) {
+    return !strcmp(name, "bf16") ? SL_DTYPE_BF16 : !strcmp(name, "f16") ? SL_DTYPE_F16 : SL_DTYPE_F32;
+}
+
 static void usage(void) {
     fprintf(stderr,
             "usage: gen_model model --preset smollm2-135m|qwen2.5-0.5b|llama-3.2-1b --out DIR\n"
-            "                 [--dtype f32|bf16] [--seed N] [--layers N] [--tokenizer DIR]\n"
+            "                 [--dtype f32|bf16|f16] [--seed N] [--layers N] [--tokenizer DIR]\n"
             "       gen_model adapters --model DIR --out DIR --count N --kind symlora|lora --rank R\n"
-            "                 [--targets all|q_proj,k_proj,...] [--alpha A] [--dtype f32|bf16] [--seed N]\n");
+            "                 [--targets all|q_proj,k_proj,...] [--alpha A] [--dtype f32|bf16|f16] [--seed N]\n");
     exit(2);
 }
 
@@ -304,7 +311,7 @@ static int gen_model(const opts *o) {
     for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
         if (o->preset && strcmp(presets[i].name, o->preset) == 0) p = &presets[i];
     if (!p || !o->out) usage();
-    int bf16 = strcmp(o->dtype, "bf16") == 0;
+    sl_dtype dt = dtype_of(o->dtype);
     int layers = o->layers > 0 ? o->layers : p->layers;
     int qwen = strcmp(p->model_type, "qwen2") == 0;
     mkdir_p(o->out);
@@ -319,7 +326,7 @@ static int gen_model(const opts *o) {
               p->hidden, layers, p->heads, p->kv_heads, p->head_dim, p->inter, p->vocab, p->max_pos, p->rms_eps);
     sb_printf(&c, "  \"hidden_act\": \"silu\",\n  \"initializer_range\": 0.02,\n  \"tie_word_embeddings\": true,\n"
                   "  \"bos_token_id\": 0,\n  \"eos_token_id\": 1,\n  \"torch_dtype\": \"%s\",\n  \"rope_theta\": %.1f,\n",
-              bf16 ? "bfloat16" : "float32", p->rope_theta);
+              dt == SL_DTYPE_BF16 ? "bfloat16" : dt == SL_DTYPE_F16 ? "float16" : "float32", p->rope_theta);
     if (p->llama3_rope)
         sb_printf(&c, "  \"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 32.0, \"low_freq_factor\": 1.0,"
                       " \"high_freq_factor\": 4.0, \"original_max_position_embeddings\": 8192},\n");
@@ -367,11 +374,11 @@ static int gen_model(const opts *o) {
     }
     tl_add(&tl, "model.norm.weight", p->hidden, 0, FILL_ONES, 0);
     pathf(path, sizeof path, "%s/model.safetensors", o->out);
-    write_safetensors(path, &tl, bf16, o->seed);
+    write_safetensors(path, &tl, dt, o->seed);
     int64_t params = 0;
     for (size_t i = 0; i < tl.n; i++) params += nelem(&tl.v[i]);
     fprintf(stderr, "gen_model: %s: %s, %d layers, %lld parameters, %s\n", o->out, p->name, layers, (long long)params,
-            bf16 ? "BF16" : "F32");
+            sl_dtype_name(dt));
     free(tl.v);
     return 0;
 }
@@ -380,7 +387,7 @@ static int gen_adapters(const opts *o) {
     if (!o->model || !o->out || o->count < 1 || o->rank < 1 || !o->kind) usage();
     int sym = strcmp(o->kind, "symlora") == 0;
     if (!sym && strcmp(o->kind, "lora") != 0) usage();
-    int bf16 = strcmp(o->dtype, "bf16") == 0;
+    sl_dtype dt = dtype_of(o->dtype);
     char path[4096], err[512];
     pathf(path, sizeof path, "%s/config.json", o->model);
     size_t len;
@@ -449,10 +456,10 @@ static int gen_adapters(const opts *o) {
         pathf(path, sizeof path, "%s/adapter_config.json", dir);
         write_text(path, c.p);
         pathf(path, sizeof path, "%s/adapter_model.safetensors", dir);
-        write_safetensors(path, &tl, bf16, o->seed * 1000003u + (uint64_t)i + 1);
+        write_safetensors(path, &tl, dt, o->seed * 1000003u + (uint64_t)i + 1);
     }
     fprintf(stderr, "gen_model: %s: %d %s adapters, rank %d, %zu tensors each, %s\n", o->out, o->count, o->kind, o->rank, tl.n,
-            bf16 ? "BF16" : "F32");
+            sl_dtype_name(dt));
     free(tl.v);
     free(c.p);
     return 0;
@@ -480,7 +487,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--alpha")) o.alpha = atof(v);
         else usage();
     }
-    if (strcmp(o.dtype, "f32") != 0 && strcmp(o.dtype, "bf16") != 0) usage();
+    if (strcmp(o.dtype, "f32") != 0 && strcmp(o.dtype, "bf16") != 0 && strcmp(o.dtype, "f16") != 0) usage();
     if (!strcmp(o.cmd, "model")) return gen_model(&o);
     if (!strcmp(o.cmd, "adapters")) return gen_adapters(&o);
     usage();

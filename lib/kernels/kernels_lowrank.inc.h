@@ -61,14 +61,17 @@ static inline __attribute__((always_inline)) void up_add(float *restrict y, size
             for (int q = 0; q < 4 * NV; q++) c[t][q] = (vf){0};
         size_t v = (size_t)o; /* element of VT: row j, column o */
         for (int j = 0; j < r; j++, v += ldv) {
-            vf vv[4 * NV];
-#pragma GCC unroll 16
-            for (int q = 0; q < 4 * NV; q++) vv[q] = lr_load(vt, v + (size_t)(q * VW), wt);
+            float hj[GROUP];
 #pragma GCC unroll 4
-            for (int t = 0; t < m; t++) {
-                float hj = h[(size_t)t * ldh + j];
+            for (int t = 0; t < m; t++) hj[t] = h[(size_t)t * ldh + j];
+            /* Each register of VT used as soon as it is loaded: a widened BF16 / F16 one needs a
+             * register of its own (an F32 one folds into the FMA), and 4 * NV of them held at
+             * once spilled AVX2's accumulators. */
 #pragma GCC unroll 16
-                for (int q = 0; q < 4 * NV; q++) c[t][q] += hj * vv[q];
+            for (int q = 0; q < 4 * NV; q++) {
+                vf vv = lr_load(vt, v + (size_t)(q * VW), wt);
+#pragma GCC unroll 4
+                for (int t = 0; t < m; t++) c[t][q] += hj[t] * vv;
             }
         }
 #pragma GCC unroll 4
@@ -84,12 +87,13 @@ static inline __attribute__((always_inline)) void up_add(float *restrict y, size
         for (int t = 0; t < m; t++) FOR_NV(e) c[t][e] = (vf){0};
         size_t v = (size_t)o;
         for (int j = 0; j < r; j++, v += ldv) {
-            vf vv[NV];
-            FOR_NV(e) vv[e] = lr_load(vt, v + (size_t)(e * VW), wt);
+            float hj[GROUP];
 #pragma GCC unroll 4
-            for (int t = 0; t < m; t++) {
-                float hj = h[(size_t)t * ldh + j];
-                FOR_NV(e) c[t][e] += hj * vv[e];
+            for (int t = 0; t < m; t++) hj[t] = h[(size_t)t * ldh + j];
+            FOR_NV(e) {
+                vf vv = lr_load(vt, v + (size_t)(e * VW), wt);
+#pragma GCC unroll 4
+                for (int t = 0; t < m; t++) c[t][e] += hj[t] * vv;
             }
         }
 #pragma GCC unroll 4
@@ -127,21 +131,19 @@ static inline __attribute__((always_inline)) void rows_add(float *restrict y, si
             for (int q = 0; q < 4 * NV; q++) a[t][q] = (vf){0};
         int i = 0;
         for (; i + 64 <= in; i += 64) {
-            vf uu[4 * NV];
 #pragma GCC unroll 16
-            for (int q = 0; q < 4 * NV; q++) uu[q] = lr_load(uj, (size_t)(i + q * VW), wt);
+            for (int q = 0; q < 4 * NV; q++) { /* each register of U used as soon as loaded (see up_add) */
+                vf uu = lr_load(uj, (size_t)(i + q * VW), wt);
 #pragma GCC unroll 4
-            for (int t = 0; t < m; t++) {
-                const float *xt = x + (size_t)t * ldx + i;
-#pragma GCC unroll 16
-                for (int q = 0; q < 4 * NV; q++) a[t][q] += vf_load(xt + q * VW) * uu[q];
+                for (int t = 0; t < m; t++) a[t][q] += vf_load(x + (size_t)t * ldx + i + q * VW) * uu;
             }
         }
         for (; i + 16 <= in; i += 16) {
-            vf uu[NV];
-            FOR_NV(e) uu[e] = lr_load(uj, (size_t)(i + e * VW), wt);
+            FOR_NV(e) {
+                vf uu = lr_load(uj, (size_t)(i + e * VW), wt);
 #pragma GCC unroll 4
-            for (int t = 0; t < m; t++) FOR_NV(e) a[t][e] += vf_load(x + (size_t)t * ldx + i + e * VW) * uu[e];
+                for (int t = 0; t < m; t++) a[t][e] += vf_load(x + (size_t)t * ldx + i + e * VW) * uu;
+            }
         }
 #pragma GCC unroll 4
         for (int t = 0; t < m; t++) {
