@@ -34,4 +34,28 @@ int sl__content_length_ok(const char *v, size_t n, int64_t *out);
  * static one): then MHD answers a malformed Content-Length itself again. */
 int sl__framing_guard_active(void);
 
+/* The line structure of a request head (strict framing, issue 17), read where libmicrohttpd 0.9
+ * leaves it: MHD has no option to refuse a bare LF or a folded line (obs-fold), and hands us
+ * only the pieces it parsed, so we check that those pieces tile its read buffer exactly as a
+ * head of CR LF lines would (framing_guard.c: how, and why that is no second parser). */
+typedef enum sl__head {
+    SL_HEAD_OK,
+    SL_HEAD_UNKNOWN,   /* the buffer is not laid out as MHD 0.9.75 lays it out: nothing checked */
+    SL_HEAD_FOLDED,    /* a line starts with SP or HTAB (obs-fold, RFC 9112 5.2), after *where */
+    SL_HEAD_BAD_LINE,  /* the line *where names does not end in CR LF right after its value
+                        * (a bare LF, or a NUL that hides the rest of the line) */
+    SL_HEAD_BAD_END,   /* the last header line or the empty line ends in a bare LF */
+} sl__head;
+
+struct MHD_Connection;
+/* C, METHOD and VERSION as MHD passes them to the access handler, on its first call (the head
+ * is complete then). WHERE (WHERELEN bytes) gets the header's name (printable ASCII, cut),
+ * "request line", or "" for a folded header (MHD lists it under a name glued from both lines). */
+sl__head sl__head_check(struct MHD_Connection *c, const char *method, const char *version, char *where,
+                        size_t wherelen);
+
+/* KEY (N bytes) into DST (CAP > 1 bytes) for a message: bytes outside printable ASCII as '?',
+ * cut to fit; "?" for an empty name. */
+void sl__printable_name(char *dst, size_t cap, const char *key, size_t n);
+
 #endif

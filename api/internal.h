@@ -195,6 +195,7 @@ struct sl_api {
     uint64_t uploads_refused; /* 429 for want of an upload slot, 413 over a quota */
     uint64_t uploads_too_slow; /* cut below --upload-min-rate */
     uint64_t bad_framing;      /* requests refused by check_framing (400/414) */
+    int head_unknown_logged;   /* check_framing could not check a head's lines (logged once) */
     uint64_t reserve_refused;  /* reserve connections closed or refused (503) */
     struct sl__gate *gates;    /* tenants with pool jobs running or waiting (server.c, owned) */
 };

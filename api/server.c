@@ -704,12 +704,9 @@ static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const 
                                       const char *value, size_t value_size) {
     framing *f = cls;
     int bad = strlen(key) != key_size || (value && strlen(value) != value_size); /* a NUL inside */
-    /* MHD 0.9 cuts a value at a NUL itself (value_size is its strlen), so "Bearer KEY\0junk"
-     * would pass for "Bearer KEY". It keeps the line in its read buffer with the CR LF that
-     * ended it replaced by two NULs: any other byte right after the value's end means the value
-     * went on past a NUL (or the line ended in a bare LF, or was folded, which strict mode
-     * refuses too). */
-    if (f->strict && value && value_size && (value[value_size] != 0 || value[value_size + 1] != 0)) bad = 1;
+    /* MHD 0.9 cuts a name or value at a NUL itself (its size is the strlen), so
+     * "Bearer KEY\0junk" would pass for "Bearer KEY": in strict mode sl__head_check
+     * (framing_guard.c) finds the bytes such a NUL hides, and bare LFs and folded lines. */
     for (size_t i = 0; i < key_size && !bad; i++) {
         unsigned char ch = (unsigned char)key[i];
         bad = ch <= 0x20 || ch >= 0x7f || ch == ':';
@@ -718,15 +715,7 @@ static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const 
         unsigned char ch = (unsigned char)value[i];
         bad = (ch < 0x20 && ch != '\t') || ch == 0x7f;
     }
-    if (bad && !f->bad[0]) {
-        size_t n = 0;
-        for (; n < key_size && n < sizeof f->bad - 1; n++) {
-            unsigned char ch = (unsigned char)key[n];
-            f->bad[n] = ch > 0x20 && ch < 0x7f ? (char)ch : '?';
-        }
-        f->bad[n] = 0;
-        if (!n) snprintf(f->bad, sizeof f->bad, "?");
-    }
+    if (bad && !f->bad[0]) sl__printable_name(f->bad, sizeof f->bad, key, key_size);
     if (!strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION)) f->authorization++;
     if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
         f->content_length++;
@@ -741,13 +730,23 @@ static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const 
 }
 
 /* Strict framing (issue 17). 0: fine; else the 400/414 is queued and *ret is the result. */
-static int check_framing(sl__req *q, struct MHD_Connection *c, enum MHD_Result *ret) {
+static int check_framing(sl__req *q, struct MHD_Connection *c, const char *method, const char *version,
+                         enum MHD_Result *ret) {
     sl__conn *k = conn_of(c);
     const char *why = NULL;
     int status = 400;
     char msg[200];
     framing f = {.strict = q->api->cfg.http_strictness >= 1};
     MHD_get_connection_values_n(c, MHD_HEADER_KIND, framing_header, &f);
+    /* The head's lines (strict mode): MHD itself takes a bare LF for CR LF and glues a folded
+     * line onto the previous header's name ("X-A: a\r\n b" arrives as "X-Ab: a"). */
+    char where[48];
+    sl__head head = f.strict ? sl__head_check(c, method, version, where, sizeof where) : SL_HEAD_OK;
+    if (head == SL_HEAD_UNKNOWN && !q->api->head_unknown_logged) {
+        q->api->head_unknown_logged = 1;
+        sl__log(q->api, 2, "this libmicrohttpd does not lay out request heads as 0.9.75 does: bare LFs, folded "
+                           "header lines and NULs inside header lines are not refused (SECURITY.md, strict framing)");
+    }
     if (k && k->uri_too_long) {
         status = 414;
         snprintf(msg, sizeof msg, "the query string is longer than %d bytes or has more than %d arguments (this API "
@@ -755,6 +754,19 @@ static int check_framing(sl__req *q, struct MHD_Connection *c, enum MHD_Result *
         why = msg;
     } else if (k && k->uri_space) {
         why = "the request target contains a space";
+    } else if (head == SL_HEAD_FOLDED) {
+        int rl = !strcmp(where, "request line");
+        snprintf(msg, sizeof msg, "folded header line (obs-fold: a line starting with a space or tab)%s%s%s",
+                 !where[0] ? "" : rl ? " after the request line" : " after the header '", rl ? "" : where,
+                 where[0] && !rl ? "'" : "");
+        why = msg;
+    } else if (head == SL_HEAD_BAD_LINE) {
+        if (!strcmp(where, "request line")) snprintf(msg, sizeof msg, "the request line does not end in CR LF");
+        else snprintf(msg, sizeof msg, "the line of the header '%s' does not end in CR LF right after its value (a "
+                      "bare LF, or a NUL inside it)", where);
+        why = msg;
+    } else if (head == SL_HEAD_BAD_END) {
+        why = "the last header line or the empty line after it ends in a bare LF, not CR LF";
     } else if (f.bad[0]) {
         snprintf(msg, sizeof msg, "the header '%s' contains a control character or NUL (or its name is not a token)", f.bad);
         why = msg;
@@ -806,7 +818,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         /* Framing first, before routing or authentication: one 400 (414) for each mistake. */
         {
             enum MHD_Result ret;
-            if (check_framing(q, c, &ret) != 0) return ret;
+            if (check_framing(q, c, method, version, &ret) != 0) return ret;
         }
         int path_known = 0;
         for (int i = 0; i < sl__n_routes; i++) {

@@ -132,7 +132,7 @@ static const sl_opt opts[] = {
      .help = "memory of one HTTP connection for its request line, headers and I/O buffers (bounds the header size: larger gets 431)"},
     {.name = "http-strictness", .type = OPT_LONG, .def = "1", .min = -1, .max = 1, .off = F(http_strictness),
      .metavar = "LEVEL",
-     .help = "request framing: 1 strict (one 400 for control bytes or NUL in headers, two Authorization or Content-Length headers, Content-Length with Transfer-Encoding, HTTP/1.1 without Host, spaces in the URL), 0 libmicrohttpd's default, -1 tolerant; a malformed Content-Length gets one 400 at every level"},
+     .help = "request framing: 1 strict (one 400 for control bytes or NUL in headers, a line not ended by CR LF, a folded header line, two Authorization or Content-Length headers, Content-Length with Transfer-Encoding, HTTP/1.1 without Host, spaces in the URL), 0 libmicrohttpd's default, -1 tolerant; a malformed Content-Length gets one 400 at every level"},
     {.name = "retry-after", .type = OPT_LONG, .def = "1", .min = 0, .max = 3600, .off = F(retry_after),
      .metavar = "SECONDS", .help = "Retry-After of a 429 (wait queue full)"},
     {.name = "shutdown-grace", .type = OPT_DOUBLE, .def = "10", .min = 0, .max = 3600, .off = F(shutdown_grace),

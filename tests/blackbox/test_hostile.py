@@ -470,7 +470,20 @@ def strict_framing_each_case_answered_once():
         good = "Authorization: Bearer %s\r\n" % KEYS["alice"]
         cases = [
             ("NUL in a header value", b"GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
-             KEYS["alice"].encode() + b"\x00zz\r\n\r\n", 400, b"control character"),
+             KEYS["alice"].encode() + b"\x00zz\r\n\r\n", 400, b"NUL"),
+            ("a line hidden behind NUL NUL", b"GET /health HTTP/1.1\r\nX-A: a\x00\x00Host: y\r\nHost: x\r\n\r\n", 400, b"NUL"),
+            # obs-fold (RFC 9112 5.2): libmicrohttpd glues the line onto the previous header's name.
+            ("a folded header line", b"GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer a\r\n b\r\n"
+             b"Connection: close\r\n\r\n", 400, b"folded header line"),
+            ("a folded last header line (HTAB)", b"GET /health HTTP/1.1\r\nHost: x\r\nX-A: a\r\n\tb\r\n\r\n", 400,
+             b"folded header line"),
+            ("a line starting with a space after the request line", b"GET /health HTTP/1.1\r\n X: y\r\nHost: x\r\n\r\n",
+             400, b"folded header line"),
+            ("a bare LF ending a header line", b"GET /health HTTP/1.1\r\nHost: x\nX-A: a\r\n\r\n", 400, b"CR LF"),
+            ("a bare LF ending the last header line", b"GET /health HTTP/1.1\r\nHost: x\r\nX-A: a\n\r\n", 400, b"CR LF"),
+            ("a bare LF ending the empty line", b"GET /health HTTP/1.1\r\nHost: x\r\n\n", 400, b"CR LF"),
+            ("bare LFs only", b"GET /health HTTP/1.1\nHost: x\n\n", 400, b"CR LF"),
+            ("a bare LF ending the request line (no headers)", b"GET /health HTTP/1.0\n\r\n", 400, b"CR LF"),
             ("control byte in a value", b"GET /health HTTP/1.1\r\nHost: x\r\nX-A: a\x01b\r\n\r\n", 400, b"control"),
             ("control byte in a name", b"GET /health HTTP/1.1\r\nHost: x\r\nX\x01A: ab\r\n\r\n", 400, b"control"),
             ("two Authorization headers", ("GET /v1/models HTTP/1.1\r\nHost: x\r\n" + good + good + "\r\n").encode(), 400,
@@ -498,6 +511,22 @@ def strict_framing_each_case_answered_once():
             assert out.startswith(b"HTTP/1.1 %d " % want), (what, out[:300])
             assert word in out, (what, out[:400])
             assert time.time() - t0 < 5 * SLACK, what  # an answer, never silence until a timeout
+        # An empty method (or a request line without a space): libmicrohttpd closes the connection
+        # before any of our code runs (SECURITY.md): no answer, but a prompt clean close (EOF).
+        for req in (b" /health HTTP/1.1\r\nHost: x\r\n\r\n", b"GET\r\nHost: x\r\n\r\n"):
+            t0 = time.time()
+            s = socket.create_connection(("127.0.0.1", d.port), timeout=5 * SLACK)
+            try:
+                s.sendall(req)
+                assert s.recv(65536) == b"", req  # EOF (socket.timeout: left open; reset: not clean)
+            finally:
+                s.close()
+            assert time.time() - t0 < 5 * SLACK, req
+        # Behind an answered request, the answer stays; a malformed version gets libmicrohttpd's own 400, once.
+        out = raw(d.port, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n /health HTTP/1.1\r\nHost: x\r\n\r\n", timeout=5 * SLACK)
+        assert re.findall(rb"HTTP/1\.1 \d{3}", out) == [b"HTTP/1.1 200"] and out.endswith(b'"ok"}'), out[:400]
+        out = raw(d.port, b"GET /health FOO\r\nHost: x\r\n\r\n", timeout=5 * SLACK)
+        assert re.findall(rb"HTTP/1\.1 \d{3}", out) == [b"HTTP/1.1 400"], out[:400]
         # Malformed or overflowing Content-Length. libmicrohttpd 0.9.75 would answer these itself (400,
         # 413 for 10^30) with its status line and headers written twice; framing_guard.c hides such a
         # value from it, so our check answers: one 400 naming it, then the connection is closed.
