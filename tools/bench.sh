@@ -7,7 +7,8 @@
 # 1. generates (once; cached in BUILD/data) a random SmolLM2-135M-shape model and 64 rank-16
 #    SymLoRA (F32, and the same values in BF16) + 64 rank-16 LoRA adapters on all seven modules
 #    (BUILD/gen_model);
-# 2. runs BUILD/bench_engine: machine limits, decode/prefill throughput, 64 tenants per batch;
+# 2. runs BUILD/bench_engine: machine limits, decode/prefill throughput, 64 tenants per batch,
+#    and batch 64 with the KV cache in F32 against F16 (the default);
 # 3. runs BUILD/bench_tokenizer on the llama3-bpe fixture tokenizer, when that program exists;
 # 4. HTTP end to end and hot swap (parts 5-6): BUILD/symlorad on a free loopback port, driven by
 #    BUILD/loadgen (tools/loadgen.c); uploads the 64 SymLoRA adapters, streams 1-64 completions
@@ -63,6 +64,20 @@ FIXTURE_CMD="$B/bench_engine --model tests/fixtures/models/llama-tiny --min-time
 echo "bench.sh: $FIXTURE_CMD"
 # shellcheck disable=SC2086 # the command is a plain word list
 $FIXTURE_CMD >"$B/bench_fixture.json" 2>"$B/bench_fixture.err" || { cat "$B/bench_fixture.err" >&2; exit 1; }
+
+# The KV cache's element type at batch 64 (128-token contexts, no adapter): F32 (exact) against
+# F16 (the default), alternated twice, each the best of its two runs — the figure behind the
+# default in the README.
+KV_CMD="$B/bench_engine --model $MODEL --profile 64:none --profile-steps 24 --kv-dtype"
+echo "bench.sh: $KV_CMD f32|f16 (alternated, twice)"
+: >"$B/bench_kv.out"
+for _ in 1 2; do
+    for kvt in f32 f16; do
+        # shellcheck disable=SC2086 # the command is a plain word list
+        tps=$($KV_CMD $kvt 2>&1 | sed -n 's/^profile: .*: \([0-9.]*\) tok\/s (mean.*/\1/p')
+        echo "$kvt ${tps:-}" >>"$B/bench_kv.out"
+    done
+done
 
 TOK_CMD=""
 : >"$B/bench_tokenizer.out"
@@ -224,7 +239,7 @@ fi
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 ENGINE_JSON="$B/bench_engine.json" FIXTURE_JSON="$B/bench_fixture.json" FIXTURE_CMD="$FIXTURE_CMD" TOK_OUT="$B/bench_tokenizer.out" OUT="$OUT" \
-ENGINE_CMD="$ENGINE_CMD" TOK_CMD="$TOK_CMD" HTTP_OUT="$HTTP_OUT" HTTP_CMDS="$HTTP_CMDS" \
+ENGINE_CMD="$ENGINE_CMD" KV_CMD="$KV_CMD" TOK_CMD="$TOK_CMD" HTTP_OUT="$HTTP_OUT" HTTP_CMDS="$HTTP_CMDS" \
 HTTP_TOKENS="$HTTP_TOKENS" HTTP_PROMPT="$HTTP_PROMPT" DAEMON_OPTS="$DAEMON_OPTS" NICENESS="$(nice)" OB_THREADS="${OPENBLAS_NUM_THREADS:-unset}" LOAD_BEFORE="$LOAD_BEFORE" LOAD_AFTER="$LOAD_AFTER" \
 python3 - <<'EOF'
 import json, os, re
@@ -255,6 +270,19 @@ if tok:
             res[key] = v
             commands[key] = "make bench -> " + env["TOK_CMD"]
 res.setdefault("tokenizer_encode_mb_s", None)
+
+# The KV element type at batch 64 (the lines of bench_kv.out: "f32 TOK_S" / "f16 TOK_S").
+kv_best = {}
+for line in open(os.path.join(os.path.dirname(env["ENGINE_JSON"]), "bench_kv.out")):
+    parts = line.split()
+    if len(parts) == 2:
+        kv_best[parts[0]] = max(kv_best.get(parts[0], 0.0), float(parts[1]))
+res["b64_kv_f32_tok_s"] = kv_best.get("f32")
+res["b64_kv_f16_tok_s"] = kv_best.get("f16")
+res["ratio_b64_kv_f16_over_f32"] = (round(kv_best["f16"] / kv_best["f32"], 3)
+                                    if kv_best.get("f16") and kv_best.get("f32") else None)
+for k in ("b64_kv_f32_tok_s", "b64_kv_f16_tok_s", "ratio_b64_kv_f16_over_f32"):
+    commands[k] = "make bench -> " + env["KV_CMD"] + " f32|f16, alternated twice, best of each"
 
 # Parts 5-6 (tools/loadgen.c against symlorad; the lines of HTTP_OUT, one per step).
 http = {}

@@ -5,7 +5,7 @@
  *                [--profile-steps N]
  *                [--batches B1,B2,... (1,8,32,64,128)] [--limits 0|1] [--prefill-reps N (3)]
  *                [--sweeps N (2)] [--distinct N (8)]
- *                [--dtype auto|f32|bf16|f16|q8_0] [--kv-dtype f32|bf16|f16]
+ *                [--dtype auto|f32|bf16|f16|q8_0] [--kv-dtype f32|bf16|f16 (f16)]
  * (the kernel set is the active one: SL_KERNELS=avx2 etc. forces a lower set; kernels.h)
  *
  * Measures, with clock_gettime(CLOCK_MONOTONIC):
@@ -373,7 +373,7 @@ static void usage(void) {
                     "                    [--profile BATCH:none|symlora|symlora-bf16|lora [--profile-steps N (10)]] [--threads N (0: one per CPU)]\n"
                     "                    [--batches B1,B2,.. (1,8,32,64,128)] [--limits 0|1 (1)] [--prefill-reps N (3)] [--sweeps N (2)]\n"
                     "                    [--distinct N (8): contexts prefilled, copied to the others]\n"
-                    "                    [--dtype auto|f32|bf16|f16|q8_0] [--kv-dtype f32|bf16|f16]\n");
+                    "                    [--dtype auto|f32|bf16|f16|q8_0] [--kv-dtype f32|bf16|f16 (f16)]\n");
     exit(2);
 }
 
@@ -387,7 +387,7 @@ static void jnum(FILE *fp, int *first, const char *key, double v) {
 }
 
 int main(int argc, char **argv) {
-    const char *model_dir = NULL, *sym_dir = NULL, *sym16_dir = NULL, *lora_dir = NULL, *profile = NULL, *dtype = "auto", *kv_dtype = "f32";
+    const char *model_dir = NULL, *sym_dir = NULL, *sym16_dir = NULL, *lora_dir = NULL, *profile = NULL, *dtype = "auto", *kv_dtype = "f16"; /* symlorad's default */
     int n_ad = 64, profile_steps = 10, limits = 1, prefill_reps = 3;
     bench *b = calloc(1, sizeof *b);
     if (!b) return 1;

@@ -366,10 +366,12 @@ static void attend_job_run(void *ctx, int i, int n) {
     }
 }
 
-/* Element I of a KV layer of type KVT := V, rounded to the type (nearest even). */
+/* Element I of a KV layer of type KVT := V, rounded to the type (nearest even). F16 saturates
+ * at its largest finite value, 65504: an infinite key would turn every score of its head into
+ * inf or NaN, where a saturated one only weights that position less exactly. */
 static inline void kv_put(void *base, sl_wtype kvt, size_t i, float v) {
     if (kvt == SL_WTYPE_BF16) ((uint16_t *)base)[i] = sl_f32_to_bf16(v);
-    else if (kvt == SL_WTYPE_F16) ((uint16_t *)base)[i] = sl_f32_to_f16(v);
+    else if (kvt == SL_WTYPE_F16) ((uint16_t *)base)[i] = sl_f32_to_f16(v > 65504.0f ? 65504.0f : v < -65504.0f ? -65504.0f : v);
     else ((float *)base)[i] = v;
 }
 

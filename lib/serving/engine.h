@@ -83,7 +83,7 @@ typedef struct sl_engine_opts {
     int kv_block_size;    /* positions per KV block; 0 = 16 */
     int kv_blocks;        /* pool size; 0 = enough for max_running full contexts, capped by kv_cache_mb */
     size_t kv_cache_mb;   /* cap of the automatic pool size; 0 = 1024 */
-    int kv_dtype;         /* KV element type: SL_WTYPE_F32 (0, the default), SL_WTYPE_BF16 or SL_WTYPE_F16 */
+    int kv_dtype;         /* KV element type: SL_WTYPE_F32 (0: exact), SL_WTYPE_BF16 or SL_WTYPE_F16 (symlorad's default) */
     int max_ctx;          /* longest sequence (prompt + output); 0 = the model's max_position_embeddings */
     int threads;          /* threads that run a step (sl_forward_set_threads); 0 = one per online CPU */
     /* Called on the engine thread when requests were added to the ready list. Must not block
