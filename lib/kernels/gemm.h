@@ -54,11 +54,34 @@ void sl_gemm_packed_row(float *dst, const void *wp, sl_wtype t, int in, int v);
  * c0 must be a multiple of SL_GEMM_PANEL; c1 <= out. Runs the active kernel set's kernel. */
 void sl_gemm_packed(float *y, size_t ldy, const float *x, size_t ldx, int n, const void *wp, sl_wtype t, int in, int c0,
                     int c1);
-/* The same, prefetching meanwhile into L2 the NEXT_BYTES from NEXT (NULL: none): what the
- * caller's next GEMM reads first. Each call's first panel group would otherwise come from
- * memory while its first row tile waits (a step runs ~200 such calls per thread); a hint that
- * changes no result. */
+/* Memory a GEMM call prefetches into L2 while it computes: up to SL_PREFETCH_RANGES byte
+ * ranges, fetched in order, their lines dealt evenly to the call's row tiles (one per k step,
+ * so at most `in` per tile: what does not fit is left out). A hint: it changes no result. */
+enum { SL_PREFETCH_RANGES = 8 };
+typedef struct sl_prefetch {
+    int n;
+    const void *p[SL_PREFETCH_RANGES];
+    size_t bytes[SL_PREFETCH_RANGES];
+} sl_prefetch;
+/* Appends [P, P + BYTES) to PF, joined to its last range when contiguous with it; a range
+ * past SL_PREFETCH_RANGES is dropped (returns 0). */
+static inline int sl_prefetch_add(sl_prefetch *pf, const void *p, size_t bytes) {
+    if (!p || !bytes) return 1;
+    if (pf->n > 0 && (const char *)pf->p[pf->n - 1] + pf->bytes[pf->n - 1] == (const char *)p) {
+        pf->bytes[pf->n - 1] += bytes;
+        return 1;
+    }
+    if (pf->n == SL_PREFETCH_RANGES) return 0;
+    pf->p[pf->n] = p;
+    pf->bytes[pf->n++] = bytes;
+    return 1;
+}
+/* The same GEMM, prefetching PF (NULL: nothing) meanwhile: what the caller reads next (the
+ * next linear's first panels, the adapters of the rows). Each call's first panel group would
+ * otherwise come from memory while its first row tile waits (a step runs ~200 such calls per
+ * thread), and an adapter's matrices stream from memory at what one core's outstanding misses
+ * allow, where prefetched under the GEMM's arithmetic they cost no time of their own. */
 void sl_gemm_packed_next(float *y, size_t ldy, const float *x, size_t ldx, int n, const void *wp, sl_wtype t, int in,
-                         int c0, int c1, const void *next, size_t next_bytes);
+                         int c0, int c1, const sl_prefetch *pf);
 
 #endif

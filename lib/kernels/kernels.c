@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 extern const sl_kernels sl__kernels_generic;
 #if defined(__x86_64__)
@@ -57,6 +58,20 @@ static void choose(void) {
     const char *env = getenv("SL_KERNELS");
     if (env && *env && sl_kernels_select(env, NULL, 0) == 0) return;
     active = best(); /* an unusable SL_KERNELS falls back to the best set (the daemon logs the set) */
+}
+
+static int kc_bytes;
+static pthread_once_t kc_once = PTHREAD_ONCE_INIT;
+
+static void read_l1d(void) {
+    long l1 = sysconf(_SC_LEVEL1_DCACHE_SIZE); /* 0 or -1 where glibc cannot tell */
+    if (l1 < 16384 || l1 > (1L << 20)) l1 = 49152;
+    kc_bytes = (int)(l1 * 2 / 3);
+}
+
+int sl__gemm_kc_bytes(void) {
+    pthread_once(&kc_once, read_l1d);
+    return kc_bytes;
 }
 
 const sl_kernels *sl_kernels_active(void) {
@@ -184,12 +199,12 @@ void sl_gemm_packed_row(float *dst, const void *wp, sl_wtype t, int in, int v) {
 
 void sl_gemm_packed(float *y, size_t ldy, const float *x, size_t ldx, int n, const void *wp, sl_wtype t, int in, int c0,
                     int c1) {
-    sl_kernels_active()->gemm[t](y, ldy, x, ldx, n, wp, in, c0, c1, NULL, 0);
+    sl_kernels_active()->gemm[t](y, ldy, x, ldx, n, wp, in, c0, c1, NULL);
 }
 
 void sl_gemm_packed_next(float *y, size_t ldy, const float *x, size_t ldx, int n, const void *wp, sl_wtype t, int in,
-                         int c0, int c1, const void *next, size_t next_bytes) {
-    sl_kernels_active()->gemm[t](y, ldy, x, ldx, n, wp, in, c0, c1, next, next_bytes);
+                         int c0, int c1, const sl_prefetch *pf) {
+    sl_kernels_active()->gemm[t](y, ldy, x, ldx, n, wp, in, c0, c1, pf);
 }
 
 void sl_lowrank_add_split(float *y, size_t ldy, const float *x, size_t ldx, int n, int in, int out, int r, sl_wtype t,

@@ -9,8 +9,8 @@
  *                             a decode step of one sequence still runs np * NV independent FMA
  *                             chains (one chain per register would wait on its latency).
  * Loops, outermost first: blocks of BLOCK_M rows (X's block stays in L2), groups of TILE_P
- * panels (the group stays in L2 while every row tile of the block uses it), row tiles, then
- * k. Weights are widened to F32 in registers (simd.h); each output element is summed over
+ * panels (the group stays in L2 while every row tile of the block uses it), blocks of k (F32:
+ * the group's block stays in L1; gemm_any), row tiles, then k. Weights are widened to F32 in registers (simd.h); each output element is summed over
  * k = 0 .. in-1 in order in one accumulator, so a row's result does not depend on the other
  * rows of the call nor on the column split. */
 
@@ -35,22 +35,36 @@ static inline __attribute__((always_inline)) vf wload(const unsigned char *panel
  * PF_LINES cache lines from PF (a share of the next panel group) are prefetched into L2, one
  * per k step: the group after this one then comes from L2 when its first row tile starts,
  * instead of stalling that tile on memory (at 64 rows it cost a third of the step); and the
- * PN_LINES lines from PN, a share of the caller's next GEMM's first group (gemm.h). */
+ * tile's share of the caller's prefetch list (gemm.h: sl_prefetch): NA lines from PA, then NB
+ * from PB (a share may end one range and begin the next). */
 static inline __attribute__((always_inline)) void tile(float *y, size_t ldy, const float *x, size_t ldx, int tm,
-                                                       const unsigned char *wp, int np, int in, int ncols, int wt,
+                                                       const unsigned char *wp, int np, int in, int kb0, int kb1,
+                                                       int ncols, int wt,
                                                        const unsigned char *pf, int pf_lines,
-                                                       const unsigned char *pn, int pn_lines) {
+                                                       const unsigned char *pa, int na,
+                                                       const unsigned char *pb, int nb) {
     const size_t pstride = sl_gemm_panel_bytes((sl_wtype)wt, in);
     vf acc[GEMM_TILE_M][4 * NV];
     /* Q8_0 changes scale every SL_Q8_BLOCK k: its k loop runs in blocks. */
 #pragma GCC unroll 16
     for (int t = 0; t < tm; t++)
 #pragma GCC unroll 16
-        for (int j = 0; j < np * NV; j++) acc[t][j] = (vf){0};
+        for (int j = 0; j < np * NV; j++) {
+            acc[t][j] = (vf){0};
+            if (kb0 > 0) { /* the sums so far, stored by the k block before: exact */
+                const float *yp = y + (size_t)t * ldy + j * VW;
+                int w = ncols - j * VW;
+                if (w >= VW) acc[t][j] = vf_load(yp);
+                else
+#pragma GCC unroll 16
+                    for (int l = 0; l < VW; l++)
+                        if (l < w) acc[t][j][l] = yp[l];
+            }
+        }
     if (wt != SL_WTYPE_Q8_0) {
-        for (int k = 0; k < in; k++) {
-            if (k < pf_lines) __builtin_prefetch(pf + (size_t)k * 64, 0, 2);
-            if (k < pn_lines) __builtin_prefetch(pn + (size_t)k * 64, 0, 2);
+        for (int k = kb0, kr = 0; k < kb1; k++, kr++) { /* kr: this call's k step, for the prefetches */
+            if (kr < pf_lines) __builtin_prefetch(pf + (size_t)kr * 64, 0, 2);
+            if (kr < na + nb) __builtin_prefetch(kr < na ? pa + (size_t)kr * 64 : pb + (size_t)(kr - na) * 64, 0, 2);
             vf w[4 * NV];
 #pragma GCC unroll 4
             for (int p = 0; p < np; p++) FOR_NV(e) w[p * NV + e] = wload(wp + p * pstride, wt, k, e, (vf){0});
@@ -62,16 +76,17 @@ static inline __attribute__((always_inline)) void tile(float *y, size_t ldy, con
             }
         }
     } else {
-        for (int k0 = 0; k0 < in; k0 += SL_Q8_BLOCK) {
+        for (int k0 = kb0; k0 < kb1; k0 += SL_Q8_BLOCK) { /* kb0: a multiple of SL_Q8_BLOCK */
             vf sc[4 * NV];
 #pragma GCC unroll 4
             for (int p = 0; p < np; p++)
                 FOR_NV(e) sc[p * NV + e] =
                     vf_load_f16(wp + p * pstride + (size_t)(k0 / SL_Q8_BLOCK) * SL_Q8_BLOCK_BYTES + (size_t)e * VW * 2);
-            int k1 = in - k0 < SL_Q8_BLOCK ? in : k0 + SL_Q8_BLOCK;
+            int k1 = kb1 - k0 < SL_Q8_BLOCK ? kb1 : k0 + SL_Q8_BLOCK;
             for (int k = k0; k < k1; k++) {
-                if (k < pf_lines) __builtin_prefetch(pf + (size_t)k * 64, 0, 2);
-                if (k < pn_lines) __builtin_prefetch(pn + (size_t)k * 64, 0, 2);
+                int kr = k - kb0;
+                if (kr < pf_lines) __builtin_prefetch(pf + (size_t)kr * 64, 0, 2);
+                if (kr < na + nb) __builtin_prefetch(kr < na ? pa + (size_t)kr * 64 : pb + (size_t)(kr - na) * 64, 0, 2);
                 vf w[4 * NV];
 #pragma GCC unroll 4
                 for (int p = 0; p < np; p++) FOR_NV(e) w[p * NV + e] = wload(wp + p * pstride, wt, k, e, sc[p * NV + e]);
@@ -107,24 +122,43 @@ static inline __attribute__((always_inline)) void tile(float *y, size_t ldy, con
 
 /* tm * 8 + np selects the tile instance; TILE_M <= 8 and np <= 4. */
 #define TILE_CASE(M, P) \
-    case (M) * 8 + (P): if ((M) <= GEMM_TILE_M && (P) <= TILE_P_FOR(M)) tile(yt, ldy, xt, ldx, (M), wg, (P), in, ncols, wt, pf, pf_lines, pn, pn_lines); break;
+    case (M) * 8 + (P): if ((M) <= GEMM_TILE_M && (P) <= TILE_P_FOR(M)) tile(yt, ldy, xt, ldx, (M), wg, (P), in, kb0, kb1, ncols, wt, pf, pf_lines, pa, na, pb, nb); break;
 #define TILE_CASES(M) TILE_CASE(M, 1) TILE_CASE(M, 2) TILE_CASE(M, 3) TILE_CASE(M, 4)
 
 static inline __attribute__((always_inline)) void gemm_any(float *y, size_t ldy, const float *x, size_t ldx, int n,
                                                            const void *wpv, int in, int c0, int c1, int wt,
-                                                           const void *next, size_t next_bytes) {
+                                                           const sl_prefetch *pl) {
     if (c1 <= c0 || n <= 0) return;
     const unsigned char *wp = wpv;
     const size_t pstride = sl_gemm_panel_bytes((sl_wtype)wt, in);
     int p0 = c0 / SL_GEMM_PANEL, p1 = (c1 + SL_GEMM_PANEL - 1) / SL_GEMM_PANEL;
     /* Panels per group: those of the widest tile this call runs (all its rows when n < TILE_M). */
     const int gp = TILE_P_FOR(n < GEMM_TILE_M ? n : GEMM_TILE_M);
-    /* The next call's first lines (gemm.h), dealt evenly to this call's tiles (at most `in` each). */
-    const unsigned char *pn = next;
-    size_t pn_left = next ? (next_bytes + 63) / 64 : 0;
-    size_t tiles = (size_t)((p1 - p0 + gp - 1) / gp) * (size_t)((n + GEMM_TILE_M - 1) / GEMM_TILE_M);
-    size_t pn_q = (pn_left + tiles - 1) / tiles;
-    const int pn_quota = pn_q > (size_t)in ? in : (int)pn_q;
+    /* k blocks (F32 weights, several row tiles per block of rows): each tile of a panel
+     * group runs over KC k steps at a time, so the group's KC rows (at most
+     * sl__gemm_kc_bytes: kernels.h) stay in L1 for all the tiles, which then load their
+     * weights from L1 instead of L2. Fewer L1 misses leave the core's miss buffers to the
+     * streams prefetched meanwhile (the adapters: forward.c). A tile's sums go to Y between
+     * k blocks and come back (exact), so every element still sums k = 0 .. in-1 in order in
+     * one accumulator. Blocks are equal, as few as fit (no short tail block). BF16 weights
+     * (half the bytes, and the widening's own work) measured 5% slower with k blocks at
+     * batch 64, so other types are not split. */
+    int kc = in;
+    if (n > GEMM_TILE_M && wt == SL_WTYPE_F32) {
+        size_t group = pstride * (size_t)gp, budget = (size_t)sl__gemm_kc_bytes();
+        int nb = (int)((group + budget - 1) / budget);
+        kc = ((in + nb - 1) / nb + 15) / 16 * 16;
+        if (kc > in) kc = in;
+    }
+    const int nkb = (in + kc - 1) / kc;
+    /* The lines of the prefetch list PL (gemm.h), dealt evenly to this call's tile runs (at
+     * most one per k step): range PR from its line POFF on is next. */
+    size_t pn_left = 0;
+    for (int r = 0; pl && r < pl->n; r++) pn_left += (pl->bytes[r] + 63) / 64;
+    size_t runs = (size_t)((p1 - p0 + gp - 1) / gp) * (size_t)((n + GEMM_TILE_M - 1) / GEMM_TILE_M) * (size_t)nkb;
+    size_t pn_quota = (pn_left + runs - 1) / runs;
+    int pr = 0;
+    size_t poff = 0;
     for (int b0 = 0; b0 < n; b0 += BLOCK_M) {
         int b1 = n - b0 < BLOCK_M ? n : b0 + BLOCK_M;
         for (int pg = p0; pg < p1; pg += gp) {
@@ -132,24 +166,48 @@ static inline __attribute__((always_inline)) void gemm_any(float *y, size_t ldy,
             int col = pg * SL_GEMM_PANEL, ncols = c1 - col;
             const unsigned char *wg = wp + (size_t)pg * pstride;
             /* The next group of this block (contiguous after this one), its lines dealt to
-             * this group's row tiles; at most `in` per tile (one per k step). */
+             * this group's tile runs; at most one per k step. */
             int n_next = pg + gp < p1 ? (p1 - pg - gp < gp ? p1 - pg - gp : gp) : 0, n_tiles = (b1 - b0 + GEMM_TILE_M - 1) / GEMM_TILE_M;
             size_t next_lines = (size_t)n_next * pstride / 64;
-            int per_tile = (int)((next_lines + (size_t)n_tiles - 1) / (size_t)n_tiles);
-            if (per_tile > in) per_tile = in;
-            const unsigned char *pf = wg + (size_t)np * pstride;
-            for (int t0 = b0; t0 < b1; t0 += GEMM_TILE_M, pf += (size_t)per_tile * 64) {
-                int tm = b1 - t0 < GEMM_TILE_M ? b1 - t0 : GEMM_TILE_M;
-                int pf_lines = per_tile, pn_lines = pn_left < (size_t)pn_quota ? (int)pn_left : pn_quota;
-                pn_left -= (size_t)pn_lines;
-                float *yt = y + (size_t)t0 * ldy + col;
-                const float *xt = x + (size_t)t0 * ldx;
-                switch (tm * 8 + np) {
-                    TILE_CASES(1) TILE_CASES(2) TILE_CASES(3) TILE_CASES(4) TILE_CASES(5) TILE_CASES(6)
-                    TILE_CASES(7) TILE_CASES(8)
-                default: break; /* unreachable: 1 <= tm <= TILE_M <= 8, 1 <= np <= TILE_P <= 4 */
+            size_t per_run = (next_lines + (size_t)(n_tiles * nkb) - 1) / (size_t)(n_tiles * nkb);
+            const unsigned char *pf = wg + (size_t)np * pstride, *pf_end = pf + next_lines * 64;
+            for (int kb0 = 0; kb0 < in; kb0 += kc) {
+                int kb1 = in - kb0 < kc ? in : kb0 + kc;
+                for (int t0 = b0; t0 < b1; t0 += GEMM_TILE_M) {
+                    int tm = b1 - t0 < GEMM_TILE_M ? b1 - t0 : GEMM_TILE_M;
+                    size_t pfl = per_run < (size_t)(kb1 - kb0) ? per_run : (size_t)(kb1 - kb0);
+                    if (pfl > (size_t)(pf_end - pf) / 64) pfl = (size_t)(pf_end - pf) / 64;
+                    int pf_lines = (int)pfl;
+                    /* This run's share of the list: the rest of range PR, then maybe the next one's start. */
+                    const unsigned char *pa = NULL, *pb = NULL;
+                    int na = 0, nb = 0;
+                    if (pn_left) {
+                        size_t want = pn_left < pn_quota ? pn_left : pn_quota;
+                        if (want > (size_t)(kb1 - kb0)) want = (size_t)(kb1 - kb0);
+                        size_t rem = (pl->bytes[pr] + 63) / 64 - poff;
+                        na = (int)(want < rem ? want : rem);
+                        pa = (const unsigned char *)pl->p[pr] + poff * 64;
+                        poff += (size_t)na;
+                        if (poff * 64 >= pl->bytes[pr]) pr++, poff = 0;
+                        if (want > (size_t)na && pr < pl->n) {
+                            rem = (pl->bytes[pr] + 63) / 64;
+                            nb = (int)(want - (size_t)na < rem ? want - (size_t)na : rem);
+                            pb = pl->p[pr];
+                            poff = (size_t)nb;
+                            if (poff * 64 >= pl->bytes[pr]) pr++, poff = 0;
+                        }
+                        pn_left -= (size_t)(na + nb);
+                        if (pr >= pl->n) pn_left = 0;
+                    }
+                    float *yt = y + (size_t)t0 * ldy + col;
+                    const float *xt = x + (size_t)t0 * ldx;
+                    switch (tm * 8 + np) {
+                        TILE_CASES(1) TILE_CASES(2) TILE_CASES(3) TILE_CASES(4) TILE_CASES(5) TILE_CASES(6)
+                        TILE_CASES(7) TILE_CASES(8)
+                    default: break; /* unreachable: 1 <= tm <= TILE_M <= 8, 1 <= np <= TILE_P <= 4 */
+                    }
+                    pf += (size_t)pf_lines * 64;
                 }
-                pn += (size_t)pn_lines * 64;
             }
         }
     }
@@ -157,8 +215,8 @@ static inline __attribute__((always_inline)) void gemm_any(float *y, size_t ldy,
 
 #define GEMM_FN(NAME, WT) \
     static void NAME(float *y, size_t ldy, const float *x, size_t ldx, int n, const void *wp, int in, int c0, int c1, \
-                     const void *next, size_t next_bytes) { \
-        gemm_any(y, ldy, x, ldx, n, wp, in, c0, c1, WT, next, next_bytes); \
+                     const sl_prefetch *pl) { \
+        gemm_any(y, ldy, x, ldx, n, wp, in, c0, c1, WT, pl); \
     }
 GEMM_FN(gemm_f32, SL_WTYPE_F32)
 GEMM_FN(gemm_bf16, SL_WTYPE_BF16)

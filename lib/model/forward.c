@@ -31,7 +31,24 @@
 #include <unistd.h>
 
 enum { MAX_THREADS = 64 };
+/* Linear jobs (lin_job_run): rows per adapter item, the most rows a fused job takes, and the
+ * columns of its GEMM chunks. */
+enum { AD_ROWS = 32, FUSED_MAX_T = 256, GEMM_CHUNK = 64 };
 
+/* An adapter item of a linear job: rows [t0, t0 + rows) of a run of sequences with adapter A. */
+typedef struct ad_item {
+    const sl_adapter *a;
+    int t0, rows;
+} ad_item;
+
+/* A linear job (see lin_job_run): up to three base linears of one input, and their adapters;
+ * D: a linear's delta rows (T, out) when the job runs fused. */
+typedef struct lin_job {
+    sl_forward *f;
+    int n_lin, T, layer, fused;
+    sl_wtype wt;
+    struct { float *y; const float *x; const void *w; const float *bias; int out, in; sl_module mod; float *d; } l[3];
+} lin_job;
 
 struct sl_forward {
     const sl_model *m;
@@ -55,6 +72,14 @@ struct sl_forward {
     float *s[MAX_THREADS];  /* (groups, max_ctx) attention scores of one row, per query head of a KV group */
     float *ah[MAX_THREADS]; /* (ah_cap) adapter intermediate h = x Q[:in] or x A^T of one row, (r) */
     size_t ah_cap;
+    /* The adapter items of the linear job being run, and a fused job's deltas until the rows
+     * stage after it adds them (pend, has_pend). dl: (dl_rows, the widest job's outputs). */
+    ad_item *items;
+    int n_items;
+    float *dl;
+    int dl_rows;
+    lin_job pend;
+    int has_pend;
     /* The step being run, for the jobs. */
     const sl_batch_seq *seqs;
     int n_seqs, T, layer;
@@ -63,7 +88,7 @@ struct sl_forward {
 
 void sl_forward_free(sl_forward *f) {
     if (!f) return;
-    float *bufs[] = {f->x, f->xn, f->q, f->k, f->v, f->att, f->g, f->u, f->cosv, f->sinv, f->xl};
+    float *bufs[] = {f->x, f->xn, f->q, f->k, f->v, f->att, f->g, f->u, f->cosv, f->sinv, f->xl, f->dl};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     for (int i = 0; i < MAX_THREADS; i++) {
         free(f->s[i]);
@@ -71,6 +96,7 @@ void sl_forward_free(sl_forward *f) {
     }
     sl_pool_free(f->pool);
     free(f->seq_off);
+    free(f->items);
     free(f);
 }
 
@@ -113,9 +139,17 @@ int sl_forward_init(sl_forward **out, const sl_model *m, int max_tokens, int max
     f->ah[0] = falloc(f->ah_cap, &fail);
     f->xl = falloc((size_t)max_logit_rows * D, &fail);
     f->seq_off = calloc((size_t)max_seqs + 1, sizeof *f->seq_off);
+    /* Items: a run gives ceil(rows / AD_ROWS), so at most max_seqs + max_tokens / AD_ROWS. The
+     * delta rows of fused jobs: pages touched only by steps with adapters. */
+    f->items = calloc((size_t)max_seqs + (size_t)max_tokens / AD_ROWS + 1, sizeof *f->items);
+    f->dl_rows = max_tokens < FUSED_MAX_T ? max_tokens : FUSED_MAX_T;
+    size_t widest = Hq + 2 * Hkv;
+    if (D > widest) widest = D;
+    if (2 * FF > widest) widest = 2 * FF;
+    f->dl = falloc((size_t)f->dl_rows * widest, &fail);
     f->nth = 1;
     if (!fail && sl_pool_init(&f->pool, 1) != 0) fail = 1;
-    if (fail || !f->seq_off) {
+    if (fail || !f->seq_off || !f->items) {
         sl_forward_free(f);
         return sl__errf(err, errlen, SL_ENOMEM, "forward: cannot allocate scratch for %d tokens", max_tokens);
     }
@@ -161,9 +195,9 @@ static void rmsnorm(float *y, const float *x, const float *w, int n, int d, floa
 /* Columns [c0, c1) of Y (n, out) = X (n, in) W^T (+ bias); W packed as WT (gemm.h), c0 a
  * multiple of its panel width. */
 static void linear_cols(float *y, const float *x, const void *w, sl_wtype wt, const float *bias, int n, int out, int in,
-                        int c0, int c1, const void *next, size_t next_bytes) {
+                        int c0, int c1, const sl_prefetch *pf) {
     if (c1 <= c0) return;
-    sl_gemm_packed_next(y, (size_t)out, x, (size_t)in, n, w, wt, in, c0, c1, next, next_bytes);
+    sl_gemm_packed_next(y, (size_t)out, x, (size_t)in, n, w, wt, in, c0, c1, pf);
     if (bias)
         for (int t = 0; t < n; t++) {
             float *yr = y + (size_t)t * out;
@@ -199,37 +233,6 @@ static const void *next_linear(const sl_model *m, int l, sl_module mod, int *out
     return m->lm_head;
 }
 
-/* Up to three base linears over the same T rows, run as one job split by output columns. Each
- * thread's GEMM prefetches the first panels of its share of the linear that runs next (gemm.h:
- * sl_gemm_packed_next); the lm_head job (LAYER < 0) has no next. */
-typedef struct lin_job {
-    const sl_model *m;
-    int n_lin, T, layer;
-    sl_wtype wt;
-    struct { float *y; const float *x; const void *w; const float *bias; int out, in; sl_module mod; } l[3];
-} lin_job;
-
-static void lin_job_run(void *ctx, int i, int n) {
-    lin_job *j = ctx;
-    for (int k = 0; k < j->n_lin; k++) {
-        int c0, c1, nout = 0, nin = 0;
-        split_cols(j->l[k].out, i, n, &c0, &c1);
-        const unsigned char *next = NULL;
-        size_t next_bytes = 0;
-        if (j->layer >= 0) {
-            next = next_linear(j->m, j->layer, j->l[k].mod, &nout, &nin);
-            int n0, n1;
-            split_cols(nout, i, n, &n0, &n1);
-            int panels = (n1 - n0 + SL_GEMM_PANEL - 1) / SL_GEMM_PANEL;
-            size_t pstride = sl_gemm_panel_bytes(j->wt, nin);
-            next += (size_t)(n0 / SL_GEMM_PANEL) * pstride;
-            next_bytes = (size_t)(panels < 4 ? panels : 4) * pstride; /* a group of AVX-512's tile */
-        }
-        linear_cols(j->l[k].y, j->l[k].x, j->l[k].w, j->wt, j->l[k].bias, j->T, j->l[k].out, j->l[k].in, c0, c1, next,
-                    next_bytes);
-    }
-}
-
 /* Adds one adapter's update to rows [0, n) of Y (n, out) given the module input X (n, in), with
  * the fixed-order kernel of lowrank.h, whatever n (never cblas: each row's result is then the
  * same alone, in any batch, in any chunk, on any thread), reading the adapter's matrices in
@@ -253,47 +256,127 @@ static void adapter_apply(const sl_adapter_module *am, float *h, size_t h_cap, f
     }
 }
 
-/* The adapter updates of up to three modules (same input X): one item per (module, run of
- * sequences sharing an adapter, chunk of AD_ROWS rows of the run), dealt round-robin to the
- * threads, so a long prefill run is split as evenly as many short decode runs. Items write
- * disjoint rows of their module's Y, so they run in parallel; rows are computed one by one
- * (lowrank.h), so the chunking never changes a result. */
-enum { AD_ROWS = 32 };
-typedef struct ad_job {
-    sl_forward *f;
-    int n_mod;
-    struct { sl_module mod; float *y; const float *x; } m[3];
-} ad_job;
+/* A linear job: up to three base linears over the same T rows (one input X), split between
+ * the threads by output columns, and the adapter updates of those rows. Adapter items are
+ * (run of sequences sharing an adapter, chunk of up to AD_ROWS of its rows), each adding the
+ * updates of every module of the job (f->items, built by modules_forward); thread i takes
+ * items i, i + n, ..., so a long prefill run is split as evenly as many short decode runs.
+ * Rows are computed one by one (lowrank.h), so the dealing never changes a result.
+ *
+ * Two ways to run the items, with the same bits:
+ *   fused (T <= FUSED_MAX_T, the decode steps): each thread runs its GEMM share in chunks of
+ *     GEMM_CHUNK columns and its items between the chunks. While a chunk computes, the GEMM
+ *     prefetches into L2 the matrices of the items that run after it (sl_prefetch): their
+ *     bytes stream from memory under the GEMM's arithmetic instead of after it, where one
+ *     core's outstanding misses bound them (a batch of 64 sequences with 64 rank-16 adapters
+ *     reads 850 MB of them per step). An item cannot add to rows whose columns the other
+ *     threads are still writing, so it adds its update to the module's delta rows (f->dl),
+ *     set to -0.0f first (-0 + c == c for every c, signed zeros included), and the rows stage
+ *     after the linear adds them to Y (deltas_add): y + c, what the in-place add gives.
+ *   apart (longer steps): the GEMM job, then the items as a second job, adding in place.
+ * Each GEMM prefetches the first panels of its share of the linear that runs next (gemm.h:
+ * sl_gemm_packed_next); the lm_head job (LAYER < 0) has no next and no adapters. */
 
-static void ad_job_run(void *ctx, int i, int n) {
-    ad_job *j = ctx;
+/* Appends to PF the first panel group (4 panels: AVX-512's widest tile) of thread I of N's
+ * share of the base linear that runs after module MOD of the job's layer. */
+static void prefetch_next_linear(const lin_job *j, sl_module mod, int i, int n, sl_prefetch *pf) {
+    if (j->layer < 0) return;
+    int nout = 0, nin = 0, n0, n1;
+    const unsigned char *next = next_linear(j->f->m, j->layer, mod, &nout, &nin);
+    split_cols(nout, i, n, &n0, &n1);
+    int panels = (n1 - n0 + SL_GEMM_PANEL - 1) / SL_GEMM_PANEL;
+    size_t pstride = sl_gemm_panel_bytes(j->wt, nin);
+    sl_prefetch_add(pf, next + (size_t)(n0 / SL_GEMM_PANEL) * pstride, (size_t)(panels < 4 ? panels : 4) * pstride);
+}
+
+/* The bytes of an adapted module's matrices, contiguous from its first (adapter.c's layout:
+ * SymLoRA qt then qt2, (r, max(in, out)); LoRA a then bt, (r, in) + (r, out)). */
+static const void *adapter_module_span(const sl_adapter_module *am, int out, int in, size_t *bytes) {
+    size_t es = am->wt == SL_WTYPE_F32 ? 4 : 2;
+    *bytes = (size_t)am->r * (am->qt ? (size_t)(out > in ? out : in) : (size_t)in + (size_t)out) * es;
+    return am->qt ? am->qt : am->a;
+}
+
+static const sl_adapter_module *item_module(const lin_job *j, const ad_item *it, int k) {
+    const sl_adapter_module *am = sl_adapter_get_module(it->a, j->layer, j->l[k].mod);
+    return am && am->r > 0 ? am : NULL;
+}
+
+/* Runs item IT on thread I: fused, into the delta rows; apart, into Y. */
+static void ad_item_run(const lin_job *j, const ad_item *it, int i) {
     sl_forward *f = j->f;
-    int item = 0;
-    for (int k = 0; k < j->n_mod; k++) {
-        int out, in;
-        sl_model_module_shape(f->m, j->m[k].mod, &out, &in);
-        for (int s = 0; s < f->n_seqs;) {
-            const sl_adapter *a = f->seqs[s].adapter;
-            int e = s + 1;
-            while (e < f->n_seqs && f->seqs[e].adapter == a) e++;
-            const sl_adapter_module *am = a ? sl_adapter_get_module(a, f->layer, j->m[k].mod) : NULL;
-            for (int t0 = f->seq_off[s], t1 = f->seq_off[e]; am && am->r > 0 && t0 < t1; t0 += AD_ROWS) {
-                if (item++ % n != i) continue;
-                int rows = t1 - t0 < AD_ROWS ? t1 - t0 : AD_ROWS;
-                adapter_apply(am, f->ah[i], f->ah_cap, j->m[k].y + (size_t)t0 * out, j->m[k].x + (size_t)t0 * in, rows, out, in);
-            }
-            s = e;
-        }
+    for (int k = 0; k < j->n_lin; k++) {
+        const sl_adapter_module *am = item_module(j, it, k);
+        if (!am) continue;
+        int out = j->l[k].out, in = j->l[k].in;
+        float *y = (j->fused ? j->l[k].d : j->l[k].y) + (size_t)it->t0 * out;
+        if (j->fused)
+            for (size_t e = 0; e < (size_t)it->rows * out; e++) y[e] = -0.0f;
+        adapter_apply(am, f->ah[i], f->ah_cap, y, j->l[k].x + (size_t)it->t0 * in, it->rows, out, in);
     }
 }
 
-/* Base linears of modules MODS (sharing input X) over all T tokens, then the adapters of each
- * run of sequences: two jobs, since an adapter adds to rows whose columns every thread writes. */
+static void lin_job_run(void *ctx, int i, int n) {
+    lin_job *j = ctx;
+    sl_forward *f = j->f;
+    if (!j->fused) {
+        for (int k = 0; k < j->n_lin; k++) {
+            int c0, c1;
+            split_cols(j->l[k].out, i, n, &c0, &c1);
+            sl_prefetch pf = {0};
+            prefetch_next_linear(j, j->l[k].mod, i, n, &pf);
+            linear_cols(j->l[k].y, j->l[k].x, j->l[k].w, j->wt, j->l[k].bias, j->T, j->l[k].out, j->l[k].in, c0, c1, &pf);
+        }
+        return;
+    }
+    /* This thread's items (i, i + n, ...) go in NC slots, one after each GEMM chunk. */
+    int ni = f->n_items > i ? (f->n_items - i + n - 1) / n : 0, nc = 0, c = 0, done = 0;
+    for (int k = 0; k < j->n_lin; k++) {
+        int c0, c1;
+        split_cols(j->l[k].out, i, n, &c0, &c1);
+        nc += (c1 - c0 + GEMM_CHUNK - 1) / GEMM_CHUNK;
+    }
+    for (int k = 0; k < j->n_lin; k++) {
+        int c0, c1;
+        split_cols(j->l[k].out, i, n, &c0, &c1);
+        size_t pstride = sl_gemm_panel_bytes(j->wt, j->l[k].in);
+        for (int a = c0; a < c1; a += GEMM_CHUNK, c++) {
+            int b = c1 - a < GEMM_CHUNK ? c1 : a + GEMM_CHUNK, slot_end = (int)((long)ni * (c + 1) / nc);
+            /* Prefetched under this chunk: the GEMM's next chunk, then the slot's adapters. */
+            sl_prefetch pf = {0};
+            if (b < c1) {
+                int panels = (c1 - b + SL_GEMM_PANEL - 1) / SL_GEMM_PANEL;
+                sl_prefetch_add(&pf, (const unsigned char *)j->l[k].w + (size_t)(b / SL_GEMM_PANEL) * pstride,
+                                (size_t)(panels < 4 ? panels : 4) * pstride);
+            } else {
+                prefetch_next_linear(j, j->l[k].mod, i, n, &pf);
+            }
+            for (int q = done; q < slot_end; q++)
+                for (int m = 0; m < j->n_lin; m++) {
+                    const sl_adapter_module *am = item_module(j, &f->items[i + q * n], m);
+                    size_t bytes = 0;
+                    const void *p = am ? adapter_module_span(am, j->l[m].out, j->l[m].in, &bytes) : NULL;
+                    sl_prefetch_add(&pf, p, bytes);
+                }
+            linear_cols(j->l[k].y, j->l[k].x, j->l[k].w, j->wt, j->l[k].bias, j->T, j->l[k].out, j->l[k].in, a, b, &pf);
+            for (; done < slot_end; done++) ad_item_run(j, &f->items[i + done * n], i);
+        }
+    }
+    for (; done < ni; done++) ad_item_run(j, &f->items[i + done * n], i); /* a thread with no columns */
+}
+
+static void ad_job_run(void *ctx, int i, int n) {
+    lin_job *j = ctx;
+    for (int q = i; q < j->f->n_items; q += n) ad_item_run(j, &j->f->items[q], i);
+}
+
+/* Base linears of modules MODS (sharing input X) over all T tokens, and the adapters of each
+ * run of sequences (fused or apart: lin_job). Fused, their deltas wait in f->pend for the
+ * rows stage that follows every linear job (rows_run adds them). */
 static void modules_forward(sl_forward *f, const sl_module *mods, float *const *ys, int n_mod, const float *x) {
     const sl_layer_weights *L = &f->m->layers[f->layer];
-    lin_job lj = {.m = f->m, .n_lin = n_mod, .T = f->T, .layer = f->layer, .wt = f->m->wtype};
-    ad_job aj = {.f = f, .n_mod = n_mod};
-    int any_adapter = 0;
+    lin_job lj = {.f = f, .n_lin = n_mod, .T = f->T, .layer = f->layer, .wt = f->m->wtype};
+    size_t doff = 0;
     for (int k = 0; k < n_mod; k++) {
         int out, in;
         sl_model_module_shape(f->m, mods[k], &out, &in);
@@ -304,13 +387,52 @@ static void modules_forward(sl_forward *f, const sl_module *mods, float *const *
         lj.l[k].out = out;
         lj.l[k].in = in;
         lj.l[k].mod = mods[k];
-        aj.m[k].mod = mods[k];
-        aj.m[k].y = ys[k];
-        aj.m[k].x = x;
+        lj.l[k].d = f->dl + doff; /* (T, out) */
+        doff += (size_t)f->T * (size_t)out;
     }
+    /* The items: runs of sequences sharing an adapter that adapts a module of the job. Fused
+     * only when every rank fits one h (rank slices would add to the delta more than once). */
+    int fused = f->T <= f->dl_rows;
+    f->n_items = 0;
+    for (int s = 0; s < f->n_seqs;) {
+        const sl_adapter *a = f->seqs[s].adapter;
+        int e = s + 1, any = 0;
+        while (e < f->n_seqs && f->seqs[e].adapter == a) e++;
+        for (int k = 0; a && k < n_mod; k++) {
+            const sl_adapter_module *am = sl_adapter_get_module(a, f->layer, mods[k]);
+            if (am && am->r > 0) {
+                any = 1;
+                if ((size_t)am->r > f->ah_cap) fused = 0;
+            }
+        }
+        for (int t0 = f->seq_off[s]; any && t0 < f->seq_off[e]; t0 += AD_ROWS)
+            f->items[f->n_items++] = (ad_item){a, t0, f->seq_off[e] - t0 < AD_ROWS ? f->seq_off[e] - t0 : AD_ROWS};
+        s = e;
+    }
+    lj.fused = fused && f->n_items > 0;
     sl_pool_run(f->pool, lin_job_run, &lj);
-    for (int s = 0; s < f->n_seqs; s++) any_adapter |= f->seqs[s].adapter != NULL;
-    if (any_adapter) sl_pool_run(f->pool, ad_job_run, &aj);
+    if (lj.fused) {
+        f->pend = lj; /* deltas_add, in the rows stage next */
+        f->has_pend = 1;
+    } else if (f->n_items > 0) {
+        sl_pool_run(f->pool, ad_job_run, &lj);
+    }
+}
+
+/* Adds the pending deltas of the last fused linear job to its outputs, rows [t0, t1). */
+static void deltas_add(sl_forward *f, int t0, int t1) {
+    const lin_job *j = &f->pend;
+    for (int q = 0; q < f->n_items; q++) {
+        const ad_item *it = &f->items[q];
+        int a = it->t0 > t0 ? it->t0 : t0, b = it->t0 + it->rows < t1 ? it->t0 + it->rows : t1;
+        for (int k = 0; a < b && k < j->n_lin; k++) {
+            if (!item_module(j, it, k)) continue;
+            size_t out = (size_t)j->l[k].out;
+            float *y = j->l[k].y;
+            const float *d = j->l[k].d;
+            for (size_t e = (size_t)a * out; e < (size_t)b * out; e++) y[e] += d[e];
+        }
+    }
 }
 
 static void module_forward(sl_forward *f, sl_module mod, float *y, const float *x) {
@@ -417,6 +539,7 @@ static void rows_job_run(void *ctx, int i, int n) {
     int T = f->T, D = c->hidden, hd = c->head_dim, half = hd / 2;
     int t0 = (int)((long)T * i / n), t1 = (int)((long)T * (i + 1) / n);
     if (t1 <= t0) return;
+    if (f->has_pend) deltas_add(f, t0, t1); /* the linear job's adapter updates, first */
     switch (j->kind) {
     case ROWS_ROPE_KV:
         rope(f->q + (size_t)t0 * c->n_heads * hd, t1 - t0, c->n_heads, hd, f->cosv + (size_t)t0 * half,
@@ -445,6 +568,7 @@ static void rows_job_run(void *ctx, int i, int n) {
 static void rows_run(sl_forward *f, int kind, const float *norm) {
     rows_job j = {.f = f, .kind = kind, .norm = norm};
     sl_pool_run(f->pool, rows_job_run, &j);
+    f->has_pend = 0;
 }
 
 static int check_batch(sl_forward *f, sl_kv_pool *kv, const sl_batch_seq *seqs, int n_seqs, int *T_out, int *R_out,
@@ -532,7 +656,7 @@ int sl_forward_run(sl_forward *f, sl_kv_pool *kv, const sl_batch_seq *seqs, int 
             rmsnorm(f->xl + (size_t)r * D, f->x + (size_t)(f->seq_off[s] + i) * D, m->final_norm, 1, D, c->rms_eps);
     }
     if (R > 0) {
-        lin_job lj = {.m = m, .n_lin = 1, .T = R, .layer = -1, .wt = m->wtype};
+        lin_job lj = {.f = f, .n_lin = 1, .T = R, .layer = -1, .wt = m->wtype};
         lj.l[0].y = logits;
         lj.l[0].x = f->xl;
         lj.l[0].w = m->lm_head;

@@ -1185,10 +1185,44 @@ TEST(mixed_adapter_batch_equals_each_alone) {
                 CHECKF(d == 0, "%s: decode of sequence %d in the mixed batch differs by %.3g (must be bit-identical)", model_names[mi], s, d);
                 free(ref);
             }
+            for (int s = 0; s < NS; s++) sl_kv_seq_release(kv, &ks[s]);
+            sl_forward_free(f);
+            sl_kv_pool_free(kv);
+            /* The same prefill beside a 300-token sequence: a step of more than FUSED_MAX_T
+             * (256) rows adds the adapters after the GEMM instead of under it (forward.c:
+             * lin_job), and must give the same bits as the short steps alone. */
+            enum { FILL = 300 };
+            int32_t fill[FILL];
+            for (int i = 0; i < FILL; i++) fill[i] = prompts[i % 4][i / 4 % len[i % 4]];
+            CHECK(sl_kv_pool_init(&kv, models[mi], 64, 16, SL_WTYPE_F32, NULL, 0) == 0);
+            CHECK(sl_forward_init(&f, models[mi], 1024, 8, 1024, 512, NULL, 0) == 0);
+            float *big = malloc((size_t)(total + FILL) * c->vocab * sizeof(float));
+            sl_kv_seq kf = {0};
+            for (int s = 0; s < NS; s++) {
+                ks[s] = (sl_kv_seq){0};
+                CHECK(sl_kv_seq_reserve(kv, &ks[s], len[seq_prompt[s]]) == 0);
+                bs[s] = (sl_batch_seq){.kv = &ks[s], .tokens = prompts[seq_prompt[s]], .n_tokens = len[seq_prompt[s]],
+                                       .adapter = seq_case[s] < 0 ? NULL : ad[seq_case[s]], .logits = SL_LOGITS_ALL};
+            }
+            sl_batch_seq all[NS + 1];
+            memcpy(all, bs, sizeof bs);
+            CHECK(sl_kv_seq_reserve(kv, &kf, FILL) == 0);
+            all[NS] = (sl_batch_seq){.kv = &kf, .tokens = fill, .n_tokens = FILL, .adapter = ad[1], .logits = SL_LOGITS_NONE};
+            rc = sl_forward_run(f, kv, all, NS + 1, big, err, sizeof err);
+            CHECKF(rc == 0, "long mixed prefill: %s", err);
+            off = 0;
+            for (int s = 0; s < NS && rc == 0; s++) {
+                int p = seq_prompt[s];
+                double d = max_abs_diff(big + off, alone[s], (size_t)len[p] * c->vocab);
+                CHECKF(d == 0, "%s: sequence %d beside a long prefill differs by %.3g from the short step alone", model_names[mi], s, d);
+                off += (size_t)len[p] * c->vocab;
+            }
             for (int s = 0; s < NS; s++) {
                 sl_kv_seq_release(kv, &ks[s]);
                 free(alone[s]);
             }
+            sl_kv_seq_release(kv, &kf);
+            free(big);
             free(logits);
             sl_forward_free(f);
             sl_kv_pool_free(kv);

@@ -103,6 +103,8 @@ TEST(stored_weights_are_rounded_to_nearest) {
 }
 
 /* Row t of an n-row call == the same row alone == the same row with the columns split. */
+/* n = 71 rows and in = 577 (above any k block of kernels_gemm.inc.h, not a multiple of it):
+ * batched F32 sums cross k blocks, a row alone does not; out = 200 ends in a partial panel. */
 TEST(rows_and_splits_are_bit_identical) {
     int out = 200, in = 577, n = 71;
     float *w = randv((size_t)out * in), *x = randv((size_t)n * in);
@@ -128,6 +130,15 @@ TEST(rows_and_splits_are_bit_identical) {
             sl_gemm_packed(ys, (size_t)out, xs, (size_t)in, m, wp, t, in, 160, out);
         }
         CHECKF(memcmp(split, all, (size_t)n * out * sizeof *all) == 0, "%s: split columns differ", sl_wtype_name(t));
+        /* A prefetch list is a hint: ranges of odd sizes, more lines than the call can issue,
+         * joined and dropped ones (sl_prefetch_add) change no bit. */
+        sl_prefetch pf = {0};
+        static char far[3][100000];
+        CHECK(sl_prefetch_add(&pf, far[0], 1) && sl_prefetch_add(&pf, far[0] + 1, 4095) && pf.n == 1 && pf.bytes[0] == 4096);
+        for (int r = 0; r < SL_PREFETCH_RANGES + 2; r++) sl_prefetch_add(&pf, far[r % 3] + 7 * r + 64, 100000 - 7 * r - 64);
+        CHECK(pf.n == SL_PREFETCH_RANGES);
+        sl_gemm_packed_next(split, (size_t)out, x, (size_t)in, n, wp, t, in, 0, out, &pf);
+        CHECKF(memcmp(split, all, (size_t)n * out * sizeof *all) == 0, "%s: a prefetch list changed a result", sl_wtype_name(t));
         free(wp);
     }
     free(w); free(x); free(all); free(one); free(split);
