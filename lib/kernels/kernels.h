@@ -32,6 +32,8 @@ typedef struct sl_kernels {
     /* kernels_attention.inc.h, per KV element type (F32, BF16, F16; no Q8_0 KV: NULL). */
     void (*attend[SL_WTYPE_COUNT])(const void *kbase, const void *vbase, size_t bstride, const int32_t *blocks, int bs, int vis,
                       int groups, int hd, float scale, const float *q, float *out, float *s, int max_ctx);
+    /* kernels_attention.inc.h: n floats rounded to the KV cache's BF16 or F16 (the KV store). */
+    void (*kv_round)(uint16_t *restrict dst, const float *restrict src, int n, int kvt);
 } sl_kernels;
 
 /* The active set (chosen on first use: SL_KERNELS, else the best this CPU runs). Never NULL. */

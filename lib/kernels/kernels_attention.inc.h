@@ -225,6 +225,29 @@ static inline __attribute__((always_inline)) void attend_any(const void *kbase, 
     }
 }
 
+/* DST[0 .. n) := SRC[0 .. n) rounded to KVT (SL_WTYPE_BF16 or SL_WTYPE_F16, nearest even):
+ * how the KV store writes a reduced-precision cache. F16 saturates at its largest finite
+ * value, 65504 (an infinite key would turn its head's scores into inf or NaN; a saturated one
+ * only weights that position less exactly). Sets with F16C convert 8 at a time in hardware;
+ * every set gives sl_f32_to_f16 / sl_f32_to_bf16 of the saturated value (test_attention). */
+static void kv_round(uint16_t *restrict dst, const float *restrict src, int n, int kvt) {
+    int i = 0;
+#if defined(__F16C__)
+    if (kvt == SL_WTYPE_F16)
+        for (; i + 8 <= n; i += 8) {
+            __m256 v = _mm256_loadu_ps(src + i);
+            /* NaN stays NaN: max / min return their second operand when one is NaN. */
+            v = _mm256_min_ps(_mm256_set1_ps(65504.0f), _mm256_max_ps(_mm256_set1_ps(-65504.0f), v));
+            _mm_storeu_si128((__m128i *)(dst + i), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+        }
+#endif
+    for (; i < n; i++) {
+        float v = src[i];
+        dst[i] = kvt == SL_WTYPE_F16 ? sl_f32_to_f16(v > 65504.0f ? 65504.0f : v < -65504.0f ? -65504.0f : v)
+                                     : sl_f32_to_bf16(v);
+    }
+}
+
 #define ATTEND_FN(NAME, KVT) \
     static void NAME(const void *kbase, const void *vbase, size_t bstride, const int32_t *blocks, int bs, int vis, \
                      int groups, int hd, float scale, const float *q, float *out, float *s, int max_ctx) { \

@@ -488,15 +488,6 @@ static void attend_job_run(void *ctx, int i, int n) {
     }
 }
 
-/* Element I of a KV layer of type KVT := V, rounded to the type (nearest even). F16 saturates
- * at its largest finite value, 65504: an infinite key would turn every score of its head into
- * inf or NaN, where a saturated one only weights that position less exactly. */
-static inline void kv_put(void *base, sl_wtype kvt, size_t i, float v) {
-    if (kvt == SL_WTYPE_BF16) ((uint16_t *)base)[i] = sl_f32_to_bf16(v);
-    else if (kvt == SL_WTYPE_F16) ((uint16_t *)base)[i] = sl_f32_to_f16(v > 65504.0f ? 65504.0f : v < -65504.0f ? -65504.0f : v);
-    else ((float *)base)[i] = v;
-}
-
 /* Writes the step's K and V rows of one sequence into its blocks: V as (bs, hd) rows, K
  * transposed as (hd, bs) per KV head (see kvcache.h). */
 static void kv_store(sl_forward *f, sl_kv_pool *kv, int layer, const sl_kv_seq *ks, int pos0, int n, int t0) {
@@ -505,6 +496,8 @@ static void kv_store(sl_forward *f, sl_kv_pool *kv, int layer, const sl_kv_seq *
     sl_wtype kvt = sl_kv_pool_dtype(kv);
     void *kl = sl__kv_layer(kv, layer, 0), *vl = sl__kv_layer(kv, layer, 1);
     size_t bstride = sl__kv_block_elems(kv);
+    void (*round_half)(uint16_t *restrict, const float *restrict, int, int) = sl_kernels_active()->kv_round;
+    uint16_t kh16[64]; /* 64 of a head's K values rounded, before their scatter */
     for (int i = 0; i < n; i++) {
         int p = pos0 + i, j = p % bs;
         size_t blk = (size_t)ks->blocks[p / bs] * bstride; /* element index of the block */
@@ -512,9 +505,16 @@ static void kv_store(sl_forward *f, sl_kv_pool *kv, int layer, const sl_kv_seq *
             const float *k = f->k + (size_t)(t0 + i) * Hkv + (size_t)kh * hd;
             const float *v = f->v + (size_t)(t0 + i) * Hkv + (size_t)kh * hd;
             size_t kt = blk + (size_t)kh * hd * bs + (size_t)j, vr = blk + ((size_t)kh * bs + (size_t)j) * hd;
-            for (int d = 0; d < hd; d++) {
-                kv_put(kl, kvt, kt + (size_t)d * bs, k[d]);
-                kv_put(vl, kvt, vr + (size_t)d, v[d]);
+            if (kvt == SL_WTYPE_F32) {
+                for (int d = 0; d < hd; d++) ((float *)kl)[kt + (size_t)d * bs] = k[d];
+                memcpy((float *)vl + vr, v, (size_t)hd * sizeof(float));
+            } else { /* rounded once, as stored (kernels_attention.inc.h: kv_round) */
+                for (int d0 = 0; d0 < hd; d0 += 64) {
+                    int m = hd - d0 < 64 ? hd - d0 : 64;
+                    round_half(kh16, k + d0, m, kvt);
+                    for (int d = 0; d < m; d++) ((uint16_t *)kl)[kt + (size_t)(d0 + d) * bs] = kh16[d];
+                }
+                round_half((uint16_t *)vl + vr, v, hd, kvt);
             }
         }
     }

@@ -111,9 +111,42 @@ TEST(distant_scores_weigh_nothing) {
     for (int d = 0; d < hd; d++) CHECKF(out[d] == 1.0f, "dim %d: %g, want 1", d, out[d]);
 }
 
+/* The KV store's rounding (kv_round) of this set equals the scalar conversions of the value,
+ * saturated at +-65504 for F16: floats from 2^-40 (F16 subnormals and below) past F16's range,
+ * both signs, in runs of 13 (the vector body and its tail). */
+TEST(kv_round_is_the_scalar_rounding) {
+    enum { RUN_N = 13 };
+    float src[RUN_N];
+    uint16_t got[RUN_N];
+    int bad[2] = {0, 0};
+    for (int ti = 0; ti < 2; ti++) {
+        int t = ti ? SL_WTYPE_F16 : SL_WTYPE_BF16;
+        for (uint32_t b = 0x2b800000u; b < 0x48000000u; b += 0x3d1u * RUN_N) {
+            for (int i = 0; i < RUN_N; i++) {
+                uint32_t u = b + 0x3d1u * (uint32_t)i;
+                memcpy(&src[i], &u, 4);
+                if (i % 2) src[i] = -src[i];
+            }
+            sl_kernels_active()->kv_round(got, src, RUN_N, t);
+            for (int i = 0; i < RUN_N; i++) {
+                float v = src[i];
+                uint16_t want = t == SL_WTYPE_F16 ? sl_f32_to_f16(v > 65504.0f ? 65504.0f : v < -65504.0f ? -65504.0f : v)
+                                                  : sl_f32_to_bf16(v);
+                bad[ti] += got[i] != want;
+            }
+        }
+    }
+    CHECKF(bad[0] == 0 && bad[1] == 0, "kv_round differs from the scalar rounding: %d BF16, %d F16 values", bad[0], bad[1]);
+    uint16_t sat[2];
+    float big[2] = {1e6f, -70000.0f};
+    sl_kernels_active()->kv_round(sat, big, 2, SL_WTYPE_F16);
+    CHECKF(sat[0] == 0x7bff && sat[1] == 0xfbff, "F16 saturation: %#x %#x", sat[0], sat[1]);
+}
+
 int main(void) {
     printf("    kernel set %s (%s)\n", sl_kernels_active()->name, sl_kernels_active()->tiles);
     RUN(matches_reference_and_heads_are_independent);
     RUN(distant_scores_weigh_nothing);
+    RUN(kv_round_is_the_scalar_rounding);
     return check_summary();
 }
