@@ -55,10 +55,7 @@ static inline __attribute__((always_inline)) void tile(float *y, size_t ldy, con
                 const float *yp = y + (size_t)t * ldy + j * VW;
                 int w = ncols - j * VW;
                 if (w >= VW) acc[t][j] = vf_load(yp);
-                else
-#pragma GCC unroll 16
-                    for (int l = 0; l < VW; l++)
-                        if (l < w) acc[t][j][l] = yp[l];
+                else if (w > 0) acc[t][j] = vf_load_part(yp, w);
             }
         }
     if (wt != SL_WTYPE_Q8_0) {
@@ -105,14 +102,8 @@ static inline __attribute__((always_inline)) void tile(float *y, size_t ldy, con
         for (int j = 0; j < np * NV; j++) {
             float *yp = y + (size_t)t * ldy + j * VW;
             int w = ncols - j * VW;
-            if (w >= VW) {
-                vf_store(yp, acc[t][j]);
-            } else if (w > 0) { /* lane by lane: a copy through a buffer made GCC keep acc in memory */
-                vf a = acc[t][j];
-#pragma GCC unroll 16
-                for (int l = 0; l < VW; l++)
-                    if (l < w) yp[l] = a[l];
-            }
+            if (w >= VW) vf_store(yp, acc[t][j]);
+            else if (w > 0) vf_store_part(yp, acc[t][j], w);
         }
 }
 
@@ -120,10 +111,48 @@ static inline __attribute__((always_inline)) void tile(float *y, size_t ldy, con
 #define TILE_P_FOR(tm) (GEMM_ACC / ((tm) * NV) < 1 ? 1 : GEMM_ACC / ((tm) * NV) > 4 ? 4 : GEMM_ACC / ((tm) * NV))
 #define GEMM_TILE_P TILE_P_FOR(GEMM_TILE_M)
 
-/* tm * 8 + np selects the tile instance; TILE_M <= 8 and np <= 4. */
-#define TILE_CASE(M, P) \
-    case (M) * 8 + (P): if ((M) <= GEMM_TILE_M && (P) <= TILE_P_FOR(M)) tile(yt, ldy, xt, ldx, (M), wg, (P), in, kb0, kb1, ncols, wt, pf, pf_lines, pa, na, pb, nb); break;
-#define TILE_CASES(M) TILE_CASE(M, 1) TILE_CASE(M, 2) TILE_CASE(M, 3) TILE_CASE(M, 4)
+/* One tile run's operands (tile() above). */
+typedef struct tile_args {
+    float *y;
+    size_t ldy;
+    const float *x;
+    size_t ldx;
+    const unsigned char *wp, *pf, *pa, *pb;
+    int in, kb0, kb1, ncols, pf_lines, na, nb;
+} tile_args;
+
+/* Every tile instance (weight type x rows x panels) is a function of its own, called through
+ * tile_fns: inlined into the GEMM, the ~100 unrolled instances made one function so large
+ * that compile time grew superlinearly (GCC -O2: 80 s for a kernel set; clang with the
+ * sanitizers: minutes). A call per tile run costs nothing next to its in k steps. Instances
+ * past the set's tile (more rows than GEMM_TILE_M, more panels than fit) are empty and never
+ * called. */
+#define TILE_FN(WN, WT, M, P) \
+    static __attribute__((noinline)) void tile_##WN##_##M##_##P(const tile_args *a) { \
+        if ((M) <= GEMM_TILE_M && (P) <= TILE_P_FOR(M)) \
+            tile(a->y, a->ldy, a->x, a->ldx, (M), a->wp, (P), a->in, a->kb0, a->kb1, a->ncols, (WT), a->pf, \
+                 a->pf_lines, a->pa, a->na, a->pb, a->nb); \
+    }
+#define TILE_FNS_M(WN, WT, M) TILE_FN(WN, WT, M, 1) TILE_FN(WN, WT, M, 2) TILE_FN(WN, WT, M, 3) TILE_FN(WN, WT, M, 4)
+#define TILE_FNS(WN, WT) \
+    TILE_FNS_M(WN, WT, 1) TILE_FNS_M(WN, WT, 2) TILE_FNS_M(WN, WT, 3) TILE_FNS_M(WN, WT, 4) \
+    TILE_FNS_M(WN, WT, 5) TILE_FNS_M(WN, WT, 6) TILE_FNS_M(WN, WT, 7) TILE_FNS_M(WN, WT, 8)
+TILE_FNS(f32, SL_WTYPE_F32)
+TILE_FNS(bf16, SL_WTYPE_BF16)
+TILE_FNS(f16, SL_WTYPE_F16)
+TILE_FNS(q8_0, SL_WTYPE_Q8_0)
+
+#define TILE_ROW(WN, M) {tile_##WN##_##M##_1, tile_##WN##_##M##_2, tile_##WN##_##M##_3, tile_##WN##_##M##_4}
+#define TILE_TABLE(WN) \
+    {TILE_ROW(WN, 1), TILE_ROW(WN, 2), TILE_ROW(WN, 3), TILE_ROW(WN, 4), \
+     TILE_ROW(WN, 5), TILE_ROW(WN, 6), TILE_ROW(WN, 7), TILE_ROW(WN, 8)}
+/* [weight type][rows - 1][panels - 1] */
+static void (*const tile_fns[SL_WTYPE_COUNT][8][4])(const tile_args *) = {
+    [SL_WTYPE_F32] = TILE_TABLE(f32),
+    [SL_WTYPE_BF16] = TILE_TABLE(bf16),
+    [SL_WTYPE_F16] = TILE_TABLE(f16),
+    [SL_WTYPE_Q8_0] = TILE_TABLE(q8_0),
+};
 
 static inline __attribute__((always_inline)) void gemm_any(float *y, size_t ldy, const float *x, size_t ldx, int n,
                                                            const void *wpv, int in, int c0, int c1, int wt,
@@ -199,13 +228,10 @@ static inline __attribute__((always_inline)) void gemm_any(float *y, size_t ldy,
                         pn_left -= (size_t)(na + nb);
                         if (pr >= pl->n) pn_left = 0;
                     }
-                    float *yt = y + (size_t)t0 * ldy + col;
-                    const float *xt = x + (size_t)t0 * ldx;
-                    switch (tm * 8 + np) {
-                        TILE_CASES(1) TILE_CASES(2) TILE_CASES(3) TILE_CASES(4) TILE_CASES(5) TILE_CASES(6)
-                        TILE_CASES(7) TILE_CASES(8)
-                    default: break; /* unreachable: 1 <= tm <= TILE_M <= 8, 1 <= np <= TILE_P <= 4 */
-                    }
+                    const tile_args ta = {.y = y + (size_t)t0 * ldy + col, .ldy = ldy, .x = x + (size_t)t0 * ldx,
+                                          .ldx = ldx, .wp = wg, .pf = pf, .pa = pa, .pb = pb, .in = in, .kb0 = kb0,
+                                          .kb1 = kb1, .ncols = ncols, .pf_lines = pf_lines, .na = na, .nb = nb};
+                    tile_fns[wt][tm - 1][np - 1](&ta); /* 1 <= tm <= TILE_M <= 8, 1 <= np <= TILE_P <= 4 */
                     pf += (size_t)pf_lines * 64;
                 }
             }

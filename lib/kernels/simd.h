@@ -63,6 +63,22 @@ typedef int8_t vfb __attribute__((vector_size(VW)));
         (vf)((f_ & ~big_) | ((em_ | 0x7f800000u) & big_) | ((u_ & 0x8000u) << 16)); })
 #endif
 
+/* The first N (0 < N < VW) floats at P into a register, zeros after; V's first N lanes to P.
+ * Nothing past them is touched (a row's last panel may end inside a register). Masked moves
+ * where the set has them: lane-by-lane code for all of a tile's accumulators was most of the
+ * GEMM's code. */
+#if VW == 16 && defined(__AVX512F__)
+#define vf_load_part(p, n) ((vf)_mm512_maskz_loadu_ps((__mmask16)((1u << (n)) - 1u), (p)))
+#define vf_store_part(p, v, n) _mm512_mask_storeu_ps((p), (__mmask16)((1u << (n)) - 1u), (__m512)(v))
+#elif VW == 8 && defined(__AVX2__)
+#define vf_part_mask_(n) _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+#define vf_load_part(p, n) ((vf)_mm256_maskload_ps((p), vf_part_mask_(n)))
+#define vf_store_part(p, v, n) _mm256_maskstore_ps((p), vf_part_mask_(n), (__m256)(v))
+#else
+#define vf_load_part(p, n) __extension__({ vf vp_ = {0}; memcpy(&vp_, (p), (size_t)(n) * sizeof(float)); vp_; })
+#define vf_store_part(p, v, n) do { vf vs_ = (v); memcpy((p), &vs_, (size_t)(n) * sizeof(float)); } while (0)
+#endif
+
 /* Loops over the NV registers of a 16-float group; NV is a constant, so they unroll. */
 #define FOR_NV(e) _Pragma("GCC unroll 4") for (int e = 0; e < NV; e++)
 
