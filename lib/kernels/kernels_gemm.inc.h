@@ -8,13 +8,18 @@
  *                             accumulators: 6 rows x 1 panel). Fewer rows take more panels, so
  *                             a decode step of one sequence still runs np * NV independent FMA
  *                             chains (one chain per register would wait on its latency).
+ *   GEMM_WIDE_M               tiles of at most this many rows span up to 8 panels (within
+ *                             GEMM_ACC): one row of 4 panels is 4 FMA chains, one FMA per k
+ *                             step each, so a k step waits for an FMA's latency; a BF16
+ *                             decode step of one sequence then streamed its weights at 0.77
+ *                             of the core's read bandwidth (Zen 5), where 8 chains keep up.
  * Loops, outermost first: blocks of BLOCK_M rows (X's block stays in L2), groups of TILE_P
  * panels (the group stays in L2 while every row tile of the block uses it), blocks of k (F32:
  * the group's block stays in L1; gemm_any), row tiles, then k. Weights are widened to F32 in registers (simd.h); each output element is summed over
  * k = 0 .. in-1 in order in one accumulator, so a row's result does not depend on the other
  * rows of the call nor on the column split. */
 
-enum { BLOCK_M = 64 };
+enum { BLOCK_M = 64, TILE_P_MAX = 8 };
 
 /* Register E (of NV) of weight panel PANEL's 16 values at K, widened; Q8_0 reads its block
  * scale SC (simd.h). */
@@ -33,7 +38,7 @@ static inline __attribute__((always_inline)) vf wload(const unsigned char *panel
  * valid width from the tile's first column) are not stored. tm, np and wt are constants at
  * every call site, so the loops unroll and the accumulators live in registers. Meanwhile the
  * PF_LINES cache lines from PF (a share of the next panel group) are prefetched into L2, one
- * per k step: the group after this one then comes from L2 when its first row tile starts,
+ * or a few per k step: the group after this one then comes from L2 when its first row tile starts,
  * instead of stalling that tile on memory (at 64 rows it cost a third of the step); and the
  * tile's share of the caller's prefetch list (gemm.h: sl_prefetch): NA lines from PA, then NB
  * from PB (a share may end one range and begin the next). */
@@ -44,7 +49,7 @@ static inline __attribute__((always_inline)) void tile(float *y, size_t ldy, con
                                                        const unsigned char *pa, int na,
                                                        const unsigned char *pb, int nb) {
     const size_t pstride = sl_gemm_panel_bytes((sl_wtype)wt, in);
-    vf acc[GEMM_TILE_M][4 * NV];
+    vf acc[GEMM_TILE_M][TILE_P_MAX * NV];
     /* Q8_0 changes scale every SL_Q8_BLOCK k: its k loop runs in blocks. */
 #pragma GCC unroll 16
     for (int t = 0; t < tm; t++)
@@ -58,12 +63,15 @@ static inline __attribute__((always_inline)) void tile(float *y, size_t ldy, con
                 else if (w > 0) acc[t][j] = vf_load_part(yp, w);
             }
         }
+    /* PF_LINES may exceed the k steps (a tile of few rows, which reads its group fast): up to
+     * PPK lines per k step then. */
+    const int ppk = (pf_lines + (kb1 - kb0) - 1) / (kb1 - kb0);
     if (wt != SL_WTYPE_Q8_0) {
         for (int k = kb0, kr = 0; k < kb1; k++, kr++) { /* kr: this call's k step, for the prefetches */
-            if (kr < pf_lines) __builtin_prefetch(pf + (size_t)kr * 64, 0, 2);
+            for (int l = kr * ppk, le = l + ppk; l < le && l < pf_lines; l++) __builtin_prefetch(pf + (size_t)l * 64, 0, 2);
             if (kr < na + nb) __builtin_prefetch(kr < na ? pa + (size_t)kr * 64 : pb + (size_t)(kr - na) * 64, 0, 2);
-            vf w[4 * NV];
-#pragma GCC unroll 4
+            vf w[TILE_P_MAX * NV];
+#pragma GCC unroll 8
             for (int p = 0; p < np; p++) FOR_NV(e) w[p * NV + e] = wload(wp + p * pstride, wt, k, e, (vf){0});
 #pragma GCC unroll 16
             for (int t = 0; t < tm; t++) {
@@ -74,18 +82,18 @@ static inline __attribute__((always_inline)) void tile(float *y, size_t ldy, con
         }
     } else {
         for (int k0 = kb0; k0 < kb1; k0 += SL_Q8_BLOCK) { /* kb0: a multiple of SL_Q8_BLOCK */
-            vf sc[4 * NV];
-#pragma GCC unroll 4
+            vf sc[TILE_P_MAX * NV];
+#pragma GCC unroll 8
             for (int p = 0; p < np; p++)
                 FOR_NV(e) sc[p * NV + e] =
                     vf_load_f16(wp + p * pstride + (size_t)(k0 / SL_Q8_BLOCK) * SL_Q8_BLOCK_BYTES + (size_t)e * VW * 2);
             int k1 = kb1 - k0 < SL_Q8_BLOCK ? kb1 : k0 + SL_Q8_BLOCK;
             for (int k = k0; k < k1; k++) {
                 int kr = k - kb0;
-                if (kr < pf_lines) __builtin_prefetch(pf + (size_t)kr * 64, 0, 2);
+                for (int l = kr * ppk, le = l + ppk; l < le && l < pf_lines; l++) __builtin_prefetch(pf + (size_t)l * 64, 0, 2);
                 if (kr < na + nb) __builtin_prefetch(kr < na ? pa + (size_t)kr * 64 : pb + (size_t)(kr - na) * 64, 0, 2);
-                vf w[4 * NV];
-#pragma GCC unroll 4
+                vf w[TILE_P_MAX * NV];
+#pragma GCC unroll 8
                 for (int p = 0; p < np; p++) FOR_NV(e) w[p * NV + e] = wload(wp + p * pstride, wt, k, e, sc[p * NV + e]);
 #pragma GCC unroll 16
                 for (int t = 0; t < tm; t++) {
@@ -107,9 +115,10 @@ static inline __attribute__((always_inline)) void tile(float *y, size_t ldy, con
         }
 }
 
-/* Panels of a tile of TM rows. */
-#define TILE_P_FOR(tm) (GEMM_ACC / ((tm) * NV) < 1 ? 1 : GEMM_ACC / ((tm) * NV) > 4 ? 4 : GEMM_ACC / ((tm) * NV))
-#define GEMM_TILE_P TILE_P_FOR(GEMM_TILE_M)
+/* Panels of a tile of TM rows: GEMM_ACC / (TM * NV), within 1 .. 4 (1 .. 8 up to GEMM_WIDE_M rows). */
+#define TILE_P_CAP(tm) ((tm) <= GEMM_WIDE_M ? TILE_P_MAX : 4)
+#define TILE_P_FOR(tm) \
+    (GEMM_ACC / ((tm) * NV) < 1 ? 1 : GEMM_ACC / ((tm) * NV) > TILE_P_CAP(tm) ? TILE_P_CAP(tm) : GEMM_ACC / ((tm) * NV))
 
 /* One tile run's operands (tile() above). */
 typedef struct tile_args {
@@ -133,7 +142,9 @@ typedef struct tile_args {
             tile(a->y, a->ldy, a->x, a->ldx, (M), a->wp, (P), a->in, a->kb0, a->kb1, a->ncols, (WT), a->pf, \
                  a->pf_lines, a->pa, a->na, a->pb, a->nb); \
     }
-#define TILE_FNS_M(WN, WT, M) TILE_FN(WN, WT, M, 1) TILE_FN(WN, WT, M, 2) TILE_FN(WN, WT, M, 3) TILE_FN(WN, WT, M, 4)
+#define TILE_FNS_M(WN, WT, M) \
+    TILE_FN(WN, WT, M, 1) TILE_FN(WN, WT, M, 2) TILE_FN(WN, WT, M, 3) TILE_FN(WN, WT, M, 4) \
+    TILE_FN(WN, WT, M, 5) TILE_FN(WN, WT, M, 6) TILE_FN(WN, WT, M, 7) TILE_FN(WN, WT, M, 8)
 #define TILE_FNS(WN, WT) \
     TILE_FNS_M(WN, WT, 1) TILE_FNS_M(WN, WT, 2) TILE_FNS_M(WN, WT, 3) TILE_FNS_M(WN, WT, 4) \
     TILE_FNS_M(WN, WT, 5) TILE_FNS_M(WN, WT, 6) TILE_FNS_M(WN, WT, 7) TILE_FNS_M(WN, WT, 8)
@@ -142,12 +153,14 @@ TILE_FNS(bf16, SL_WTYPE_BF16)
 TILE_FNS(f16, SL_WTYPE_F16)
 TILE_FNS(q8_0, SL_WTYPE_Q8_0)
 
-#define TILE_ROW(WN, M) {tile_##WN##_##M##_1, tile_##WN##_##M##_2, tile_##WN##_##M##_3, tile_##WN##_##M##_4}
+#define TILE_ROW(WN, M) \
+    {tile_##WN##_##M##_1, tile_##WN##_##M##_2, tile_##WN##_##M##_3, tile_##WN##_##M##_4, \
+     tile_##WN##_##M##_5, tile_##WN##_##M##_6, tile_##WN##_##M##_7, tile_##WN##_##M##_8}
 #define TILE_TABLE(WN) \
     {TILE_ROW(WN, 1), TILE_ROW(WN, 2), TILE_ROW(WN, 3), TILE_ROW(WN, 4), \
      TILE_ROW(WN, 5), TILE_ROW(WN, 6), TILE_ROW(WN, 7), TILE_ROW(WN, 8)}
 /* [weight type][rows - 1][panels - 1] */
-static void (*const tile_fns[SL_WTYPE_COUNT][8][4])(const tile_args *) = {
+static void (*const tile_fns[SL_WTYPE_COUNT][8][TILE_P_MAX])(const tile_args *) = {
     [SL_WTYPE_F32] = TILE_TABLE(f32),
     [SL_WTYPE_BF16] = TILE_TABLE(bf16),
     [SL_WTYPE_F16] = TILE_TABLE(f16),
@@ -204,7 +217,8 @@ static inline __attribute__((always_inline)) void gemm_any(float *y, size_t ldy,
                 int kb1 = in - kb0 < kc ? in : kb0 + kc;
                 for (int t0 = b0; t0 < b1; t0 += GEMM_TILE_M) {
                     int tm = b1 - t0 < GEMM_TILE_M ? b1 - t0 : GEMM_TILE_M;
-                    size_t pfl = per_run < (size_t)(kb1 - kb0) ? per_run : (size_t)(kb1 - kb0);
+                    /* At most 4 lines per k step: a group of 8 BF16 panels reads 4 per k step. */
+                    size_t pfl = per_run < 4 * (size_t)(kb1 - kb0) ? per_run : 4 * (size_t)(kb1 - kb0);
                     if (pfl > (size_t)(pf_end - pf) / 64) pfl = (size_t)(pf_end - pf) / 64;
                     int pf_lines = (int)pfl;
                     /* This run's share of the list: the rest of range PR, then maybe the next one's start. */
@@ -231,7 +245,7 @@ static inline __attribute__((always_inline)) void gemm_any(float *y, size_t ldy,
                     const tile_args ta = {.y = y + (size_t)t0 * ldy + col, .ldy = ldy, .x = x + (size_t)t0 * ldx,
                                           .ldx = ldx, .wp = wg, .pf = pf, .pa = pa, .pb = pb, .in = in, .kb0 = kb0,
                                           .kb1 = kb1, .ncols = ncols, .pf_lines = pf_lines, .na = na, .nb = nb};
-                    tile_fns[wt][tm - 1][np - 1](&ta); /* 1 <= tm <= TILE_M <= 8, 1 <= np <= TILE_P <= 4 */
+                    tile_fns[wt][tm - 1][np - 1](&ta); /* 1 <= tm <= TILE_M <= 8, 1 <= np <= TILE_P_MAX */
                     pf += (size_t)pf_lines * 64;
                 }
             }

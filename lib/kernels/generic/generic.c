@@ -4,6 +4,7 @@
 #define KSET_NAME "generic"
 #define VW 4
 #define GEMM_ACC 8
+#define GEMM_WIDE_M 0
 #define GEMM_TILE_M 2
 #define LOWRANK_GROUP 1
 #define ATT_GROUPS 1

@@ -12,6 +12,7 @@
 #define KSET_NAME "avx2"
 #define VW 8
 #define GEMM_ACC 12
+#define GEMM_WIDE_M 0
 #define GEMM_TILE_M 6
 #define LOWRANK_GROUP 1
 #define ATT_GROUPS 1
