@@ -210,7 +210,13 @@ void sl_gemm_packed_next(float *y, size_t ldy, const float *x, size_t ldx, int n
 void sl_lowrank_add_split(float *y, size_t ldy, const float *x, size_t ldx, int n, int in, int out, int r, sl_wtype t,
                           const void *u, size_t ldu, const float *scale, const void *vt, size_t ldv, int split,
                           const void *vt2, size_t ldv2, float *h) {
-    sl_kernels_active()->lowrank[t](y, ldy, x, ldx, n, in, out, r, u, ldu, scale, vt, ldv, split, vt2, ldv2, h);
+    sl_kernels_active()->lowrank[t](y, ldy, x, ldx, n, in, out, r, u, ldu, scale, vt, ldv, split, vt2, ldv2, h, 0);
+}
+
+void sl_lowrank_store_split(float *y, size_t ldy, const float *x, size_t ldx, int n, int in, int out, int r,
+                            sl_wtype t, const void *u, size_t ldu, const float *scale, const void *vt, size_t ldv,
+                            int split, const void *vt2, size_t ldv2, float *h) {
+    sl_kernels_active()->lowrank[t](y, ldy, x, ldx, n, in, out, r, u, ldu, scale, vt, ldv, split, vt2, ldv2, h, 1);
 }
 
 void sl_lowrank_add(float *y, size_t ldy, const float *x, size_t ldx, int n, int in, int out, int r, sl_wtype t,

@@ -23,17 +23,20 @@ typedef struct sl_kernels {
     /* gemm.h, per weight type. */
     void (*gemm[SL_WTYPE_COUNT])(float *y, size_t ldy, const float *x, size_t ldx, int n, const void *wp, int in,
                                  int c0, int c1, const sl_prefetch *pf);
-    /* lowrank.h's sl_lowrank_add_split, per element type of U / VT / VT2 (F32, BF16, F16; no
-     * Q8_0 adapters: NULL). */
+    /* lowrank.h's sl_lowrank_add_split (STORE 0) and sl_lowrank_store_split (STORE 1), per
+     * element type of U / VT / VT2 (F32, BF16, F16; no Q8_0 adapters: NULL). */
     void (*lowrank[SL_WTYPE_COUNT])(float *restrict y, size_t ldy, const float *restrict x, size_t ldx, int n, int in,
                                     int out, int r, const void *restrict u, size_t ldu, const float *restrict scale,
                                     const void *restrict vt, size_t ldv, int split, const void *restrict vt2,
-                                    size_t ldv2, float *restrict h);
+                                    size_t ldv2, float *restrict h, int store);
     /* kernels_attention.inc.h, per KV element type (F32, BF16, F16; no Q8_0 KV: NULL). */
     void (*attend[SL_WTYPE_COUNT])(const void *kbase, const void *vbase, size_t bstride, const int32_t *blocks, int bs, int vis,
                       int groups, int hd, float scale, const float *q, float *out, float *s, int max_ctx);
     /* kernels_attention.inc.h: n floats rounded to the KV cache's BF16 or F16 (the KV store). */
     void (*kv_round)(uint16_t *restrict dst, const float *restrict src, int n, int kvt);
+    /* kernels_rows.inc.h, the element-wise stages: y[i] += d[i]; g[i] = silu(g[i]) * u[i]. */
+    void (*add_into)(float *restrict y, const float *restrict d, size_t n);
+    void (*swiglu)(float *restrict g, const float *restrict u, size_t n);
 } sl_kernels;
 
 /* The active set (chosen on first use: SL_KERNELS, else the best this CPU runs). Never NULL. */

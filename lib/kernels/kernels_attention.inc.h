@@ -38,28 +38,6 @@ static inline __attribute__((always_inline)) vf kvload_part(const void *p, int k
     return vf_load(tmp);
 }
 
-/* e^x in every lane (Cephes' expf: x = n ln2 + r with |r| <= ln2/2, e^r by a degree-5
- * polynomial, 2^n put in the exponent bits; within 2 ulp of expf). Lanes below -87 give 0
- * (a weight under 2^-125 of the best position's), which also keeps 2^n a normal number. */
-static inline __attribute__((always_inline)) vf vexp(vf x) {
-    const vf lo = (vf){0} - 87.0f;
-    vfu under = (vfu)(x < lo);
-    x = (vf)(((vfu)x & ~under) | ((vfu)lo & under));
-    vf t = x * 1.44269504088896341f + 12582912.0f; /* 1.5 * 2^23: rounds x / ln2 to an integer */
-    vf n = t - 12582912.0f;
-    vfu ni = (vfu)t - (vfu)((vf){0} + 12582912.0f); /* that integer, two's complement */
-    vf r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    vf p = (vf){0} + 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    vf y = p * (r * r) + r + 1.0f;
-    return (vf)(((vfu)y + (ni << 23)) & ~under);
-}
-
 /* Scores of heads [0, gn) (Q (gn, hd)) at the 16 positions from element KT of K^T -> T (gn, 16). */
 static inline __attribute__((always_inline)) void scores16(const void *kbase, int kvt, size_t kt, int bs, int hd,
                                                            const float *restrict q, int gn, float scale,

@@ -47,11 +47,12 @@ static inline __attribute__((always_inline)) float lr_at(const void *p, size_t i
     }
 }
 
-/* Y[:, 0..out) += h VT for rows [0, m): each column sums its r terms for j = 0 .. r-1 in order
- * from 0, then joins Y; so a column's bits do not depend on which call or block it is in. */
+/* Y[:, 0..out) += h VT for rows [0, m) (STORE: Y[:, 0..out) = h VT): each column sums its r
+ * terms for j = 0 .. r-1 in order from 0, then joins Y; so a column's bits do not depend on
+ * which call or block it is in. */
 static inline __attribute__((always_inline)) void up_add(float *restrict y, size_t ldy, int m, int out, int r,
                                                          const void *restrict vt, size_t ldv,
-                                                         const float *restrict h, int ldh, int wt) {
+                                                         const float *restrict h, int ldh, int wt, int store) {
     int o = 0;
     for (; o + 64 <= out; o += 64) {
         vf c[GROUP][4 * NV];
@@ -78,7 +79,7 @@ static inline __attribute__((always_inline)) void up_add(float *restrict y, size
         for (int t = 0; t < m; t++) {
             float *yt = y + (size_t)t * ldy + o;
 #pragma GCC unroll 16
-            for (int q = 0; q < 4 * NV; q++) vf_store(yt + q * VW, vf_load(yt + q * VW) + c[t][q]);
+            for (int q = 0; q < 4 * NV; q++) vf_store(yt + q * VW, store ? c[t][q] : vf_load(yt + q * VW) + c[t][q]);
         }
     }
     for (; o + 16 <= out; o += 16) {
@@ -99,7 +100,7 @@ static inline __attribute__((always_inline)) void up_add(float *restrict y, size
 #pragma GCC unroll 4
         for (int t = 0; t < m; t++) {
             float *yt = y + (size_t)t * ldy + o;
-            FOR_NV(e) vf_store(yt + e * VW, vf_load(yt + e * VW) + c[t][e]);
+            FOR_NV(e) vf_store(yt + e * VW, store ? c[t][e] : vf_load(yt + e * VW) + c[t][e]);
         }
     }
     for (; o < out; o++)
@@ -108,7 +109,7 @@ static inline __attribute__((always_inline)) void up_add(float *restrict y, size
             float c = 0;
             size_t v = (size_t)o;
             for (int j = 0; j < r; j++, v += ldv) c += h[(size_t)t * ldh + j] * lr_at(vt, v, wt);
-            y[(size_t)t * ldy + o] += c;
+            y[(size_t)t * ldy + o] = store ? c : y[(size_t)t * ldy + o] + c;
         }
 }
 
@@ -120,7 +121,8 @@ static inline __attribute__((always_inline)) void rows_add(float *restrict y, si
                                                            const void *restrict u, size_t ldu,
                                                            const float *restrict scale, const void *restrict vt,
                                                            size_t ldv, int split, const void *restrict vt2,
-                                                           size_t ldv2, float *restrict h, int ldh, int wt) {
+                                                           size_t ldv2, float *restrict h, int ldh, int wt,
+                                                           int store) {
     /* h = X U^T (* scale) */
     for (int j = 0; j < r; j++) {
         const void *uj = (const unsigned char *)u + (size_t)j * ldu * (wt == SL_WTYPE_F32 ? 4 : 2);
@@ -160,8 +162,8 @@ static inline __attribute__((always_inline)) void rows_add(float *restrict y, si
     }
 
     /* Y += h VT, the first SPLIT columns from VT, the others from VT2 (see lowrank.h). */
-    up_add(y, ldy, m, split, r, vt, ldv, h, ldh, wt);
-    if (out > split) up_add(y + split, ldy, m, out - split, r, vt2, ldv2, h, ldh, wt);
+    up_add(y, ldy, m, split, r, vt, ldv, h, ldh, wt, store);
+    if (out > split) up_add(y + split, ldy, m, out - split, r, vt2, ldv2, h, ldh, wt, store);
 }
 
 static inline __attribute__((always_inline)) void lowrank_any(float *restrict y, size_t ldy, const float *restrict x,
@@ -169,7 +171,7 @@ static inline __attribute__((always_inline)) void lowrank_any(float *restrict y,
                                                               const void *restrict u, size_t ldu,
                                                               const float *restrict scale, const void *restrict vt,
                                                               size_t ldv, int split, const void *restrict vt2,
-                                                              size_t ldv2, float *restrict h, int wt) {
+                                                              size_t ldv2, float *restrict h, int wt, int store) {
     if (split > out) split = out;
     /* SCALE sits apart from the adapter's matrices, away from the stream the hardware
      * prefetcher follows: fetched now, it is not a miss in the middle of the first dot products. */
@@ -180,19 +182,19 @@ static inline __attribute__((always_inline)) void lowrank_any(float *restrict y,
         float hg[GROUP * GROUP_MAX_R];
         for (; t + GROUP <= n; t += GROUP)
             rows_add(y + (size_t)t * ldy, ldy, x + (size_t)t * ldx, ldx, GROUP, in, out, r, u, ldu, scale, vt, ldv,
-                     split, vt2, ldv2, hg, GROUP_MAX_R, wt);
+                     split, vt2, ldv2, hg, GROUP_MAX_R, wt, store);
     }
     for (; t < n; t++)
         rows_add(y + (size_t)t * ldy, ldy, x + (size_t)t * ldx, ldx, 1, in, out, r, u, ldu, scale, vt, ldv, split, vt2,
-                 ldv2, h, 0, wt);
+                 ldv2, h, 0, wt, store);
 }
 
 /* One entry of the kernel table per element type of U / VT / VT2 (kernels.h). */
 #define LOWRANK_FN(NAME, WT) \
     static void NAME(float *restrict y, size_t ldy, const float *restrict x, size_t ldx, int n, int in, int out, int r, \
                      const void *restrict u, size_t ldu, const float *restrict scale, const void *restrict vt, \
-                     size_t ldv, int split, const void *restrict vt2, size_t ldv2, float *restrict h) { \
-        lowrank_any(y, ldy, x, ldx, n, in, out, r, u, ldu, scale, vt, ldv, split, vt2, ldv2, h, WT); \
+                     size_t ldv, int split, const void *restrict vt2, size_t ldv2, float *restrict h, int store) { \
+        lowrank_any(y, ldy, x, ldx, n, in, out, r, u, ldu, scale, vt, ldv, split, vt2, ldv2, h, WT, store); \
     }
 LOWRANK_FN(lowrank_f32, SL_WTYPE_F32)
 LOWRANK_FN(lowrank_bf16, SL_WTYPE_BF16)

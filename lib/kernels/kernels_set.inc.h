@@ -20,6 +20,7 @@
 #include "kernels_gemm.inc.h"
 #include "kernels_lowrank.inc.h"
 #include "kernels_attention.inc.h"
+#include "kernels_rows.inc.h"
 
 #define KSET_STR_(x) #x
 #define KSET_STR(x) KSET_STR_(x)
@@ -33,4 +34,6 @@ const sl_kernels KSET_SYM = {
     .lowrank = {[SL_WTYPE_F32] = lowrank_f32, [SL_WTYPE_BF16] = lowrank_bf16, [SL_WTYPE_F16] = lowrank_f16},
     .attend = {[SL_WTYPE_F32] = attend_f32, [SL_WTYPE_BF16] = attend_bf16, [SL_WTYPE_F16] = attend_f16},
     .kv_round = kv_round,
+    .add_into = add_into,
+    .swiglu = swiglu,
 };

@@ -45,5 +45,12 @@ void sl_lowrank_add(float *y, size_t ldy, const float *x, size_t ldx, int n, int
 void sl_lowrank_add_split(float *y, size_t ldy, const float *x, size_t ldx, int n, int in, int out, int r, sl_wtype t,
                           const void *u, size_t ldu, const float *scale, const void *vt, size_t ldv, int split,
                           const void *vt2, size_t ldv2, float *h);
+/* sl_lowrank_add_split with rows [0, n) of Y's columns [0, out) overwritten by the update
+ * instead of added to (their old values are not read): bit-identical to sl_lowrank_add_split
+ * on those columns set to -0.0f first (-0 + c == c for every c, signed zeros included). A
+ * fused decode step writes each adapter's update so into delta rows (forward.c). */
+void sl_lowrank_store_split(float *y, size_t ldy, const float *x, size_t ldx, int n, int in, int out, int r,
+                            sl_wtype t, const void *u, size_t ldu, const float *scale, const void *vt, size_t ldv,
+                            int split, const void *vt2, size_t ldv2, float *h);
 
 #endif

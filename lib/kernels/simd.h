@@ -82,4 +82,31 @@ typedef int8_t vfb __attribute__((vector_size(VW)));
 /* Loops over the NV registers of a 16-float group; NV is a constant, so they unroll. */
 #define FOR_NV(e) _Pragma("GCC unroll 4") for (int e = 0; e < NV; e++)
 
+/* e^x in every lane (Cephes' expf: x = n ln2 + r with |r| <= ln2/2, e^r by a degree-5
+ * polynomial, 2^n put in the exponent bits; within 2 ulp of expf). Lanes below -87 give 0
+ * (attention: a weight under 2^-125 of the best position's), lanes above 88 give e^88
+ * (finite, where expf overflows from 88.72 on): 2^n then stays a normal number. Used by
+ * attention's softmax and SwiGLU (kernels_rows.inc.h). */
+static inline __attribute__((always_inline)) vf vexp(vf x) {
+    const vf lo = (vf){0} - 87.0f;
+    vfu under = (vfu)(x < lo);
+    x = (vf)(((vfu)x & ~under) | ((vfu)lo & under));
+    const vf hi = (vf){0} + 88.0f;
+    vfu over = (vfu)(x > hi);
+    x = (vf)(((vfu)x & ~over) | ((vfu)hi & over));
+    vf t = x * 1.44269504088896341f + 12582912.0f; /* 1.5 * 2^23: rounds x / ln2 to an integer */
+    vf n = t - 12582912.0f;
+    vfu ni = (vfu)t - (vfu)((vf){0} + 12582912.0f); /* that integer, two's complement */
+    vf r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    vf p = (vf){0} + 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    vf y = p * (r * r) + r + 1.0f;
+    return (vf)(((vfu)y + (ni << 23)) & ~under);
+}
+
 #endif

@@ -233,7 +233,8 @@ static const void *next_linear(const sl_model *m, int l, sl_module mod, int *out
     return m->lm_head;
 }
 
-/* Adds one adapter's update to rows [0, n) of Y (n, out) given the module input X (n, in), with
+/* Adds one adapter's update to rows [0, n) of Y (n, out) given the module input X (n, in) (STORE:
+ * writes it there, Y's values unread: the fused path's delta rows, lin_job below), with
  * the fixed-order kernel of lowrank.h, whatever n (never cblas: each row's result is then the
  * same alone, in any batch, in any chunk, on any thread), reading the adapter's matrices in
  * their own element type (am->wt; adapter.h):
@@ -242,7 +243,7 @@ static const void *next_linear(const sl_model *m, int l, sl_module mod, int *out
  * H: the thread's scratch of H_CAP floats (one row's h). A rank above H_CAP (possible only
  * with a library max_rank beyond 65536) is added in rank slices of H_CAP. */
 static void adapter_apply(const sl_adapter_module *am, float *h, size_t h_cap, float *y, const float *x, int n, int out,
-                          int in) {
+                          int in, int store) {
     int sym = am->qt != NULL;
     const unsigned char *u = sym ? am->qt : am->a, *vt = sym ? am->qt : am->bt, *vt2 = am->qt2;
     size_t es = am->wt == SL_WTYPE_F32 ? 4 : 2; /* bytes of one element of U, VT, VT2 */
@@ -251,8 +252,10 @@ static void adapter_apply(const sl_adapter_module *am, float *h, size_t h_cap, f
     int split = vt2 ? in : out;
     for (size_t j0 = 0; j0 < (size_t)am->r; j0 += h_cap) {
         int r = (size_t)am->r - j0 < h_cap ? am->r - (int)j0 : (int)h_cap;
-        sl_lowrank_add_split(y, (size_t)out, x, (size_t)in, n, in, out, r, am->wt, u + j0 * ldu * es, ldu, am->scale + j0,
-                             vt + j0 * ldv * es, ldv, split, vt2 ? vt2 + j0 * ldv2 * es : NULL, ldv2, h);
+        /* Rank slices after the first add to what it stored. */
+        (store && j0 == 0 ? sl_lowrank_store_split : sl_lowrank_add_split)(
+            y, (size_t)out, x, (size_t)in, n, in, out, r, am->wt, u + j0 * ldu * es, ldu, am->scale + j0,
+            vt + j0 * ldv * es, ldv, split, vt2 ? vt2 + j0 * ldv2 * es : NULL, ldv2, h);
     }
 }
 
@@ -270,8 +273,8 @@ static void adapter_apply(const sl_adapter_module *am, float *h, size_t h_cap, f
  *     bytes stream from memory under the GEMM's arithmetic instead of after it, where one
  *     core's outstanding misses bound them (a batch of 64 sequences with 64 rank-16 adapters
  *     reads 850 MB of them per step). An item cannot add to rows whose columns the other
- *     threads are still writing, so it adds its update to the module's delta rows (f->dl),
- *     set to -0.0f first (-0 + c == c for every c, signed zeros included), and the rows stage
+ *     threads are still writing, so it writes its update c to the module's delta rows (f->dl;
+ *     sl_lowrank_store_split: what adding c to -0.0f gives, for every c), and the rows stage
  *     after the linear adds them to Y (deltas_add): y + c, what the in-place add gives.
  *   apart (longer steps): the GEMM job, then the items as a second job, adding in place.
  * Each GEMM prefetches the first panels of its share of the linear that runs next (gemm.h:
@@ -310,9 +313,7 @@ static void ad_item_run(const lin_job *j, const ad_item *it, int i) {
         if (!am) continue;
         int out = j->l[k].out, in = j->l[k].in;
         float *y = (j->fused ? j->l[k].d : j->l[k].y) + (size_t)it->t0 * out;
-        if (j->fused)
-            for (size_t e = 0; e < (size_t)it->rows * out; e++) y[e] = -0.0f;
-        adapter_apply(am, f->ah[i], f->ah_cap, y, j->l[k].x + (size_t)it->t0 * in, it->rows, out, in);
+        adapter_apply(am, f->ah[i], f->ah_cap, y, j->l[k].x + (size_t)it->t0 * in, it->rows, out, in, j->fused);
     }
 }
 
@@ -428,9 +429,7 @@ static void deltas_add(sl_forward *f, int t0, int t1) {
         for (int k = 0; a < b && k < j->n_lin; k++) {
             if (!item_module(j, it, k)) continue;
             size_t out = (size_t)j->l[k].out;
-            float *y = j->l[k].y;
-            const float *d = j->l[k].d;
-            for (size_t e = (size_t)a * out; e < (size_t)b * out; e++) y[e] += d[e];
+            sl_kernels_active()->add_into(j->l[k].y + (size_t)a * out, j->l[k].d + (size_t)a * out, (size_t)(b - a) * out);
         }
     }
 }
@@ -552,15 +551,13 @@ static void rows_job_run(void *ctx, int i, int n) {
         }
         break;
     case ROWS_RESIDUAL_NORM:
-        for (size_t e = (size_t)t0 * D; e < (size_t)t1 * D; e++) f->x[e] += f->xn[e];
+        sl_kernels_active()->add_into(f->x + (size_t)t0 * D, f->xn + (size_t)t0 * D, (size_t)(t1 - t0) * D);
         if (j->norm)
             rmsnorm(f->xn + (size_t)t0 * D, f->x + (size_t)t0 * D, j->norm, t1 - t0, D, c->rms_eps);
         break;
     case ROWS_SWIGLU:
-        for (size_t e = (size_t)t0 * c->intermediate; e < (size_t)t1 * c->intermediate; e++) {
-            float g = f->g[e];
-            f->g[e] = g / (1.0f + expf(-g)) * f->u[e];
-        }
+        sl_kernels_active()->swiglu(f->g + (size_t)t0 * c->intermediate, f->u + (size_t)t0 * c->intermediate,
+                                    (size_t)(t1 - t0) * c->intermediate);
         break;
     }
 }

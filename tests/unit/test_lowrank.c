@@ -353,11 +353,52 @@ TEST(half_types_equal_f32_on_the_widened_values) {
     printf("    %d cases (BF16, F16): == F32 kernel on the widened values, bit for bit\n", cases);
 }
 
+/* The store form (sl_lowrank_store_split: Y's columns [0, out) overwritten by the update, their
+ * old values unread) gives the bits of the add form on those columns set to -0.0f, for every
+ * type and shape, with the SymLoRA split layout, rows in groups and alone, and leaves the
+ * padding columns alone. Y's old values are NaN, so reading one shows. */
+TEST(store_equals_add_to_negative_zero) {
+    int cases = 0, differ = 0;
+    for (int ti = 0; ti < N_TYPES; ti++)
+        for (int si = 0; si < N_SHAPES; si++)
+            for (int ri = 0; ri < N_RANKS; ri++)
+                for (int v = 0; v < 2; v++) {
+                    prob p;
+                    prob_init(&p, types[ti], 6, shapes[si][0], shapes[si][1], ranks[ri], v, v, v ? 3 : 0);
+                    size_t ny = (size_t)p.n * p.ldy;
+                    float *ya = copy_y0(&p), *ys = copy_y0(&p), *h = malloc((size_t)p.r * sizeof(float));
+                    for (int t = 0; t < p.n; t++)
+                        for (int o = 0; o < p.out; o++) {
+                            ya[(size_t)t * p.ldy + o] = -0.0f;
+                            ys[(size_t)t * p.ldy + o] = NAN;
+                        }
+                    int split = p.in < p.out ? p.in : p.out;
+                    sl_lowrank_add_split(ya, p.ldy, p.x, p.ldx, p.n, p.in, p.out, p.r, p.wt, p.us, p.ldu, p.scale, p.vts,
+                                         p.ldv, split, (const unsigned char *)p.vts + (size_t)split * (p.wt == SL_WTYPE_F32 ? 4 : 2),
+                                         p.ldv, h);
+                    sl_lowrank_store_split(ys, p.ldy, p.x, p.ldx, p.n, p.in, p.out, p.r, p.wt, p.us, p.ldu, p.scale,
+                                           p.vts, p.ldv, split,
+                                           (const unsigned char *)p.vts + (size_t)split * (p.wt == SL_WTYPE_F32 ? 4 : 2),
+                                           p.ldv, h);
+                    if (memcmp(ya, ys, ny * sizeof(float)) != 0 && differ++ < 4)
+                        CHECKF(0, "%s in %d out %d r %d: store differs from add to -0", sl_wtype_name(p.wt), p.in, p.out,
+                               p.r);
+                    cases++;
+                    free(h);
+                    free(ya);
+                    free(ys);
+                    prob_free(&p);
+                }
+    CHECKF(differ == 0, "%d of %d cases differ", differ, cases);
+    printf("    %d cases: store == add to -0.0f, bit for bit\n", cases);
+}
+
 int main(void) {
     RUN(values_match_double_reference);
     RUN(empty_calls_change_nothing);
     RUN(rows_are_bit_identical_whatever_the_batch);
     RUN(split_equals_joined);
     RUN(half_types_equal_f32_on_the_widened_values);
+    RUN(store_equals_add_to_negative_zero);
     return check_summary();
 }
