@@ -152,11 +152,9 @@ static inline __attribute__((always_inline)) void rows_add(float *restrict y, si
             const float *xt = x + (size_t)t * ldx;
             float tail = 0;
             for (int k = i; k < in; k++) tail += xt[k] * lr_at(uj, (size_t)k, wt);
-            float l[16];
-            FOR_NV(e) vf_store(l + e * VW, (a[t][e] + a[t][NV + e]) + (a[t][2 * NV + e] + a[t][3 * NV + e]));
-            for (int w = 8; w >= 1; w /= 2)
-                for (int k = 0; k < w; k++) l[k] += l[k + w];
-            float d = l[0] + tail;
+            vf l[NV];
+            FOR_NV(e) l[e] = (a[t][e] + a[t][NV + e]) + (a[t][2 * NV + e] + a[t][3 * NV + e]);
+            float d = vf_sum16_tree(l) + tail;
             h[(size_t)t * ldh + j] = scale ? d * scale[j] : d;
         }
     }

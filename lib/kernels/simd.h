@@ -6,8 +6,8 @@
  * 16 floats (a weight panel's width) made of NV = 16 / VW registers, so every set does the same
  * lane-wise arithmetic on whole registers: wider vectors lowered by the compiler spill badly
  * (a 64-byte vector type on AVX2 ran 6x slower than native 32-byte ones). Everything here is
- * a macro: a function taking or returning vf would change the ABI between sets. Unaligned
- * loads and stores go through memcpy.
+ * a macro or a static always_inline function: an out-of-line function taking or returning vf
+ * would change the ABI between sets. Unaligned loads and stores go through memcpy.
  *
  * Loaders widen the stored element types to F32 exactly: BF16 is the top half of an F32, F16
  * converts exactly (F16C where the set has it, else safetensors.h's exact routine), Q8_0 is an
@@ -107,6 +107,29 @@ static inline __attribute__((always_inline)) vf vexp(vf x) {
     p = p * r + 5.0000001201e-1f;
     vf y = p * (r * r) + r + 1.0f;
     return (vf)(((vfu)y + (ni << 23)) & ~under);
+}
+
+
+/* The sum of the 16 floats of a group held in NV registers G (float k in lane k % VW of
+ * register k / VW), as the scalar tree l[k] += l[k + w] for w = 8, 4, 2, 1 (k < w) gives it:
+ * the same pairs added in the same order, in vector lanes, so bit-identical to that loop
+ * (which, through a stack array, cost a fifth of the adapters' down pass). */
+typedef float vf4_ __attribute__((vector_size(16)));
+static inline __attribute__((always_inline)) float vf_sum16_tree(const vf *g) {
+#if VW == 16
+    typedef float vf8_ __attribute__((vector_size(32)));
+    vf v = g[0];
+    vf8_ s8 = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) +
+              __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+    vf4_ s4 = __builtin_shufflevector(s8, s8, 0, 1, 2, 3) + __builtin_shufflevector(s8, s8, 4, 5, 6, 7);
+#elif VW == 8
+    vf s8 = g[0] + g[1];
+    vf4_ s4 = __builtin_shufflevector(s8, s8, 0, 1, 2, 3) + __builtin_shufflevector(s8, s8, 4, 5, 6, 7);
+#else
+    vf4_ s4 = (g[0] + g[2]) + (g[1] + g[3]);
+#endif
+    vf4_ s2 = s4 + __builtin_shufflevector(s4, s4, 2, 3, 2, 3);
+    return s2[0] + s2[1];
 }
 
 #endif
