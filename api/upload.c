@@ -30,7 +30,11 @@
  * Jobs pass the per-tenant gate of sl__req_queue (server.c): one job of a tenant at a time.
  *
  * Limits: --max-adapter-bytes bounds the whole body. With a Content-Length above it the 413
- * goes out before anything is read. A chunked body is stopped as soon as it passes the limit:
+ * goes out before anything is read when the client waits for it (Expect: 100-continue) or
+ * the body is more than UP_DISCARD_MAX past the limit; otherwise the client is already
+ * sending, and a reply sent at once raced its writes (curl -F of a 200 KB file over a
+ * 195 KB limit saw "Send failure: Broken pipe", not the 413), so that body is read and
+ * dropped and the 413 sent once it is in, as for a failure mid-body. A chunked body is stopped as soon as it passes the limit:
  * nothing more is written, the transaction is aborted at once. MHD 0.9 cannot queue a reply
  * while a body is still arriving, so the 413 itself is sent when the client has finished;
  * a client that sends more than UP_DISCARD_MAX beyond the limit is disconnected. The same
@@ -491,10 +495,24 @@ enum MHD_Result sl__upload_begin(sl__req *q) {
     if (cl) {
         char *end;
         declared = strtoull(cl, &end, 10);
-        if (*end || declared > a->cfg.max_adapter_bytes)
-            return sl__reply_error(q, 413, "upload_too_large", NULL,
-                                   "the upload is %.40s bytes, more than the server's limit of %zu (--max-adapter-bytes)", cl,
-                                   a->cfg.max_adapter_bytes);
+        if (*end || declared > a->cfg.max_adapter_bytes) {
+            const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+            if (*end || declared > a->cfg.max_adapter_bytes + UP_DISCARD_MAX || (expect && strcasecmp(expect, "100-continue") == 0))
+                return sl__reply_error(q, 413, "upload_too_large", NULL,
+                                       "the upload is %.40s bytes, more than the server's limit of %zu (--max-adapter-bytes)", cl,
+                                       a->cfg.max_adapter_bytes);
+            /* Read and dropped (sl__upload_data), answered at its end (sl__upload_end): no
+             * slot, no post processor, nothing staged. */
+            sl__upload *up = calloc(1, sizeof *up);
+            if (!up) return sl__reply_error(q, 500, "internal_error", NULL, "out of memory");
+            up->api = a;
+            up->t_mark = sl__now();
+            sl__parts_init(&up->parts);
+            fail(up, 413, "upload_too_large", "the upload is %llu bytes, more than the server's limit of %zu (--max-adapter-bytes)",
+                 declared, a->cfg.max_adapter_bytes);
+            q->up = up;
+            return MHD_YES;
+        }
     }
     const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (!ct || strncasecmp(ct, "multipart/form-data", 19) != 0)
