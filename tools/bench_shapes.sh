@@ -34,7 +34,10 @@ done
 HAS_DTYPE=0
 "$B/bench_engine" --help 2>&1 | grep -q -- '--dtype' && HAS_DTYPE=1
 
-# engine SHAPE DTYPE DIR ARGS...: one bench_engine run on DIR, one line of $RESULTS.
+# engine SHAPE DTYPE DIR ARGS...: one bench_engine run on DIR, one line of $RESULTS. With
+# LIMITS=1 the run measures this machine's read bandwidth (and sgemm peak) itself, before and
+# after its own decode, so a ratio to the bandwidth bound comes from one run: minutes after the
+# main run, another tenant's memory traffic changed a shared VM's bandwidth by a third.
 engine() {
     shape=$1 dt=$2 dir=$3
     shift 3
@@ -44,7 +47,7 @@ engine() {
     elif [ "$dt" != f32 ]; then
         note="none: bench_engine has no --dtype, the $dt checkpoint is widened to F32 at load"
     fi
-    cmd="$B/bench_engine --model $dir --limits 0 $dopt $*"
+    cmd="$B/bench_engine --model $dir --limits ${LIMITS:-0} $dopt $*"
     echo "bench_shapes.sh: [$shape $dt] $cmd" | tee -a "$CMDS_FILE"
     # shellcheck disable=SC2086 # a plain word list
     $cmd >"$B/bench_shapes_engine.json" 2>"$B/bench_shapes_engine.err" || { cat "$B/bench_shapes_engine.err" >&2; exit 1; }
@@ -53,7 +56,8 @@ engine() {
     python3 - "$B/bench_shapes_engine.json" "$shape" "$dt" "$size" "$note" "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$RESULTS" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
-keep = {k: v for k, v in r.items() if k.startswith(("decode_b", "prefill_", "vm_", "kv_pool", "model_bytes", "forward_threads"))}
+keep = {k: v for k, v in r.items() if k.startswith(("decode_b", "prefill_", "vm_", "kv_pool", "model_bytes", "forward_threads",
+                                                     "read_bandwidth"))}
 keep.update(shape=sys.argv[2], dtype=sys.argv[3], file_bytes=int(sys.argv[4]), dtype_option=sys.argv[5], load_average=sys.argv[6])
 print(json.dumps(keep))
 EOF
@@ -68,7 +72,7 @@ SMOL=$DATA/smollm2-135m
 cached "$SMOL-f32" "$B/gen_model" model --preset smollm2-135m --out "$SMOL-f32" --dtype f32 --seed 1
 cached "$SMOL-bf16" "$B/gen_model" model --preset smollm2-135m --out "$SMOL-bf16" --dtype bf16 --seed 1
 for dt in f32 bf16; do
-    engine smollm2-135m "$dt" "$SMOL-$dt" --batches 1 --sweeps 2 --min-time 1 --max-steps 24 --prefill-reps 1
+    LIMITS=1 engine smollm2-135m "$dt" "$SMOL-$dt" --batches 1 --sweeps 2 --min-time 1 --max-steps 24 --prefill-reps 1
 done
 
 python3 tools/bench_report.py --json "$OUT" --shapes "$RESULTS" --shapes-cmds "$CMDS_FILE" --kernels "$("$B/symlorad" --version 2>&1 | tr '\n' ' ' | sed 's/ *$//')"
