@@ -148,6 +148,7 @@ typedef struct sl__conn {
      * twice): answered by on_request, exactly once. */
     int uri_too_long;     /* the query string is over SL__QUERY_MAX bytes or SL__QUERY_ARGS arguments */
     int uri_space;        /* a space in the request target (strict mode) */
+    const char *uri_end;  /* the request target's end as on_uri saw it (its first NUL), in MHD's buffer */
     int reserve;          /* accepted into the last --reserved-connections */
     char addr[48];        /* the client's address */
 } sl__conn;

@@ -391,6 +391,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
     if (!k) return NULL;
     if (!k->reserve) conn_deadline(a, c, a->cfg.request_timeout_s); /* a reserve one keeps its short one */
     k->uri_too_long = k->uri_space = 0;
+    k->uri_end = uri + strlen(uri);
     if (a->cfg.http_strictness >= 1 && strchr(uri, ' ')) k->uri_space = 1;
     char *qs = strchr(uri, '?');
     if (qs) {
@@ -729,6 +730,15 @@ static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const 
     return MHD_YES;
 }
 
+/* A NUL sent inside the request target ends it for MHD 0.9 (the path and query it parses, and
+ * on_uri's checks, stop there: "GET /v1/models\0junk" was served as /v1/models). MHD puts the
+ * NUL that ends the target where the space before the version was, so the version starts right
+ * after END, the target's first NUL; any other byte between them was hidden by a NUL. (A layout
+ * other than that, the version before END, is not judged.) */
+static int uri_hides_bytes(const char *end, const char *version) {
+    return end && version && (uintptr_t)version > (uintptr_t)end + 1;
+}
+
 /* Strict framing (issue 17). 0: fine; else the 400/414 is queued and *ret is the result. */
 static int check_framing(sl__req *q, struct MHD_Connection *c, const char *method, const char *version,
                          enum MHD_Result *ret) {
@@ -754,6 +764,8 @@ static int check_framing(sl__req *q, struct MHD_Connection *c, const char *metho
         why = msg;
     } else if (k && k->uri_space) {
         why = "the request target contains a space";
+    } else if (f.strict && k && uri_hides_bytes(k->uri_end, version)) {
+        why = "the request target contains a NUL byte";
     } else if (head == SL_HEAD_FOLDED) {
         int rl = !strcmp(where, "request line");
         snprintf(msg, sizeof msg, "folded header line (obs-fold: a line starting with a space or tab)%s%s%s",

@@ -496,6 +496,11 @@ def strict_framing_each_case_answered_once():
              400, b"chunked"),
             ("HTTP/1.1 without Host", b"GET /health HTTP/1.1\r\n\r\n", 400, b"Host"),
             ("a space in the target", b"GET /a b HTTP/1.1\r\nHost: x\r\n\r\n", 400, b"space"),
+            # libmicrohttpd 0.9 ends the target at a NUL: these were served as /health and /v1/models.
+            ("NUL in the target's path", b"GET /health\x00/../v1/x HTTP/1.1\r\nHost: x\r\n\r\n", 400, b"NUL"),
+            ("NUL in the query string", b"GET /v1/models?a=\x00b HTTP/1.1\r\nHost: x\r\n" + good.encode() + b"\r\n",
+             400, b"NUL"),
+            ("NUL ending the target", b"GET /health\x00 HTTP/1.1\r\nHost: x\r\n\r\n", 400, b"NUL"),
             ("a long query string", b"GET /health?" + b"&".join(b"a%d=b" % i for i in range(2000)) + b" HTTP/1.1\r\nHost: x\r\n\r\n",
              414, b"query string"),
             ("a 30 KB query string", b"GET /health?" + b"x" * 30000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, b"query string"),
