@@ -17,6 +17,10 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 OPT      ?= -O2
+# test, asan, soak and bench build with one job per CPU (a serial build of the three kernel
+# sets, twice in CI, was minutes of it); `make -jN ...` of your own still wins.
+NPROC    := $(shell nproc 2>/dev/null || echo 1)
+JOBS      = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(NPROC))
 SAN      ?=
 CFLAGS   ?=
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
@@ -77,26 +81,26 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(API_A) $(LIB_A)
 
 # The one test command of the README.
 test: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory $(JOBS) all
 	@tests/run.sh $(BUILD)
 
 ASAN_MAKE = $(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 
 asan: deps
-	@$(ASAN_MAKE) all
+	@$(ASAN_MAKE) $(JOBS) all
 	@SL_SANITIZED=1 tests/run.sh build/asan
 
 # The soak of tests/soak/soak.py under the sanitizers; ends with "N passed, N failed".
 SOAK_SECONDS ?= 180
 soak: deps
-	@$(ASAN_MAKE) all
+	@$(ASAN_MAKE) $(JOBS) all
 	@SL_BUILD=build/asan SL_SANITIZED=1 python3 tests/soak/soak.py --seconds $(SOAK_SECONDS)
 
 # The figures are those of the binary users run: the same flags as `make`, no -march=native
 # (the kernels choose their ISA at run time, lib/kernels/kernels.h).
 bench: deps
-	@$(MAKE) --no-print-directory BUILD=build/bench all
+	@$(MAKE) --no-print-directory $(JOBS) BUILD=build/bench all
 	@tools/bench.sh build/bench
 	@python3 tools/bench_report.py --json "$${SL_BENCH_JSON:-build/bench.json}" --kernels "$$(build/bench/symlorad --version 2>&1 | tr '\n' ' ')"
 	@if [ "$${SL_BENCH_COMPARE:-1}" != 0 ]; then tools/bench_compare.sh build/bench; fi
