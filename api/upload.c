@@ -480,6 +480,16 @@ static enum MHD_Result reply(sl__req *q) {
 
 /* ---------------------------------------------------------------- the route's three stages */
 
+/* A new upload's state, its body clock running (reading); NULL: out of memory. */
+static sl__upload *upload_new(sl_api *a) {
+    sl__upload *up = calloc(1, sizeof *up);
+    if (!up) return NULL;
+    up->api = a;
+    up->t_mark = sl__now();
+    sl__parts_init(&up->parts);
+    return up;
+}
+
 enum MHD_Result sl__upload_begin(sl__req *q) {
     sl_api *a = q->api;
     if (!a->cfg.store || !a->cfg.registry)
@@ -503,11 +513,8 @@ enum MHD_Result sl__upload_begin(sl__req *q) {
                                        a->cfg.max_adapter_bytes);
             /* Read and dropped (sl__upload_data), answered at its end (sl__upload_end): no
              * slot, no post processor, nothing staged. */
-            sl__upload *up = calloc(1, sizeof *up);
+            sl__upload *up = upload_new(a);
             if (!up) return sl__reply_error(q, 500, "internal_error", NULL, "out of memory");
-            up->api = a;
-            up->t_mark = sl__now();
-            sl__parts_init(&up->parts);
             fail(up, 413, "upload_too_large", "the upload is %llu bytes, more than the server's limit of %zu (--max-adapter-bytes)",
                  declared, a->cfg.max_adapter_bytes);
             q->up = up;
@@ -519,7 +526,7 @@ enum MHD_Result sl__upload_begin(sl__req *q) {
         return sl__reply_error(q, 415, "unsupported_media_type", NULL,
                                "send a multipart/form-data body with the parts 'config' and 'weights', e.g. "
                                "curl -X PUT -F config=@adapter_config.json -F weights=@adapter_model.safetensors URL");
-    sl__upload *up = calloc(1, sizeof *up);
+    sl__upload *up = upload_new(a);
     if (!up) return sl__reply_error(q, 500, "internal_error", NULL, "out of memory");
     int status;
     char code[40], msg[400];
@@ -528,9 +535,6 @@ enum MHD_Result sl__upload_begin(sl__req *q) {
         a->uploads_refused++;
         return sl__reply_error(q, status, code, NULL, "%s", msg);
     }
-    up->api = a;
-    up->t_mark = sl__now();
-    sl__parts_init(&up->parts);
     snprintf(up->tenant, sizeof up->tenant, "%s", tenant);
     snprintf(up->name, sizeof up->name, "%s", name);
     q->up = up; /* ownership: the request's, freed with it */

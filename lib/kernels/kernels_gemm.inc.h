@@ -66,10 +66,15 @@ static inline __attribute__((always_inline)) void tile(float *y, size_t ldy, con
     /* PF_LINES may exceed the k steps (a tile of few rows, which reads its group fast): up to
      * PPK lines per k step then. */
     const int ppk = (pf_lines + (kb1 - kb0) - 1) / (kb1 - kb0);
+    /* The prefetches of k step KR (this call's): its lines of PF, then its line of the list. */
+#define TILE_PREFETCH(kr) \
+    do { \
+        for (int l = (kr) * ppk, le = l + ppk; l < le && l < pf_lines; l++) __builtin_prefetch(pf + (size_t)l * 64, 0, 2); \
+        if ((kr) < na + nb) __builtin_prefetch((kr) < na ? pa + (size_t)(kr) * 64 : pb + (size_t)((kr) - na) * 64, 0, 2); \
+    } while (0)
     if (wt != SL_WTYPE_Q8_0) {
         for (int k = kb0, kr = 0; k < kb1; k++, kr++) { /* kr: this call's k step, for the prefetches */
-            for (int l = kr * ppk, le = l + ppk; l < le && l < pf_lines; l++) __builtin_prefetch(pf + (size_t)l * 64, 0, 2);
-            if (kr < na + nb) __builtin_prefetch(kr < na ? pa + (size_t)kr * 64 : pb + (size_t)(kr - na) * 64, 0, 2);
+            TILE_PREFETCH(kr);
             vf w[TILE_P_MAX * NV];
 #pragma GCC unroll 8
             for (int p = 0; p < np; p++) FOR_NV(e) w[p * NV + e] = wload(wp + p * pstride, wt, k, e, (vf){0});
@@ -89,9 +94,7 @@ static inline __attribute__((always_inline)) void tile(float *y, size_t ldy, con
                     vf_load_f16(wp + p * pstride + (size_t)(k0 / SL_Q8_BLOCK) * SL_Q8_BLOCK_BYTES + (size_t)e * VW * 2);
             int k1 = kb1 - k0 < SL_Q8_BLOCK ? kb1 : k0 + SL_Q8_BLOCK;
             for (int k = k0; k < k1; k++) {
-                int kr = k - kb0;
-                for (int l = kr * ppk, le = l + ppk; l < le && l < pf_lines; l++) __builtin_prefetch(pf + (size_t)l * 64, 0, 2);
-                if (kr < na + nb) __builtin_prefetch(kr < na ? pa + (size_t)kr * 64 : pb + (size_t)(kr - na) * 64, 0, 2);
+                TILE_PREFETCH(k - kb0);
                 vf w[TILE_P_MAX * NV];
 #pragma GCC unroll 8
                 for (int p = 0; p < np; p++) FOR_NV(e) w[p * NV + e] = wload(wp + p * pstride, wt, k, e, sc[p * NV + e]);
@@ -114,6 +117,7 @@ static inline __attribute__((always_inline)) void tile(float *y, size_t ldy, con
             else if (w > 0) vf_store_part(yp, acc[t][j], w);
         }
 }
+#undef TILE_PREFETCH
 
 /* Panels of a tile of TM rows: GEMM_ACC / (TM * NV), within 1 .. 4 (1 .. 8 up to GEMM_WIDE_M rows). */
 #define TILE_P_CAP(tm) ((tm) <= GEMM_WIDE_M ? TILE_P_MAX : 4)
