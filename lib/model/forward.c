@@ -24,16 +24,20 @@
 #include "model_internal.h"
 #include "pool.h"
 #include "safetensors.h"
+#include "steal.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 enum { MAX_THREADS = 64 };
-/* Linear jobs (lin_job_run): rows per adapter item, the most rows a fused job takes, and the
- * columns of its GEMM chunks. */
-enum { AD_ROWS = 32, FUSED_MAX_T = 256, GEMM_CHUNK = 64 };
+_Static_assert((int)MAX_THREADS <= (int)SL_STEAL_MAX, "a linear job deals units to every thread (steal.h)");
+/* Linear jobs (lin_job_run): rows per adapter item, the most rows a fused job takes, the
+ * columns of its GEMM chunks, and of the units an unfused job deals (a multiple of the widest
+ * tile, 8 panels: gemm.h, so a one-row step keeps its 8-panel tiles). */
+enum { AD_ROWS = 32, FUSED_MAX_T = 256, GEMM_CHUNK = 64, UNFUSED_CHUNK = 256 };
 
 /* An adapter item of a linear job: rows [t0, t0 + rows) of a run of sequences with adapter A. */
 typedef struct ad_item {
@@ -48,6 +52,11 @@ typedef struct lin_job {
     int n_lin, T, layer, fused;
     sl_wtype wt;
     struct { float *y; const float *x; const void *w; const float *bias; int out, in; sl_module mod; float *d; } l[3];
+    /* The GEMM chunks (lin_job_deal): thread i's own are units [first[i], first[i + 1]), its
+     * column share of each linear in turn, CHUNK columns at a time. */
+    int chunk, n_units, first[MAX_THREADS + 1];
+    sl_steal units;
+    _Atomic int units_begun, next_item; /* fused: chunks begun, items taken (all threads) */
 } lin_job;
 
 struct sl_forward {
@@ -70,6 +79,7 @@ struct sl_forward {
     sl_pool *pool;
     int nth;
     float *s[MAX_THREADS];  /* (groups, max_ctx) attention scores of one row, per query head of a KV group */
+    _Atomic int att_next;   /* the attention job's next item (attend_job_run) */
     float *ah[MAX_THREADS]; /* (ah_cap) adapter intermediate h = x Q[:in] or x A^T of one row, (r) */
     size_t ah_cap;
     /* The adapter items of the linear job being run, and a fused job's deltas until the rows
@@ -260,25 +270,31 @@ static void adapter_apply(const sl_adapter_module *am, float *h, size_t h_cap, f
 }
 
 /* A linear job: up to three base linears over the same T rows (one input X), split between
- * the threads by output columns, and the adapter updates of those rows. Adapter items are
- * (run of sequences sharing an adapter, chunk of up to AD_ROWS of its rows), each adding the
- * updates of every module of the job (f->items, built by modules_forward); thread i takes
- * items i, i + n, ..., so a long prefill run is split as evenly as many short decode runs.
- * Rows are computed one by one (lowrank.h), so the dealing never changes a result.
+ * the threads by output columns, and the adapter updates of those rows. Each thread owns its
+ * column share of every linear, as chunks (lin_job_deal), and runs them in order; a thread
+ * done with its own takes the last chunks of a slower one (steal.h), so a vCPU slowed by its
+ * host does not hold the step. Adapter items are (run of sequences sharing an adapter, chunk
+ * of up to AD_ROWS of its rows), each adding the updates of every module of the job
+ * (f->items, built by modules_forward), taken in order by whichever thread is free. A GEMM
+ * column and an item's rows are computed the same on any thread (gemm.h, lowrank.h), so
+ * neither the dealing nor the stealing ever changes a result.
  *
  * Two ways to run the items, with the same bits:
- *   fused (T <= FUSED_MAX_T, the decode steps): each thread runs its GEMM share in chunks of
- *     GEMM_CHUNK columns and its items between the chunks. While a chunk computes, the GEMM
- *     prefetches into L2 the matrices of the items that run after it (sl_prefetch): their
- *     bytes stream from memory under the GEMM's arithmetic instead of after it, where one
- *     core's outstanding misses bound them (a batch of 64 sequences with 64 rank-16 adapters
- *     reads 850 MB of them per step). An item cannot add to rows whose columns the other
- *     threads are still writing, so it writes its update c to the module's delta rows (f->dl;
- *     sl_lowrank_store_split: what adding c to -0.0f gives, for every c), and the rows stage
- *     after the linear adds them to Y (deltas_add): y + c, what the in-place add gives.
- *   apart (longer steps): the GEMM job, then the items as a second job, adding in place.
- * Each GEMM prefetches the first panels of its share of the linear that runs next (gemm.h:
- * sl_gemm_packed_next); the lm_head job (LAYER < 0) has no next and no adapters. */
+ *   fused (T <= FUSED_MAX_T, the decode steps): the chunks are GEMM_CHUNK columns, and after
+ *     each chunk its thread runs the items due by then (take_items: in step with the chunks
+ *     begun). While a chunk computes, the GEMM prefetches into L2 the matrices of the items
+ *     that run after it (sl_prefetch): their bytes stream from memory under the GEMM's
+ *     arithmetic instead of after it, where one core's outstanding misses bound them (a batch
+ *     of 64 sequences with 64 rank-16 adapters reads 850 MB of them per step). An item
+ *     cannot add to rows whose columns other threads are still writing, so it writes its
+ *     update c to the module's delta rows (f->dl; sl_lowrank_store_split: what adding c to
+ *     -0.0f gives, for every c), and the rows stage after the linear adds them to Y
+ *     (deltas_add): y + c, what the in-place add gives.
+ *   apart (longer steps): the GEMM job (chunks of UNFUSED_CHUNK columns), then the items as a
+ *     second job, adding in place.
+ * Each chunk prefetches the first panels of what its owner runs next: the linear's next chunk,
+ * or its share of the linear that runs after it (gemm.h: sl_gemm_packed_next); the lm_head
+ * job (LAYER < 0) has no next linear and no adapters. */
 
 /* Appends to PF the first panel group (4 panels: AVX-512's widest tile) of thread I of N's
  * share of the base linear that runs after module MOD of the job's layer. */
@@ -317,58 +333,96 @@ static void ad_item_run(const lin_job *j, const ad_item *it, int i) {
     }
 }
 
+/* Chunks of linear K in thread H's share (of N threads), and that share [*C0, *C1). */
+static int share_chunks(const lin_job *j, int k, int h, int n, int *c0, int *c1) {
+    split_cols(j->l[k].out, h, n, c0, c1);
+    return *c1 > *c0 ? (*c1 - *c0 + j->chunk - 1) / j->chunk : 0;
+}
+
+/* Deals the job's GEMM chunks to N threads (sl_steal: a slow thread's last chunks go to a
+ * fast one); before sl_pool_run. */
+static void lin_job_deal(lin_job *j, int n) {
+    j->chunk = j->fused ? GEMM_CHUNK : UNFUSED_CHUNK;
+    sl_steal_init(&j->units, n);
+    j->first[0] = 0;
+    for (int h = 0; h < n; h++) {
+        int units = 0, c0, c1;
+        for (int k = 0; k < j->n_lin; k++) units += share_chunks(j, k, h, n, &c0, &c1);
+        j->first[h + 1] = j->first[h] + units;
+        sl_steal_set(&j->units, h, (uint32_t)j->first[h], (uint32_t)j->first[h + 1]);
+    }
+    j->n_units = j->first[n];
+    atomic_init(&j->units_begun, 0);
+    atomic_init(&j->next_item, 0);
+}
+
+/* Unit U of owner H (of N): linear *K, columns [*A, *B); prefetches into PF what follows it
+ * in H's share: the linear's next chunk, else the first panels of the linear after it. */
+static void unit_cols(const lin_job *j, int u, int h, int n, int *k, int *a, int *b, sl_prefetch *pf) {
+    int local = u - j->first[h], c0 = 0, c1 = 0;
+    for (*k = 0; *k < j->n_lin; (*k)++) {
+        int cnt = share_chunks(j, *k, h, n, &c0, &c1);
+        if (local < cnt) break;
+        local -= cnt;
+    }
+    *a = c0 + local * j->chunk;
+    *b = c1 - *a < j->chunk ? c1 : *a + j->chunk;
+    if (*b < c1) {
+        int panels = (c1 - *b + SL_GEMM_PANEL - 1) / SL_GEMM_PANEL;
+        sl_prefetch_add(pf, (const unsigned char *)j->l[*k].w + (size_t)(*b / SL_GEMM_PANEL) * sl_gemm_panel_bytes(j->wt, j->l[*k].in),
+                        (size_t)(panels < 4 ? panels : 4) * sl_gemm_panel_bytes(j->wt, j->l[*k].in));
+    } else {
+        prefetch_next_linear(j, j->l[*k].mod, h, n, pf);
+    }
+}
+
+/* Fused: takes the items due once this chunk is done, [*Q0, *Q1): as many as keep the items
+ * begun in step with the chunks begun (N_ITEMS * begun / N_UNITS), so every thread runs its
+ * memory-bound items between compute-bound chunks. */
+static void take_items(lin_job *j, int *q0, int *q1) {
+    int begun = atomic_fetch_add_explicit(&j->units_begun, 1, memory_order_relaxed) + 1;
+    int due = (int)((long)j->f->n_items * begun / j->n_units);
+    int q = atomic_load_explicit(&j->next_item, memory_order_relaxed);
+    while (q < due && !atomic_compare_exchange_weak_explicit(&j->next_item, &q, due, memory_order_relaxed,
+                                                             memory_order_relaxed)) {
+    }
+    *q0 = q;
+    *q1 = q < due ? due : q;
+}
+
 static void lin_job_run(void *ctx, int i, int n) {
     lin_job *j = ctx;
     sl_forward *f = j->f;
-    if (!j->fused) {
-        for (int k = 0; k < j->n_lin; k++) {
-            int c0, c1;
-            split_cols(j->l[k].out, i, n, &c0, &c1);
-            sl_prefetch pf = {0};
-            prefetch_next_linear(j, j->l[k].mod, i, n, &pf);
-            linear_cols(j->l[k].y, j->l[k].x, j->l[k].w, j->wt, j->l[k].bias, j->T, j->l[k].out, j->l[k].in, c0, c1, &pf);
-        }
-        return;
-    }
-    /* This thread's items (i, i + n, ...) go in NC slots, one after each GEMM chunk. */
-    int ni = f->n_items > i ? (f->n_items - i + n - 1) / n : 0, nc = 0, c = 0, done = 0;
-    for (int k = 0; k < j->n_lin; k++) {
-        int c0, c1;
-        split_cols(j->l[k].out, i, n, &c0, &c1);
-        nc += (c1 - c0 + GEMM_CHUNK - 1) / GEMM_CHUNK;
-    }
-    for (int k = 0; k < j->n_lin; k++) {
-        int c0, c1;
-        split_cols(j->l[k].out, i, n, &c0, &c1);
-        size_t pstride = sl_gemm_panel_bytes(j->wt, j->l[k].in);
-        for (int a = c0; a < c1; a += GEMM_CHUNK, c++) {
-            int b = c1 - a < GEMM_CHUNK ? c1 : a + GEMM_CHUNK, slot_end = (int)((long)ni * (c + 1) / nc);
-            /* Prefetched under this chunk: the GEMM's next chunk, then the slot's adapters. */
-            sl_prefetch pf = {0};
-            if (b < c1) {
-                int panels = (c1 - b + SL_GEMM_PANEL - 1) / SL_GEMM_PANEL;
-                sl_prefetch_add(&pf, (const unsigned char *)j->l[k].w + (size_t)(b / SL_GEMM_PANEL) * pstride,
-                                (size_t)(panels < 4 ? panels : 4) * pstride);
-            } else {
-                prefetch_next_linear(j, j->l[k].mod, i, n, &pf);
-            }
-            for (int q = done; q < slot_end; q++)
+    int h;
+    for (long u; (u = sl_steal_next(&j->units, i, &h)) >= 0;) {
+        int k, a, b, q0 = 0, q1 = 0;
+        sl_prefetch pf = {0};
+        unit_cols(j, (int)u, h, n, &k, &a, &b, &pf);
+        if (j->fused) {
+            /* Prefetched under this chunk, after the GEMM's own next panels: the items' adapters. */
+            take_items(j, &q0, &q1);
+            for (int q = q0; q < q1; q++)
                 for (int m = 0; m < j->n_lin; m++) {
-                    const sl_adapter_module *am = item_module(j, &f->items[i + q * n], m);
+                    const sl_adapter_module *am = item_module(j, &f->items[q], m);
                     size_t bytes = 0;
                     const void *p = am ? adapter_module_span(am, j->l[m].out, j->l[m].in, &bytes) : NULL;
                     sl_prefetch_add(&pf, p, bytes);
                 }
-            linear_cols(j->l[k].y, j->l[k].x, j->l[k].w, j->wt, j->l[k].bias, j->T, j->l[k].out, j->l[k].in, a, b, &pf);
-            for (; done < slot_end; done++) ad_item_run(j, &f->items[i + done * n], i);
         }
+        linear_cols(j->l[k].y, j->l[k].x, j->l[k].w, j->wt, j->l[k].bias, j->T, j->l[k].out, j->l[k].in, a, b, &pf);
+        for (int q = q0; q < q1; q++) ad_item_run(j, &f->items[q], i);
     }
-    for (; done < ni; done++) ad_item_run(j, &f->items[i + done * n], i); /* a thread with no columns */
+    if (!j->fused) return;
+    /* Items not yet taken (rounding, or a job with no columns for this thread). */
+    for (int q; (q = atomic_fetch_add_explicit(&j->next_item, 1, memory_order_relaxed)) < f->n_items;)
+        ad_item_run(j, &f->items[q], i);
 }
 
+/* Apart: the items after the GEMM job, each taken by the first thread free. */
 static void ad_job_run(void *ctx, int i, int n) {
     lin_job *j = ctx;
-    for (int q = i; q < j->f->n_items; q += n) ad_item_run(j, &j->f->items[q], i);
+    for (int q; (q = atomic_fetch_add_explicit(&j->next_item, 1, memory_order_relaxed)) < j->f->n_items;)
+        ad_item_run(j, &j->f->items[q], i);
 }
 
 /* Base linears of modules MODS (sharing input X) over all T tokens, and the adapters of each
@@ -411,6 +465,7 @@ static void modules_forward(sl_forward *f, const sl_module *mods, float *const *
         s = e;
     }
     lj.fused = fused && f->n_items > 0;
+    lin_job_deal(&lj, sl_pool_size(f->pool));
     sl_pool_run(f->pool, lin_job_run, &lj);
     if (lj.fused) {
         f->pend = lj; /* deltas_add, in the rows stage next */
@@ -468,14 +523,18 @@ static void attend_job_run(void *ctx, int i, int n) {
     const unsigned char *kl = sl__kv_layer(f->kv, f->layer, 0), *vl = sl__kv_layer(f->kv, f->layer, 1);
     void (*attend)(const void *, const void *, size_t, const int32_t *, int, int, int, int, float, const float *, float *,
                    float *, int) = sl_kernels_active()->attend[kvt];
-    int item = 0;
+    /* Items (sequence, KV head, 16 rows) are taken in order by whichever thread is free: a
+     * row's result does not depend on the thread, and a vCPU slowed by its host does not
+     * hold the step (steal.h). */
+    int item = 0, mine = atomic_fetch_add_explicit(&f->att_next, 1, memory_order_relaxed);
     for (int s = 0; s < f->n_seqs; s++) {
         const sl_batch_seq *q = &f->seqs[s];
         for (int kh = 0; kh < KVH; kh++) {
             /* This KV head's slice of every block: (hd, bs) of K^T, (bs, hd) of V. */
             const unsigned char *kb = kl + (size_t)kh * hd * bs * esize, *vb = vl + (size_t)kh * bs * hd * esize;
             for (int r0 = 0; r0 < q->n_tokens; r0 += 16) {
-                if (item++ % n != i) continue;
+                if (item++ != mine) continue;
+                mine = atomic_fetch_add_explicit(&f->att_next, 1, memory_order_relaxed);
                 int r1 = q->n_tokens - r0 < 16 ? q->n_tokens : r0 + 16;
                 for (int r = r0; r < r1; r++) {
                     size_t off = (size_t)(f->seq_off[s] + r) * Hq + (size_t)kh * groups * hd;
@@ -632,6 +691,7 @@ int sl_forward_run(sl_forward *f, sl_kv_pool *kv, const sl_batch_seq *seqs, int 
         float *qkv_out[3] = {f->q, f->k, f->v};
         modules_forward(f, qkv, qkv_out, 3, f->xn);
         rows_run(f, ROWS_ROPE_KV, NULL);
+        atomic_store_explicit(&f->att_next, 0, memory_order_relaxed);
         sl_pool_run(f->pool, attend_job_run, f);
         /* o_proj writes into xn (free now), which joins the residual stream. */
         module_forward(f, SL_MOD_O, f->xn, f->att);
@@ -659,6 +719,7 @@ int sl_forward_run(sl_forward *f, sl_kv_pool *kv, const sl_batch_seq *seqs, int 
         lj.l[0].w = m->lm_head;
         lj.l[0].out = c->vocab;
         lj.l[0].in = D;
+        lin_job_deal(&lj, sl_pool_size(f->pool));
         sl_pool_run(f->pool, lin_job_run, &lj);
     }
     for (int s = 0; s < n_seqs; s++) seqs[s].kv->n_pos += seqs[s].n_tokens;
