@@ -6,7 +6,12 @@
 #include <string.h>
 #include <sys/mman.h>
 
-enum { HUGE = 2 << 20 };
+enum { HUGE = 2 << 20, PAGE = 4096 };
+
+/* The mapped length of a buffer of BYTES (>= HUGE): whole 4 KB pages. The huge pages cover
+ * its 2 MB-aligned part; the tail past the last 2 MB boundary stays on 4 KB pages, so a 6.6 MB
+ * adapter maps 6.6 MB, not 8. */
+static size_t mapped_len(size_t bytes) { return (bytes + PAGE - 1) / PAGE * PAGE; }
 
 /* Below 2 MB a huge page cannot help: plain calloc. */
 void *sl_big_alloc(size_t bytes) {
@@ -15,9 +20,9 @@ void *sl_big_alloc(size_t bytes) {
         if (posix_memalign(&p, 64, bytes ? bytes : 1) != 0) return NULL;
         return memset(p, 0, bytes ? bytes : 1);
     }
-    size_t len = (bytes + HUGE - 1) / HUGE * HUGE;
+    size_t len = mapped_len(bytes);
     if (len < bytes || len + HUGE < len) return NULL;
-    /* Map one huge page more, then trim both ends to a 2 MB-aligned span of LEN. */
+    /* Map 2 MB more, then trim both ends to a span of LEN that starts on a 2 MB boundary. */
     char *raw = mmap(NULL, len + HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (raw == MAP_FAILED) return NULL;
     char *p = (char *)(((uintptr_t)raw + HUGE - 1) & ~(uintptr_t)(HUGE - 1));
@@ -35,5 +40,5 @@ void sl_big_free(void *p, size_t bytes) {
         free(p);
         return;
     }
-    munmap(p, (bytes + HUGE - 1) / HUGE * HUGE);
+    munmap(p, mapped_len(bytes));
 }

@@ -376,6 +376,18 @@ static void unit_cols(const lin_job *j, int u, int h, int n, int *k, int *a, int
     }
 }
 
+/* One demand load in every 2 MB page of [P, P + BYTES), before its lines are prefetched. A
+ * software prefetch into a page the TLB does not hold did little on an AMD Zen 5 VM (the
+ * lines were not there when read); with the adapters on huge pages (adapter.c: sl_big_alloc)
+ * and their pages touched first, the items of a 64-adapter batch took a quarter less time.
+ * The loads are of bytes the item reads anyway. */
+static void touch_pages(const void *p, size_t bytes) {
+    if (!p || !bytes) return;
+    const volatile unsigned char *c = p;
+    for (size_t o = 0; o < bytes; o += (size_t)2 << 20) (void)c[o];
+    (void)c[bytes - 1];
+}
+
 /* Fused: takes the items due once this chunk is done, [*Q0, *Q1): as many as keep the items
  * begun in step with the chunks begun (N_ITEMS * begun / N_UNITS), so every thread runs its
  * memory-bound items between compute-bound chunks. */
@@ -406,6 +418,7 @@ static void lin_job_run(void *ctx, int i, int n) {
                     const sl_adapter_module *am = item_module(j, &f->items[q], m);
                     size_t bytes = 0;
                     const void *p = am ? adapter_module_span(am, j->l[m].out, j->l[m].in, &bytes) : NULL;
+                    touch_pages(p, bytes);
                     sl_prefetch_add(&pf, p, bytes);
                 }
         }
