@@ -369,8 +369,9 @@ static void unit_cols(const lin_job *j, int u, int h, int n, int *k, int *a, int
     *b = c1 - *a < j->chunk ? c1 : *a + j->chunk;
     if (*b < c1) {
         int panels = (c1 - *b + SL_GEMM_PANEL - 1) / SL_GEMM_PANEL;
-        sl_prefetch_add(pf, (const unsigned char *)j->l[*k].w + (size_t)(*b / SL_GEMM_PANEL) * sl_gemm_panel_bytes(j->wt, j->l[*k].in),
-                        (size_t)(panels < 4 ? panels : 4) * sl_gemm_panel_bytes(j->wt, j->l[*k].in));
+        size_t pstride = sl_gemm_panel_bytes(j->wt, j->l[*k].in);
+        sl_prefetch_add(pf, (const unsigned char *)j->l[*k].w + (size_t)(*b / SL_GEMM_PANEL) * pstride,
+                        (size_t)(panels < 4 ? panels : 4) * pstride);
     } else {
         prefetch_next_linear(j, j->l[*k].mod, h, n, pf);
     }
