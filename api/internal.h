@@ -52,6 +52,7 @@ void sl__sub_free(sl__sub *s);
 /* An adapter upload in progress (api/upload.c). */
 typedef struct sl__upload sl__upload;
 void sl__upload_free(sl__upload *u);
+void sl__upload_spare_free(sl_api *a); /* the staging chunks kept for reuse (sl_api_free) */
 
 struct sl__req {
     sl_api *api;
@@ -192,6 +193,8 @@ struct sl_api {
     uint64_t auth_failures;
     sl_api_keys *keys;    /* owned; NULL: authentication off */
     sl__holder *holders;  /* api/quota.c: tenants and addresses with uploads in progress (owned) */
+    struct sl__up_chunk *upload_spare; /* api/upload.c: staging chunks kept for reuse (loop thread; owned) */
+    int upload_spare_n;
     int uploads_active;
     uint64_t uploads_refused; /* 429 for want of an upload slot, 413 over a quota */
     uint64_t uploads_too_slow; /* cut below --upload-min-rate */

@@ -1152,6 +1152,7 @@ int sl_api_set_keys(sl_api *a, sl_api_keys *k) {
 void sl_api_free(sl_api *a) {
     if (!a) return;
     sl__quota_free_all(a);
+    sl__upload_spare_free(a);
     sl_api_keys_free(a->keys);
     sl_constraint_cache_free(a->constraints);
     sl_cvocab_free(a->cvocab);
