@@ -54,9 +54,11 @@ static const sl_kernels *best(void) {
     return &sl__kernels_generic;
 }
 
+static int select_set(const char *name, char *err, size_t errlen);
+
 static void choose(void) {
     const char *env = getenv("SL_KERNELS");
-    if (env && *env && sl_kernels_select(env, NULL, 0) == 0) return;
+    if (env && *env && select_set(env, NULL, 0) == 0) return;
     active = best(); /* an unusable SL_KERNELS falls back to the best set (the daemon logs the set) */
 }
 
@@ -79,7 +81,14 @@ const sl_kernels *sl_kernels_active(void) {
     return active;
 }
 
+/* After the first choice (choose: SL_KERNELS or the best), so that a selection made before the
+ * first sl_kernels_active() is not overwritten by it. */
 int sl_kernels_select(const char *name, char *err, size_t errlen) {
+    pthread_once(&once, choose);
+    return select_set(name, err, errlen);
+}
+
+static int select_set(const char *name, char *err, size_t errlen) {
     if (!strcmp(name, "auto")) {
         active = best();
         return 0;

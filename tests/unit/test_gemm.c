@@ -207,7 +207,21 @@ TEST(half_conversions_are_exact) {
     CHECK(sl_bf16_to_f32(0x3f80) == 1.0f);
 }
 
+/* A set selected before anything asked for the active one is the set that runs (it was
+ * overwritten by the first sl_kernels_active(): `symlorad --kernels avx2` ran AVX-512). Must
+ * run first; then back to what SL_KERNELS (or auto) chose, for the other tests. */
+TEST(selection_before_first_use_holds) {
+    const char *names[4];
+    int n = sl_kernels_runnable(names, 4);
+    const char *pick = names[n - 1]; /* generic: every CPU runs it */
+    CHECK(sl_kernels_select(pick, NULL, 0) == 0);
+    CHECKF(!strcmp(sl_kernels_active()->name, pick), "selected %s, active %s", pick, sl_kernels_active()->name);
+    const char *env = getenv("SL_KERNELS");
+    CHECK(sl_kernels_select(env && *env ? env : "auto", NULL, 0) == 0);
+}
+
 int main(void) {
+    RUN(selection_before_first_use_holds);
     const char *names[4];
     int n = sl_kernels_runnable(names, 4);
     printf("    kernel set %s (%s); this CPU runs:", sl_kernels_active()->name, sl_kernels_active()->tiles);
