@@ -138,9 +138,12 @@ int main(int argc, char **argv) {
                 size_t nq = (size_t)LR_RANK * (size_t)(out > in ? out : in);
                 unsigned char *q = wp;
                 for (size_t e = 0; e < nq; e++) { /* w's values, in type wt */
-                    uint16_t v16 = wt == SL_WTYPE_BF16 ? sl_f32_to_bf16(w[e]) : sl_f32_to_f16(w[e]);
-                    if (wt == SL_WTYPE_F32) memcpy(q + e * 4, &w[e], 4);
-                    else memcpy(q + e * 2, &v16, 2);
+                    if (wt == SL_WTYPE_F32) {
+                        memcpy(q + e * 4, &w[e], 4);
+                    } else {
+                        uint16_t v16 = wt == SL_WTYPE_BF16 ? sl_f32_to_bf16(w[e]) : sl_f32_to_f16(w[e]);
+                        memcpy(q + e * 2, &v16, 2);
+                    }
                 }
                 const unsigned char *q2 = out > in ? q + (size_t)LR_RANK * (size_t)in * es : NULL;
                 float h[LR_RANK];

@@ -766,6 +766,23 @@ static int check_module(const plan_entry *pe, int layer, sl_module mod, sl_adapt
 
 /* ---- pass 4: conversion ----------------------------------------------------------------- */
 
+/* Non-finite: F32 exponent 0xff; BF16 0xff (bits 7-14); F16 0x1f (bits 10-14). */
+static uint32_t nonfinite_mask(sl_wtype wt) { return wt == SL_WTYPE_F32 ? 0x7f800000u : wt == SL_WTYPE_BF16 ? 0x7f80u : 0x7c00u; }
+
+/* Whether any of the N elements of type WT at P is NaN or Inf. Tested on the bits, in a loop
+ * without an early exit (it vectorises), so the check costs less than a copy. */
+static int any_nonfinite(const void *p, sl_wtype wt, size_t n) {
+    const uint32_t *w = p;
+    const uint16_t *h = p;
+    uint32_t emask = nonfinite_mask(wt);
+    unsigned any = 0;
+    if (wt == SL_WTYPE_F32)
+        for (size_t i = 0; i < n; i++) any |= (w[i] & emask) == emask;
+    else
+        for (size_t i = 0; i < n; i++) any |= (h[i] & emask) == emask;
+    return any != 0;
+}
+
 /* T's elements (n = t->nelem) into DST as WT: F32 widened, BF16 / F16 with their bits kept (T
  * then has that dtype: the adapter's rule, adapter.h); rejects NaN/Inf; multiplies by SCALE
  * (if != 1; F32 only). */
@@ -777,17 +794,10 @@ static int convert(void *dst, sl_wtype wt, const sl_tensor *t, double scale, cha
     } else {
         memcpy(dst, t->data, n * 2);
     }
-    /* Non-finite: F32 exponent 0xff; BF16 0xff (bits 7-14); F16 0x1f (bits 10-14). Tested on
-     * the bits, so the check costs less than the copy. */
-    const uint16_t *h = dst;
-    const uint32_t *w = dst;
-    uint32_t emask = wt == SL_WTYPE_F32 ? 0x7f800000u : wt == SL_WTYPE_BF16 ? 0x7f80u : 0x7c00u;
-    unsigned any = 0; /* a loop without an early exit: it vectorises */
-    if (wt == SL_WTYPE_F32)
-        for (size_t i = 0; i < n; i++) any |= (w[i] & emask) == emask;
-    else
-        for (size_t i = 0; i < n; i++) any |= (h[i] & emask) == emask;
-    if (any) {
+    if (any_nonfinite(dst, wt, n)) {
+        const uint16_t *h = dst;
+        const uint32_t *w = dst;
+        uint32_t emask = nonfinite_mask(wt);
         size_t bad = 0;
         while ((wt == SL_WTYPE_F32 ? w[bad] & emask : h[bad] & emask) != emask) bad++;
         float v = sl_adapter_elem(wt, dst, bad);
@@ -843,19 +853,11 @@ static int convert_transposed(void *dst, sl_wtype wt, const sl_tensor *t, size_t
     const unsigned char *src = direct ? t->data : tmp;
     transpose(dst, src, split, cols, es);
     if (rows > split) transpose((unsigned char *)dst + split * cols * es, src + split * cols * es, rows - split, cols, es);
-    if (direct) { /* the same check as convert's, on DST; a failure is found again in order for its message */
-        const uint32_t *w = dst;
-        const uint16_t *h = dst;
-        uint32_t emask = wt == SL_WTYPE_F32 ? 0x7f800000u : wt == SL_WTYPE_BF16 ? 0x7f80u : 0x7c00u;
-        unsigned any = 0;
-        if (wt == SL_WTYPE_F32)
-            for (size_t i = 0; i < n; i++) any |= (w[i] & emask) == emask;
-        else
-            for (size_t i = 0; i < n; i++) any |= (h[i] & emask) == emask;
-        if (any) {
-            int rc = convert(tmp, wt, t, 1.0, err, errlen);
-            return rc ? rc : sl__errf(err, errlen, SL_EINVAL, "tensor \"%s\": a value is not finite", t->name);
-        }
+    /* Converted ones were checked by convert; direct ones are checked in DST, and a failure is
+     * found again by convert, in the tensor's order, for its message. */
+    if (direct && any_nonfinite(dst, wt, n)) {
+        int rc = convert(tmp, wt, t, 1.0, err, errlen);
+        return rc ? rc : sl__errf(err, errlen, SL_EINVAL, "tensor \"%s\": a value is not finite", t->name);
     }
     return 0;
 }
