@@ -5,14 +5,14 @@
  *                [--profile-steps N]
  *                [--batches B1,B2,... (1,8,32,64,128)] [--limits 0|1] [--prefill-reps N (3)]
  *                [--sweeps N (2)] [--distinct N (8)]
- *                [--dtype auto|f32|bf16|f16|q8_0] [--kv-dtype f32|bf16|f16 (f16)]
+ *                [--dtype auto|f32|bf16|f16|q8_0] [--kv-dtype f32|bf16|f16 (f16)] [--ctx N (128)]
  * (the kernel set is the active one: SL_KERNELS=avx2 etc. forces a lower set; kernels.h)
  *
  * Measures, with clock_gettime(CLOCK_MONOTONIC):
  *   1. this machine's limits: cblas_sgemm peak GFLOP/s (square 2048 and 4096, best of a few)
  *      and memory read bandwidth (one thread per core, each summing its share of a 1 GiB
  *      buffer, best of several passes), measured at the start and at the end, best of both;
- *   2. decode tokens/s at batch 1, 8, 32, 64, 128 with 128 tokens of context per sequence
+ *   2. decode tokens/s at batch 1, 8, 32, 64, 128 with 128 (--ctx) tokens of context per sequence
  *      (contexts prefilled first; a step = one sl_forward_run, every sequence decoding one
  *      token with SL_LOGITS_LAST), achieved GFLOP/s at batch 64, prefill tokens/s of one
  *      512-token prompt and its GFLOP/s (linears of all 512 tokens, lm_head of the last, causal
@@ -55,7 +55,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { CTX = 128, MAX_B = 128, PREFILL_LEN = 512, BLOCK = 16, MAX_BATCHES = 8 };
+enum { CTX_DEFAULT = 128, CTX_MAX = 65536, MAX_B = 128, PREFILL_LEN = 512, BLOCK = 16, MAX_BATCHES = 8 };
 static int batches[MAX_BATCHES] = {1, 8, 32, 64, 128};
 static int n_batches = 5, n_sweeps = 2, n_distinct = 8;
 
@@ -171,7 +171,8 @@ typedef struct bench {
     sl_forward *f;
     sl_kv_pool *kv;
     sl_kv_seq seqs[MAX_B];
-    int32_t ctx_tok[MAX_B][CTX];
+    int ctx;            /* --ctx: positions of every decode context before its steps */
+    int32_t *ctx_tok;   /* (max_b, ctx) the contexts' tokens */
     int32_t step_tok[MAX_B];
     float *logits;  /* (MAX_B, vocab) */
     double linear_params; /* weights of the seven linears over all layers */
@@ -192,18 +193,23 @@ static void run(bench *b, const sl_batch_seq *bs, int n, const char *what) {
     if (rc) fail(what, rc, err);
 }
 
-/* Prefills the first NSEQ contexts with CTX random tokens each, 512 tokens per step. */
+/* Prefills the first NSEQ contexts with ctx random tokens each, PREFILL_LEN tokens per step:
+ * several short contexts per step, or a long one over several steps. */
 static double prefill_contexts(bench *b, int nseq) {
-    sl_batch_seq bs[PREFILL_LEN / CTX] = {{0}};
-    int per = PREFILL_LEN / CTX;
+    sl_batch_seq bs[PREFILL_LEN] = {{0}};
+    int per = b->ctx <= PREFILL_LEN ? PREFILL_LEN / b->ctx : 1, chunk = b->ctx < PREFILL_LEN ? b->ctx : PREFILL_LEN;
     double t0 = now();
     for (int s0 = 0; s0 < nseq; s0 += per) {
         int k = nseq - s0 < per ? nseq - s0 : per;
-        for (int i = 0; i < k; i++)
-            bs[i] = (sl_batch_seq){.kv = &b->seqs[s0 + i], .tokens = b->ctx_tok[s0 + i], .n_tokens = CTX, .logits = SL_LOGITS_LAST};
-        run(b, bs, k, "prefill of the contexts");
+        for (int c0 = 0; c0 < b->ctx; c0 += chunk) {
+            int n = b->ctx - c0 < chunk ? b->ctx - c0 : chunk;
+            for (int i = 0; i < k; i++)
+                bs[i] = (sl_batch_seq){.kv = &b->seqs[s0 + i], .tokens = b->ctx_tok + (size_t)(s0 + i) * b->ctx + c0,
+                                       .n_tokens = n, .logits = SL_LOGITS_LAST};
+            run(b, bs, k, "prefill of the contexts");
+        }
     }
-    return (double)nseq * CTX / (now() - t0);
+    return (double)nseq * b->ctx / (now() - t0);
 }
 
 /* Gives contexts [n_src, n) the KV contents of contexts [0, n_src) (round robin), copied block by
@@ -212,7 +218,7 @@ static double prefill_contexts(bench *b, int nseq) {
 static void replicate_contexts(bench *b, int n_src, int n) {
     const sl_model_config *c = b->c;
     size_t block_bytes = sl__kv_block_elems(b->kv) * sl__kv_elem_bytes(b->kv);
-    int nb = (CTX + BLOCK - 1) / BLOCK;
+    int nb = (b->ctx + BLOCK - 1) / BLOCK;
     for (int s = n_src; s < n; s++) {
         const sl_kv_seq *src = &b->seqs[s % n_src];
         for (int l = 0; l < c->n_layers; l++)
@@ -222,7 +228,7 @@ static void replicate_contexts(bench *b, int n_src, int n) {
                     memcpy(base + (size_t)b->seqs[s].blocks[k] * block_bytes, base + (size_t)src->blocks[k] * block_bytes,
                            block_bytes);
             }
-        b->seqs[s].n_pos = CTX;
+        b->seqs[s].n_pos = b->ctx;
     }
 }
 
@@ -252,16 +258,16 @@ static void keep_best(decode_result *best, decode_result r) {
 
 /* Decode steps for the first B contexts (ADS[i]: adapter of sequence i, or NULL ADS), each
  * step timed on its own. At least 3 steps and MIN_TIME seconds, at most MAX_STEPS; exactly
- * FORCE_STEPS if > 0. Contexts start at CTX positions and grow by one per step. */
+ * FORCE_STEPS if > 0. Contexts start at ctx positions and grow by one per step. */
 static decode_result decode(bench *b, int B, sl_adapter *const *ads, int force_steps) {
     sl_batch_seq bs[MAX_B] = {{0}};
     for (int i = 0; i < B; i++) {
-        b->seqs[i].n_pos = CTX;
+        b->seqs[i].n_pos = b->ctx;
         bs[i] = (sl_batch_seq){.kv = &b->seqs[i], .tokens = &b->step_tok[i], .n_tokens = 1,
                                .adapter = ads ? ads[i] : NULL, .logits = SL_LOGITS_LAST};
     }
     run(b, bs, B, "decode warm-up step");
-    for (int i = 0; i < B; i++) b->seqs[i].n_pos = CTX;
+    for (int i = 0; i < B; i++) b->seqs[i].n_pos = b->ctx;
     int steps = 0;
     double t0 = now(), total = 0, best = 1e30, best_flops = 0;
     for (;;) {
@@ -269,11 +275,11 @@ static decode_result decode(bench *b, int B, sl_adapter *const *ads, int force_s
         run(b, bs, B, "decode step");
         double dt = now() - ts;
         steps++;
-        if (dt < best) { best = dt; best_flops = step_flops(b, B, CTX + steps); }
+        if (dt < best) { best = dt; best_flops = step_flops(b, B, b->ctx + steps); }
         total = now() - t0;
         if (force_steps > 0 ? steps >= force_steps : (steps >= b->max_steps || (steps >= 3 && total >= b->min_time))) break;
     }
-    for (int i = 0; i < B; i++) b->seqs[i].n_pos = CTX;
+    for (int i = 0; i < B; i++) b->seqs[i].n_pos = b->ctx;
     size_t n_logits = (size_t)B * (size_t)b->c->vocab, bad = 0;
     for (size_t i = 0; i < n_logits; i++) bad += !isfinite(b->logits[i]);
     if (bad) fprintf(stderr, "bench_engine: warning: %zu of %zu logits are not finite (batch %d)\n", bad, n_logits, B);
@@ -373,7 +379,7 @@ static void usage(void) {
                     "                    [--profile BATCH:none|symlora|symlora-bf16|lora [--profile-steps N (10)]] [--threads N (0: one per CPU)]\n"
                     "                    [--batches B1,B2,.. (1,8,32,64,128)] [--limits 0|1 (1)] [--prefill-reps N (3)] [--sweeps N (2)]\n"
                     "                    [--distinct N (8): contexts prefilled, copied to the others]\n"
-                    "                    [--dtype auto|f32|bf16|f16|q8_0] [--kv-dtype f32|bf16|f16 (f16)]\n");
+                    "                    [--dtype auto|f32|bf16|f16|q8_0] [--kv-dtype f32|bf16|f16 (f16)] [--ctx N (128): context positions]\n");
     exit(2);
 }
 
@@ -392,6 +398,7 @@ int main(int argc, char **argv) {
     bench *b = calloc(1, sizeof *b);
     if (!b) return 1;
     b->min_time = 1.5;
+    b->ctx = CTX_DEFAULT;
     b->max_steps = 24;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -406,6 +413,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--max-steps")) b->max_steps = atoi(v);
         else if (!strcmp(a, "--profile")) profile = v;
         else if (!strcmp(a, "--profile-steps")) profile_steps = atoi(v);
+        else if (!strcmp(a, "--ctx")) b->ctx = atoi(v);
         else if (!strcmp(a, "--threads")) b->threads = atoi(v);
         else if (!strcmp(a, "--batches")) { if (parse_batches(v)) usage(); }
         else if (!strcmp(a, "--limits")) limits = atoi(v);
@@ -416,7 +424,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--kv-dtype")) kv_dtype = v;
         else usage();
     }
-    if (!model_dir || n_ad < 1 || n_ad > MAX_B || b->max_steps < 3 || profile_steps < 1 || prefill_reps < 1 || n_sweeps < 1 || n_distinct < 1) usage();
+    if (!model_dir || n_ad < 1 || n_ad > MAX_B || b->max_steps < 3 || profile_steps < 1 || prefill_reps < 1 || n_sweeps < 1 || n_distinct < 1 || b->ctx < 1 || b->ctx > CTX_MAX) usage();
     int prof_b = 0;
     const char *prof_kind = NULL;
     if (profile) {
@@ -455,14 +463,14 @@ int main(int argc, char **argv) {
     }
     double model_bytes = (double)sl_model_weight_bytes(b->m);
 
-    int max_ctx = CTX + b->max_steps + 8;
-    if (profile_steps + CTX + 8 > max_ctx) max_ctx = profile_steps + CTX + 8;
+    int max_ctx = b->ctx + b->max_steps + 8;
+    if (profile_steps + b->ctx + 8 > max_ctx) max_ctx = profile_steps + b->ctx + 8;
     if (max_ctx < PREFILL_LEN) max_ctx = PREFILL_LEN;
     if ((rc = sl_forward_init(&b->f, b->m, PREFILL_LEN, b->max_b, b->max_b, max_ctx, err, sizeof err))) fail("forward init", rc, err);
     /* As the daemon runs it (engine opts.threads = 0: one per CPU), unless --threads says otherwise. */
     if ((rc = sl_forward_set_threads(b->f, b->threads, err, sizeof err))) fail("forward threads", rc, err);
-    /* Each decode context holds CTX positions plus the steps measured on it. */
-    int seq_ctx = CTX + (b->max_steps > profile_steps ? b->max_steps : profile_steps) + 8;
+    /* Each decode context holds ctx positions plus the steps measured on it. */
+    int seq_ctx = b->ctx + (b->max_steps > profile_steps ? b->max_steps : profile_steps) + 8;
     int n_blocks = b->max_b * ((seq_ctx + BLOCK - 1) / BLOCK) + PREFILL_LEN / BLOCK + 8;
     int kvt = sl_wtype_parse(kv_dtype);
     if (kvt < 0) fail("--kv-dtype", SL_EINVAL, kv_dtype);
@@ -471,10 +479,11 @@ int main(int argc, char **argv) {
             sl_kernels_active()->name, sl_kernels_active()->tiles, sl_model_wtype_name(b->m), kv_dtype,
             openblas_get_corename() ? openblas_get_corename() : "(unknown)");
     b->logits = malloc((size_t)b->max_b * (size_t)b->c->vocab * sizeof(float));
-    if (!b->logits) { fprintf(stderr, "bench_engine: out of memory\n"); return 1; }
+    b->ctx_tok = malloc((size_t)b->max_b * (size_t)b->ctx * sizeof *b->ctx_tok);
+    if (!b->logits || !b->ctx_tok) { fprintf(stderr, "bench_engine: out of memory\n"); return 1; }
     for (int s = 0; s < b->max_b; s++) {
         if ((rc = sl_kv_seq_reserve(b->kv, &b->seqs[s], seq_ctx))) fail("KV reserve", rc, "");
-        for (int i = 0; i < CTX; i++) b->ctx_tok[s][i] = 3 + (int32_t)(rnd() % (uint32_t)(b->c->vocab - 3));
+        for (int i = 0; i < b->ctx; i++) b->ctx_tok[(size_t)s * b->ctx + i] = 3 + (int32_t)(rnd() % (uint32_t)(b->c->vocab - 3));
         b->step_tok[s] = 3 + (int32_t)(rnd() % (uint32_t)(b->c->vocab - 3));
     }
     fprintf(stderr, "bench_engine: model %s: %.1f MiB of weights, %.1f M linear params, KV pool %.1f MiB\n", model_dir,
@@ -504,7 +513,7 @@ int main(int argc, char **argv) {
 
     /* 2. decode and prefill. */
     int distinct = b->max_b < n_distinct ? b->max_b : n_distinct;
-    fprintf(stderr, "bench_engine: prefilling %d contexts of %d tokens (copied to all %d sequences)\n", distinct, CTX, b->max_b);
+    fprintf(stderr, "bench_engine: prefilling %d contexts of %d tokens (copied to all %d sequences)\n", distinct, b->ctx, b->max_b);
     double ctx_prefill_tps = prefill_contexts(b, distinct);
     replicate_contexts(b, distinct, b->max_b);
     decode_result dec[MAX_BATCHES] = {{0}};
@@ -643,7 +652,7 @@ int main(int argc, char **argv) {
     jnum(o, &first, "vm_rss_bytes", rss);
     jnum(o, &first, "vm_hwm_bytes", hwm);
     jnum(o, &first, "kv_pool_bytes", kv_bytes);
-    jnum(o, &first, "decode_context_tokens", CTX);
+    jnum(o, &first, "decode_context_tokens", b->ctx);
     jnum(o, &first, "batch_adapters", B);
     jnum(o, &first, "cpus", (double)ncpu);
     jnum(o, &first, "openblas_threads", openblas_get_num_threads());

@@ -32,12 +32,33 @@ typedef struct sl_kernels {
     /* kernels_attention.inc.h, per KV element type (F32, BF16, F16; no Q8_0 KV: NULL). */
     void (*attend[SL_WTYPE_COUNT])(const void *kbase, const void *vbase, size_t bstride, const int32_t *blocks, int bs, int vis,
                       int groups, int hd, float scale, const float *q, float *out, float *s, int max_ctx);
+    /* kernels_attention.inc.h: one part of a row, positions [pa, pb) (pa a multiple of bs): per
+     * head g, out[g] = sum over the part in order of e^(s - m) V[p] and ml[2g], ml[2g + 1] =
+     * m (the part's max score), l (the sum of its e^(s - m)); joined by sl_attend_join. */
+    void (*attend_part[SL_WTYPE_COUNT])(const void *kbase, const void *vbase, size_t bstride, const int32_t *blocks,
+                                        int bs, int pa, int pb, int groups, int hd, float scale, const float *q,
+                                        float *out, float *ml, float *s, int max_ctx);
     /* kernels_attention.inc.h: n floats rounded to the KV cache's BF16 or F16 (the KV store). */
     void (*kv_round)(uint16_t *restrict dst, const float *restrict src, int n, int kvt);
     /* kernels_rows.inc.h, the element-wise stages: y[i] += d[i]; g[i] = silu(g[i]) * u[i]. */
     void (*add_into)(float *restrict y, const float *restrict d, size_t n);
     void (*swiglu)(float *restrict g, const float *restrict u, size_t n);
 } sl_kernels;
+
+/* Attention rows that see more than P = sl_attend_part_len(block size) positions are computed
+ * in parts of P positions ([0, P), [P, 2P), ...; attend_part), joined by sl_attend_join: the
+ * parts of one row may then run on different threads (a decode step of few sequences and
+ * long contexts, which would otherwise have one task per KV head), and a row's result depends
+ * only on its visible length (and the pool's block size), never on how its parts were dealt.
+ * Rows of at most P positions run whole (attend). P: SL_ATT_PART rounded up to whole blocks,
+ * so that every part starts on a block. */
+enum { SL_ATT_PART = 512 };
+static inline int sl_attend_part_len(int bs) { return (SL_ATT_PART + bs - 1) / bs * bs; }
+/* OUT (groups, hd) = the row joined from its N_PARTS parts in order: PO (n_parts, groups, hd)
+ * and PML (n_parts, groups, 2), as attend_part wrote them. Per head: M = the max of the
+ * parts' m, w_p = e^(m_p - M) (expf), L = sum over p in order of w_p l_p, and each element
+ * = (sum over p in order of w_p o_p) / L. The same arithmetic on every kernel set. */
+void sl_attend_join(int n_parts, int groups, int hd, const float *po, const float *pml, float *out);
 
 /* The active set (chosen on first use: SL_KERNELS, else the best this CPU runs). Never NULL. */
 const sl_kernels *sl_kernels_active(void);

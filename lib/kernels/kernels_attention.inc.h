@@ -69,19 +69,20 @@ static inline __attribute__((always_inline)) void scores16(const void *kbase, in
         FOR_NV(e) vf_store(t + g * 16 + e * VW, ((a[g][0][e] + a[g][1][e]) + (a[g][2][e] + a[g][3][e])) * scale);
 }
 
-/* OUT[g][d0 .. d0+64) = sum over positions p in order of S[g][p] * V[p][d0 ..] for heads [0, gn). */
+/* OUT[g][d0 .. d0+64) = sum over positions p of [b0 * bs, pb) in order of S[g][p] * V[p][d0 ..]
+ * for heads [0, gn). */
 static inline __attribute__((always_inline)) void values64(const void *vbase, int kvt, size_t bstride,
-                                                           const int32_t *blocks, int bs, int vis, int hd, int d0,
-                                                           const float *restrict s, int max_ctx, int gn,
+                                                           const int32_t *blocks, int bs, int b0, int pb, int hd,
+                                                           int d0, const float *restrict s, int max_ctx, int gn,
                                                            float *restrict out) {
     vf acc[ATT_GROUPS][4 * NV];
 #pragma GCC unroll 8
     for (int g = 0; g < gn; g++)
 #pragma GCC unroll 16
         for (int c = 0; c < 4 * NV; c++) acc[g][c] = (vf){0};
-    for (int b = 0, p0 = 0; p0 < vis; b++, p0 += bs) {
+    for (int b = b0, p0 = b0 * bs; p0 < pb; b++, p0 += bs) {
         size_t vb = (size_t)blocks[b] * bstride + (size_t)d0;
-        int rows = vis - p0 < bs ? vis - p0 : bs;
+        int rows = pb - p0 < bs ? pb - p0 : bs;
         for (int j = 0; j < rows; j++, vb += (size_t)hd) {
             vf v[4 * NV];
 #pragma GCC unroll 16
@@ -102,12 +103,13 @@ static inline __attribute__((always_inline)) void values64(const void *vbase, in
 
 /* The same for the VW dims from D0 (N of them valid) of one head. */
 static inline __attribute__((always_inline)) void values_tail(const void *vbase, int kvt, size_t bstride,
-                                                              const int32_t *blocks, int bs, int vis, int hd, int d0,
-                                                              int n, const float *restrict sg, float *restrict og) {
+                                                              const int32_t *blocks, int bs, int b0, int pb, int hd,
+                                                              int d0, int n, const float *restrict sg,
+                                                              float *restrict og) {
     vf a0 = {0};
-    for (int b = 0, p0 = 0; p0 < vis; b++, p0 += bs) {
+    for (int b = b0, p0 = b0 * bs; p0 < pb; b++, p0 += bs) {
         size_t vb = (size_t)blocks[b] * bstride + (size_t)d0;
-        int rows = vis - p0 < bs ? vis - p0 : bs;
+        int rows = pb - p0 < bs ? pb - p0 : bs;
         for (int j = 0; j < rows; j++, vb += (size_t)hd)
             a0 += sg[p0 + j] * (n == VW ? kvload(vbase, kvt, vb) : kvload_part(vbase, kvt, vb, n));
     }
@@ -116,10 +118,11 @@ static inline __attribute__((always_inline)) void values_tail(const void *vbase,
     memcpy(og + d0, tmp, (size_t)n * sizeof(float));
 }
 
-/* Softmax of SR[0 .. vis) in place (order in the header). */
-static inline __attribute__((always_inline)) void softmax_row(float *restrict sr, int vis) {
+/* SR[0 .. n) := e^(SR - max) in place; returns their sum (order in the header), *MX the max. */
+static inline __attribute__((always_inline)) float exp_row(float *restrict sr, int vis, float *mx_out) {
     float mx = -INFINITY;
     for (int p = 0; p < vis; p++) mx = sr[p] > mx ? sr[p] : mx; /* a max is exact in any order */
+    *mx_out = mx;
     vf sum = {0};
     int p = 0;
     for (; p + VW <= vis; p += VW) {
@@ -139,8 +142,13 @@ static inline __attribute__((always_inline)) void softmax_row(float *restrict sr
     vf_store(l, sum);
     for (int w = VW / 2; w >= 1; w /= 2)
         for (int k = 0; k < w; k++) l[k] += l[k + w];
-    float inv = 1.0f / l[0];
-    for (p = 0; p < vis; p++) sr[p] *= inv;
+    return l[0];
+}
+
+/* Softmax of SR[0 .. vis) in place (order in the header). */
+static inline __attribute__((always_inline)) void softmax_row(float *restrict sr, int vis) {
+    float mx, inv = 1.0f / exp_row(sr, vis, &mx);
+    for (int p = 0; p < vis; p++) sr[p] *= inv;
 }
 
 /* One call per head count 1 .. ATT_GROUPS, so that count is a constant in the unrolled loops. */
@@ -160,19 +168,21 @@ static inline __attribute__((always_inline)) void prefetch_lines(const void *p, 
     for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch((const char *)p + o, 0, 3);
 }
 
-static inline __attribute__((always_inline)) void attend_any(const void *kbase, const void *vbase, size_t bstride,
-                                                             const int32_t *blocks, int kvt, int bs, int vis,
-                                                             int groups, int hd, float scale, const float *restrict q,
-                                                             float *restrict out, float *restrict s, int max_ctx) {
+/* S[g][p] = the scaled scores of heads [0, groups) at positions [b0 * bs, pb): blocks from B0. */
+static inline __attribute__((always_inline)) void scores_range(const void *kbase, const void *vbase, size_t bstride,
+                                                               const int32_t *blocks, int kvt, int bs, int b0, int pb,
+                                                               int groups, int hd, float scale,
+                                                               const float *restrict q, float *restrict s,
+                                                               int max_ctx) {
     const size_t es = kvt == SL_WTYPE_F32 ? 4 : 2;
-    for (int b = 0, p0 = 0; p0 < vis; b++, p0 += bs) {
+    for (int b = b0, p0 = b0 * bs; p0 < pb; b++, p0 += bs) {
         size_t kt = (size_t)blocks[b] * bstride; /* element index of this block's K^T (hd, bs) */
-        int rows = vis - p0 < bs ? vis - p0 : bs;
+        int rows = pb - p0 < bs ? pb - p0 : bs;
         for (int j0 = 0; j0 < rows; j0 += 16) { /* block_size is a multiple of 16 */
             int w = rows - j0 < 16 ? rows - j0 : 16;
             /* While this chunk's scores are computed: the next chunk's K (one piece of 16
              * positions per d) and this chunk's V rows (contiguous), read after the softmax. */
-            size_t kn = j0 + 16 < rows ? kt + (size_t)j0 + 16 : p0 + bs < vis ? (size_t)blocks[b + 1] * bstride : (size_t)-1;
+            size_t kn = j0 + 16 < rows ? kt + (size_t)j0 + 16 : p0 + bs < pb ? (size_t)blocks[b + 1] * bstride : (size_t)-1;
             if (kn != (size_t)-1)
                 for (int d = 0; d < hd; d++) __builtin_prefetch((const char *)kbase + (kn + (size_t)d * bs) * es, 0, 3);
             prefetch_lines((const char *)vbase + (kt + (size_t)j0 * hd) * es, (size_t)w * hd * es);
@@ -187,20 +197,50 @@ static inline __attribute__((always_inline)) void attend_any(const void *kbase, 
             }
         }
     }
-    for (int g = 0; g < groups; g++) softmax_row(s + (size_t)g * max_ctx, vis);
+}
+
+/* OUT[g] = sum over positions [b0 * bs, pb) in order of S[g][p] * V[p], heads [0, groups). */
+static inline __attribute__((always_inline)) void values_range(const void *vbase, size_t bstride,
+                                                               const int32_t *blocks, int kvt, int bs, int b0, int pb,
+                                                               int groups, int hd, const float *restrict s,
+                                                               float *restrict out, int max_ctx) {
     for (int g0 = 0; g0 < groups; g0 += ATT_GROUPS) {
         int gn = groups - g0 < ATT_GROUPS ? groups - g0 : ATT_GROUPS, d0 = 0;
         for (; d0 + 64 <= hd; d0 += 64) {
-#define ATT_VALUES(N) values64(vbase, kvt, bstride, blocks, bs, vis, hd, d0, s + (size_t)g0 * max_ctx, max_ctx, (N), \
+#define ATT_VALUES(N) values64(vbase, kvt, bstride, blocks, bs, b0, pb, hd, d0, s + (size_t)g0 * max_ctx, max_ctx, (N), \
                                out + (size_t)g0 * hd)
             ATT_SWITCH(gn, ATT_VALUES)
 #undef ATT_VALUES
         }
         for (int g = g0; g < g0 + gn; g++)
             for (int d = d0; d < hd; d += VW)
-                values_tail(vbase, kvt, bstride, blocks, bs, vis, hd, d, hd - d >= VW ? VW : hd - d,
+                values_tail(vbase, kvt, bstride, blocks, bs, b0, pb, hd, d, hd - d >= VW ? VW : hd - d,
                             s + (size_t)g * max_ctx, out + (size_t)g * hd);
     }
+}
+
+static inline __attribute__((always_inline)) void attend_any(const void *kbase, const void *vbase, size_t bstride,
+                                                             const int32_t *blocks, int kvt, int bs, int vis,
+                                                             int groups, int hd, float scale, const float *restrict q,
+                                                             float *restrict out, float *restrict s, int max_ctx) {
+    scores_range(kbase, vbase, bstride, blocks, kvt, bs, 0, vis, groups, hd, scale, q, s, max_ctx);
+    for (int g = 0; g < groups; g++) softmax_row(s + (size_t)g * max_ctx, vis);
+    values_range(vbase, bstride, blocks, kvt, bs, 0, vis, groups, hd, s, out, max_ctx);
+}
+
+/* One part of a row (kernels.h: attend_part): positions [pa, pb), pa a multiple of bs. Per head
+ * g, ML[2g] = the part's max score m and ML[2g + 1] = l = the sum of e^(s - m) (exp_row's
+ * order), and OUT[g] = the sum over the part's positions in order of e^(s - m) * V[p], not
+ * divided by l: the parts of a row are joined by sl_attend_join (kernels.h). */
+static inline __attribute__((always_inline)) void attend_part_any(const void *kbase, const void *vbase,
+                                                                  size_t bstride, const int32_t *blocks, int kvt,
+                                                                  int bs, int pa, int pb, int groups, int hd,
+                                                                  float scale, const float *restrict q,
+                                                                  float *restrict out, float *restrict ml,
+                                                                  float *restrict s, int max_ctx) {
+    scores_range(kbase, vbase, bstride, blocks, kvt, bs, pa / bs, pb, groups, hd, scale, q, s, max_ctx);
+    for (int g = 0; g < groups; g++) ml[2 * g + 1] = exp_row(s + (size_t)g * max_ctx + pa, pb - pa, &ml[2 * g]);
+    values_range(vbase, bstride, blocks, kvt, bs, pa / bs, pb, groups, hd, s, out, max_ctx);
 }
 
 /* DST[0 .. n) := SRC[0 .. n) rounded to KVT (SL_WTYPE_BF16 or SL_WTYPE_F16, nearest even):
@@ -231,6 +271,15 @@ static void kv_round(uint16_t *restrict dst, const float *restrict src, int n, i
                      int groups, int hd, float scale, const float *q, float *out, float *s, int max_ctx) { \
         attend_any(kbase, vbase, bstride, blocks, KVT, bs, vis, groups, hd, scale, q, out, s, max_ctx); \
     }
+#define ATTEND_PART_FN(NAME, KVT) \
+    static void NAME(const void *kbase, const void *vbase, size_t bstride, const int32_t *blocks, int bs, int pa, \
+                     int pb, int groups, int hd, float scale, const float *q, float *out, float *ml, float *s, \
+                     int max_ctx) { \
+        attend_part_any(kbase, vbase, bstride, blocks, KVT, bs, pa, pb, groups, hd, scale, q, out, ml, s, max_ctx); \
+    }
+ATTEND_PART_FN(attend_part_f32, SL_WTYPE_F32)
+ATTEND_PART_FN(attend_part_bf16, SL_WTYPE_BF16)
+ATTEND_PART_FN(attend_part_f16, SL_WTYPE_F16)
 ATTEND_FN(attend_f32, SL_WTYPE_F32)
 ATTEND_FN(attend_bf16, SL_WTYPE_BF16)
 ATTEND_FN(attend_f16, SL_WTYPE_F16)

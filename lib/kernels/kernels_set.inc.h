@@ -33,6 +33,7 @@ const sl_kernels KSET_SYM = {
     .gemm = {[SL_WTYPE_F32] = gemm_f32, [SL_WTYPE_BF16] = gemm_bf16, [SL_WTYPE_F16] = gemm_f16, [SL_WTYPE_Q8_0] = gemm_q8_0},
     .lowrank = {[SL_WTYPE_F32] = lowrank_f32, [SL_WTYPE_BF16] = lowrank_bf16, [SL_WTYPE_F16] = lowrank_f16},
     .attend = {[SL_WTYPE_F32] = attend_f32, [SL_WTYPE_BF16] = attend_bf16, [SL_WTYPE_F16] = attend_f16},
+    .attend_part = {[SL_WTYPE_F32] = attend_part_f32, [SL_WTYPE_BF16] = attend_part_bf16, [SL_WTYPE_F16] = attend_part_f16},
     .kv_round = kv_round,
     .add_into = add_into,
     .swiglu = swiglu,

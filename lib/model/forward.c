@@ -80,6 +80,15 @@ struct sl_forward {
     int nth;
     float *s[MAX_THREADS];  /* (groups, max_ctx) attention scores of one row, per query head of a KV group */
     _Atomic int att_next;   /* the attention job's next item (attend_job_run) */
+    /* Attention rows longer than a part, in parts (kernels.h): a part block holds one
+     * (row, KV head)'s parts, (max_parts, groups, hd) outputs then (max_parts, groups, 2)
+     * (m, l). ap: each thread's, for the rows it computes whole; split: 2 * nth blocks for a
+     * step of few decode rows whose parts are dealt to every thread (attend_job_run), with
+     * the count of parts done of each (the last to finish joins them). */
+    int max_parts;
+    float *ap[MAX_THREADS];
+    float *split;
+    _Atomic int *split_done;
     float *ah[MAX_THREADS]; /* (ah_cap) adapter intermediate h = x Q[:in] or x A^T of one row, (r) */
     size_t ah_cap;
     /* The adapter items of the linear job being run, and a fused job's deltas until the rows
@@ -96,11 +105,20 @@ struct sl_forward {
     sl_kv_pool *kv;
 };
 
+/* Floats of one part block (struct sl_forward: ap, split). */
+static size_t part_block_floats(const sl_forward *f) {
+    const sl_model_config *c = &f->m->cfg;
+    return (size_t)f->max_parts * (size_t)(c->n_heads / c->n_kv_heads) * ((size_t)c->head_dim + 2);
+}
+
 void sl_forward_free(sl_forward *f) {
     if (!f) return;
     float *bufs[] = {f->x, f->xn, f->q, f->k, f->v, f->att, f->g, f->u, f->cosv, f->sinv, f->xl, f->dl};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
+    free(f->split);
+    free((void *)f->split_done);
     for (int i = 0; i < MAX_THREADS; i++) {
+        free(f->ap[i]);
         free(f->s[i]);
         free(f->ah[i]);
     }
@@ -145,6 +163,8 @@ int sl_forward_init(sl_forward **out, const sl_model *m, int max_tokens, int max
     f->cosv = falloc(T * hd / 2, &fail);
     f->sinv = falloc(T * hd / 2, &fail);
     f->s[0] = falloc((size_t)(c->n_heads / c->n_kv_heads) * (size_t)max_ctx, &fail);
+    f->max_parts = (max_ctx + SL_ATT_PART - 1) / SL_ATT_PART;
+    f->ap[0] = falloc(part_block_floats(f), &fail);
     f->ah_cap = 65536; /* one row's h: any rank the daemon accepts (--max-adapter-rank <= 65536) */
     f->ah[0] = falloc(f->ah_cap, &fail);
     f->xl = falloc((size_t)max_logit_rows * D, &fail);
@@ -174,17 +194,44 @@ int sl_forward_set_threads(sl_forward *f, int n, char *err, size_t errlen) {
     }
     if (n > MAX_THREADS) n = MAX_THREADS;
     const sl_model_config *c = &f->m->cfg;
+    /* 2 * n part blocks (attend_job_run splits a step's rows when it has fewer than 2 * n
+     * (sequence, KV head) pairs). */
+    float *split = NULL;
+    _Atomic int *split_done = NULL;
+    if (f->max_parts > 1) {
+        int fail = 0;
+        split = falloc(part_block_floats(f) * 2 * (size_t)n, &fail);
+        split_done = calloc(2 * (size_t)n, sizeof *split_done);
+        if (fail || !split_done) {
+            free(split);
+            free((void *)split_done);
+            return sl__errf(err, errlen, SL_ENOMEM, "forward: cannot allocate scratch for %d threads", n);
+        }
+    }
     for (int i = 1; i < n; i++) {
         int fail = 0;
+        if (!f->ap[i]) f->ap[i] = falloc(part_block_floats(f), &fail);
         if (!f->s[i]) f->s[i] = falloc((size_t)(c->n_heads / c->n_kv_heads) * (size_t)f->max_ctx, &fail);
         if (!f->ah[i]) f->ah[i] = falloc(f->ah_cap, &fail);
-        if (fail) return sl__errf(err, errlen, SL_ENOMEM, "forward: cannot allocate scratch for %d threads", n);
+        if (fail) {
+            free(split);
+            free((void *)split_done);
+            return sl__errf(err, errlen, SL_ENOMEM, "forward: cannot allocate scratch for %d threads", n);
+        }
     }
     sl_pool *p = NULL;
-    if (sl_pool_init(&p, n) != 0) return sl__errf(err, errlen, SL_ENOMEM, "forward: cannot start %d threads", n);
+    if (sl_pool_init(&p, n) != 0) {
+        free(split);
+        free((void *)split_done);
+        return sl__errf(err, errlen, SL_ENOMEM, "forward: cannot start %d threads", n);
+    }
     sl_pool_free(f->pool);
     f->pool = p;
     f->nth = n;
+    free(f->split);
+    free((void *)f->split_done);
+    f->split = split;
+    f->split_done = split_done;
     return 0;
 }
 
@@ -523,10 +570,35 @@ static void rope(float *v, int n_tok, int n_heads, int hd, const float *cosv, co
     }
 }
 
+/* One row's attention against its VIS positions for one KV head (KB, VB), into OUT: whole, or
+ * in parts joined in the thread's part block (kernels.h: sl_attend_part_len). */
+static void attend_row(const sl_forward *f, int i, const unsigned char *kb, const unsigned char *vb,
+                       const int32_t *blocks, int vis, const float *q, float *out) {
+    const sl_model_config *c = &f->m->cfg;
+    const sl_kernels *ks = sl_kernels_active();
+    sl_wtype kvt = sl_kv_pool_dtype(f->kv);
+    int hd = c->head_dim, groups = c->n_heads / c->n_kv_heads, bs = sl_kv_pool_block_size(f->kv);
+    size_t bstride = sl__kv_block_elems(f->kv);
+    float scale = 1.0f / sqrtf((float)hd);
+    int plen = sl_attend_part_len(bs);
+    if (vis <= plen) {
+        ks->attend[kvt](kb, vb, bstride, blocks, bs, vis, groups, hd, scale, q, out, f->s[i], f->max_ctx);
+        return;
+    }
+    int np = (vis + plen - 1) / plen;
+    float *po = f->ap[i], *pml = po + (size_t)f->max_parts * groups * hd;
+    for (int p = 0; p < np; p++) {
+        int pb = (p + 1) * plen < vis ? (p + 1) * plen : vis;
+        ks->attend_part[kvt](kb, vb, bstride, blocks, bs, p * plen, pb, groups, hd, scale, q,
+                             po + (size_t)p * groups * hd, pml + (size_t)p * groups * 2, f->s[i], f->max_ctx);
+    }
+    sl_attend_join(np, groups, hd, po, pml, out);
+}
+
 /* Attention of every sequence's new tokens against all of its cached positions (K/V of the
- * new tokens already stored), written to att. Items are (sequence, KV head, 16 query rows),
- * dealt round-robin to the threads; query heads kh*groups .. kh*groups+groups-1 share KV head
- * kh and are adjacent in q. */
+ * new tokens already stored), written to att. Tasks are (sequence, KV head, 16 query rows), or
+ * one part of a long decode row (below); query heads kh*groups .. kh*groups+groups-1 share KV
+ * head kh and are adjacent in q. */
 static void attend_job_run(void *ctx, int i, int n) {
     sl_forward *f = ctx;
     const sl_model_config *c = &f->m->cfg;
@@ -535,25 +607,44 @@ static void attend_job_run(void *ctx, int i, int n) {
     sl_wtype kvt = sl_kv_pool_dtype(f->kv);
     size_t esize = sl__kv_elem_bytes(f->kv), bstride = sl__kv_block_elems(f->kv), bs = (size_t)sl_kv_pool_block_size(f->kv);
     const unsigned char *kl = sl__kv_layer(f->kv, f->layer, 0), *vl = sl__kv_layer(f->kv, f->layer, 1);
-    void (*attend)(const void *, const void *, size_t, const int32_t *, int, int, int, int, float, const float *, float *,
-                   float *, int) = sl_kernels_active()->attend[kvt];
-    /* Items (sequence, KV head, 16 rows) are taken in order by whichever thread is free: a
-     * row's result does not depend on the thread, and a vCPU slowed by its host does not
-     * hold the step (steal.h). */
+    /* A step with fewer (sequence, KV head) pairs than 2 * threads (a few long decode rows)
+     * deals its long rows' parts one by one (the pair's part block: the last part done joins
+     * them), so every thread has work; rows otherwise run whole or in parts on one thread,
+     * in tasks of (sequence, KV head, 16 rows). Either way a row's bits are the same
+     * (kernels.h: sl_attend_part_len). Tasks are taken in order by whichever thread is free:
+     * a vCPU slowed by its host does not hold the step (steal.h). */
+    int split = f->split && f->n_seqs * KVH < 2 * n, plen = sl_attend_part_len((int)bs);
     int item = 0, mine = atomic_fetch_add_explicit(&f->att_next, 1, memory_order_relaxed);
     for (int s = 0; s < f->n_seqs; s++) {
         const sl_batch_seq *q = &f->seqs[s];
         for (int kh = 0; kh < KVH; kh++) {
             /* This KV head's slice of every block: (hd, bs) of K^T, (bs, hd) of V. */
             const unsigned char *kb = kl + (size_t)kh * hd * bs * esize, *vb = vl + (size_t)kh * bs * hd * esize;
+            int vis0 = q->kv->n_pos + 1; /* the first row's */
+            if (split && q->n_tokens == 1 && vis0 > plen) {
+                int np = (vis0 + plen - 1) / plen, pair = s * KVH + kh;
+                size_t off = (size_t)f->seq_off[s] * Hq + (size_t)kh * groups * hd;
+                float *po = f->split + part_block_floats(f) * (size_t)pair, *pml = po + (size_t)f->max_parts * groups * hd;
+                for (int p = 0; p < np; p++) {
+                    if (item++ != mine) continue;
+                    mine = atomic_fetch_add_explicit(&f->att_next, 1, memory_order_relaxed);
+                    int pb = (p + 1) * plen < vis0 ? (p + 1) * plen : vis0;
+                    sl_kernels_active()->attend_part[kvt](kb, vb, bstride, q->kv->blocks, (int)bs, p * plen, pb,
+                                                          groups, hd, scale, f->q + off, po + (size_t)p * groups * hd,
+                                                          pml + (size_t)p * groups * 2, f->s[i], f->max_ctx);
+                    /* acq_rel: the last one sees every part written before its count. */
+                    if (atomic_fetch_add_explicit(&f->split_done[pair], 1, memory_order_acq_rel) + 1 == np)
+                        sl_attend_join(np, groups, hd, po, pml, f->att + off);
+                }
+                continue;
+            }
             for (int r0 = 0; r0 < q->n_tokens; r0 += 16) {
                 if (item++ != mine) continue;
                 mine = atomic_fetch_add_explicit(&f->att_next, 1, memory_order_relaxed);
                 int r1 = q->n_tokens - r0 < 16 ? q->n_tokens : r0 + 16;
                 for (int r = r0; r < r1; r++) {
                     size_t off = (size_t)(f->seq_off[s] + r) * Hq + (size_t)kh * groups * hd;
-                    attend(kb, vb, bstride, q->kv->blocks, (int)bs, q->kv->n_pos + r + 1, groups, hd, scale, f->q + off,
-                           f->att + off, f->s[i], f->max_ctx);
+                    attend_row(f, i, kb, vb, q->kv->blocks, q->kv->n_pos + r + 1, f->q + off, f->att + off);
                 }
             }
         }
@@ -706,6 +797,7 @@ int sl_forward_run(sl_forward *f, sl_kv_pool *kv, const sl_batch_seq *seqs, int 
         modules_forward(f, qkv, qkv_out, 3, f->xn);
         rows_run(f, ROWS_ROPE_KV, NULL);
         atomic_store_explicit(&f->att_next, 0, memory_order_relaxed);
+        for (int pr = 0; f->split && pr < 2 * f->nth; pr++) atomic_store_explicit(&f->split_done[pr], 0, memory_order_relaxed);
         sl_pool_run(f->pool, attend_job_run, f);
         /* o_proj writes into xn (free now), which joins the residual stream. */
         module_forward(f, SL_MOD_O, f->xn, f->att);

@@ -19,14 +19,32 @@ static float frand(void) {
     return (float)((double)(rng >> 11) / 9007199254740992.0 * 2.0 - 1.0);
 }
 
-typedef void (*attend_fn)(const void *, const void *, size_t, const int32_t *, int, int, int, int, float,
-                          const float *, float *, float *, int);
-
 /* Stores V as type T at element I of BASE; returns the value stored, widened. */
 static float put(void *base, sl_wtype t, size_t i, float v) {
     if (t == SL_WTYPE_BF16) return sl_bf16_to_f32(((uint16_t *)base)[i] = sl_f32_to_bf16(v));
     if (t == SL_WTYPE_F16) return sl_f16_to_f32(((uint16_t *)base)[i] = sl_f32_to_f16(v));
     return ((float *)base)[i] = v;
+}
+
+/* The row as the forward pass computes it (kernels.h: sl_attend_part_len): whole up to a part's
+ * positions, else in parts joined by sl_attend_join, the parts computed last to first
+ * (whichever thread computes which part, in whatever order, must not matter; S is shared
+ * scratch). PO, PML: room for the parts. */
+static void attend_row(sl_wtype t, const void *kb, const void *vb, size_t bstride, const int32_t *blocks, int bs,
+                       int vis, int groups, int hd, float scale, const float *q, float *out, float *s, int max_ctx,
+                       float *po, float *pml) {
+    int plen = sl_attend_part_len(bs);
+    if (vis <= plen) {
+        sl_kernels_active()->attend[t](kb, vb, bstride, blocks, bs, vis, groups, hd, scale, q, out, s, max_ctx);
+        return;
+    }
+    int np = (vis + plen - 1) / plen;
+    for (int p = np - 1; p >= 0; p--)
+        sl_kernels_active()->attend_part[t](kb, vb, bstride, blocks, bs, p * plen,
+                                            (p + 1) * plen < vis ? (p + 1) * plen : vis, groups, hd,
+                                            scale, q, po + (size_t)p * groups * hd, pml + (size_t)p * groups * 2, s,
+                                            max_ctx);
+    sl_attend_join(np, groups, hd, po, pml, out);
 }
 
 /* One case: GROUPS heads of HD dims against VIS positions in blocks of BS (blocks in a
@@ -52,8 +70,9 @@ static void one_case(sl_wtype t, int groups, int hd, int bs, int vis) {
     float *one = malloc((size_t)hd * sizeof *one), *s = malloc((size_t)groups * max_ctx * sizeof *s);
     for (int i = 0; i < groups * hd; i++) q[i] = 2 * frand();
     float scale = 1.0f / sqrtf((float)hd);
-    attend_fn attend = sl_kernels_active()->attend[t];
-    attend(kb, vb, bstride, blocks, bs, vis, groups, hd, scale, q, out, s, max_ctx);
+    int np = (vis + sl_attend_part_len(bs) - 1) / sl_attend_part_len(bs);
+    float *po = malloc((size_t)np * groups * hd * sizeof *po), *pml = malloc((size_t)np * groups * 2 * sizeof *pml);
+    attend_row(t, kb, vb, bstride, blocks, bs, vis, groups, hd, scale, q, out, s, max_ctx, po, pml);
     double worst = 0;
     int same = 1;
     for (int g = 0; g < groups; g++) {
@@ -73,14 +92,14 @@ static void one_case(sl_wtype t, int groups, int hd, int bs, int vis) {
         }
         free(w);
         /* The same head alone. */
-        attend(kb, vb, bstride, blocks, bs, vis, 1, hd, scale, q + (size_t)g * hd, one, s, max_ctx);
+        attend_row(t, kb, vb, bstride, blocks, bs, vis, 1, hd, scale, q + (size_t)g * hd, one, s, max_ctx, po, pml);
         same &= memcmp(one, out + (size_t)g * hd, (size_t)hd * sizeof *one) == 0;
     }
     /* Values are |v| <= 1 averaged: F32 sums of up to ~200 terms stay within 1e-5. */
     CHECKF(worst < 2e-5, "%s groups %d hd %d bs %d vis %d: max error %.3g", sl_wtype_name(t), groups, hd, bs, vis, worst);
     CHECKF(same, "%s groups %d hd %d bs %d vis %d: a head computed alone differs from it among %d", sl_wtype_name(t),
            groups, hd, bs, vis, groups);
-    free(kb); free(vb); free(kr); free(vr); free(blocks); free(q); free(out); free(one); free(s);
+    free(kb); free(vb); free(kr); free(vr); free(blocks); free(q); free(out); free(one); free(s); free(po); free(pml);
 }
 
 TEST(matches_reference_and_heads_are_independent) {
@@ -95,6 +114,19 @@ TEST(matches_reference_and_heads_are_independent) {
                 for (size_t d = 0; d < sizeof bss / sizeof *bss; d++)
                     for (size_t e = 0; e < sizeof viss / sizeof *viss; e++)
                         one_case(types[a], groups[b], hds[c], bss[d], viss[e]);
+}
+
+/* Rows longer than a part, in parts (the last one short, one position, or whole). */
+TEST(long_rows_in_parts_match_reference) {
+    static const sl_wtype types[] = {SL_WTYPE_F32, SL_WTYPE_BF16, SL_WTYPE_F16};
+    static const int groups[] = {1, 3, 4};
+    static const int viss[] = {SL_ATT_PART + 1, 2 * SL_ATT_PART, 2 * SL_ATT_PART + 77};
+    for (size_t a = 0; a < sizeof types / sizeof *types; a++)
+        for (size_t b = 0; b < sizeof groups / sizeof *groups; b++)
+            for (size_t e = 0; e < sizeof viss / sizeof *viss; e++) {
+                one_case(types[a], groups[b], 64, 16, viss[e]);
+                one_case(types[a], groups[b], 80, 48, viss[e]); /* parts of 528 positions: 11 blocks */
+            }
 }
 
 /* Scores far below the best position (e^-100 and less) weigh nothing and make no NaN. */
@@ -146,6 +178,7 @@ TEST(kv_round_is_the_scalar_rounding) {
 int main(void) {
     printf("    kernel set %s (%s)\n", sl_kernels_active()->name, sl_kernels_active()->tiles);
     RUN(matches_reference_and_heads_are_independent);
+    RUN(long_rows_in_parts_match_reference);
     RUN(distant_scores_weigh_nothing);
     RUN(kv_round_is_the_scalar_rounding);
     return check_summary();

@@ -5,6 +5,7 @@
 
 #include "error.h"
 #include "forward.h"
+#include "kernels.h"
 #include "kvcache.h"
 #include "model.h"
 
@@ -163,6 +164,53 @@ TEST(threads_do_not_change_results) {
     printf("    1 vs 2 threads: max |difference| = %.3g\n", d);
     free(out[0]);
     free(out[1]);
+    sl_model_free(m);
+}
+
+/* Rows that see more than a part (512 positions with blocks of 16) run in parts (kernels.h:
+ * sl_attend_part_len): a decode step of one sequence on 2 threads deals the parts of each KV
+ * head to both threads, a prefill step computes each row's parts on one thread; the logits
+ * are the same bit for bit. */
+TEST(long_rows_same_dealt_in_parts_or_whole) {
+    sl_model *m = NULL;
+    CHECK(sl_model_load(&m, "tests/fixtures/models/llama-tiny", NULL, NULL, 0) == 0);
+    if (!m) return;
+    const sl_model_config *c = sl_model_get_config(m);
+    enum { LONG = 2 * SL_ATT_PART + 40, DEC = 3, N = LONG + DEC };
+    CHECK(c->n_kv_heads < 4); /* 1 sequence x KV heads < 2 x 2 threads: the decode steps split */
+    int32_t *tok = malloc(N * sizeof *tok);
+    for (int i = 0; i < N; i++) tok[i] = 3 + (int32_t)((i * 7919u) % (unsigned)(c->vocab - 3));
+    float *dealt = malloc((size_t)DEC * c->vocab * sizeof(float)), *whole = malloc((size_t)N * c->vocab * sizeof(float));
+    sl_kv_pool *kv = NULL;
+    sl_forward *f = NULL;
+    CHECK(sl_kv_pool_init(&kv, m, 2 * (N / 16 + 2), 16, SL_WTYPE_F32, NULL, 0) == 0);
+    CHECK(sl_forward_init(&f, m, N, 2, N, N + 8, NULL, 0) == 0);
+    CHECK(f && sl_forward_set_threads(f, 2, NULL, 0) == 0);
+    char err[256] = "";
+    if (kv && f) {
+        sl_kv_seq a = {0}, b = {0};
+        CHECK(sl_kv_seq_reserve(kv, &a, N) == 0 && sl_kv_seq_reserve(kv, &b, N) == 0);
+        sl_batch_seq bs = {.kv = &a, .tokens = tok, .n_tokens = LONG, .logits = SL_LOGITS_LAST};
+        CHECKF(sl_forward_run(f, kv, &bs, 1, whole, err, sizeof err) == 0, "%s", err);
+        for (int d = 0; d < DEC; d++) {
+            bs = (sl_batch_seq){.kv = &a, .tokens = tok + LONG + d, .n_tokens = 1, .logits = SL_LOGITS_LAST};
+            CHECKF(sl_forward_run(f, kv, &bs, 1, dealt + (size_t)d * c->vocab, err, sizeof err) == 0, "%s", err);
+        }
+        bs = (sl_batch_seq){.kv = &b, .tokens = tok, .n_tokens = N, .logits = SL_LOGITS_ALL};
+        CHECKF(sl_forward_run(f, kv, &bs, 1, whole, err, sizeof err) == 0, "%s", err);
+        for (int d = 0; d < DEC; d++) {
+            double diff = max_abs_diff(dealt + (size_t)d * c->vocab, whole + (size_t)(LONG + d) * c->vocab, (size_t)c->vocab);
+            CHECKF(diff == 0, "position %d: decode (parts dealt to 2 threads) and prefill (whole rows) differ by %.3g",
+                   LONG + d, diff);
+        }
+        sl_kv_seq_release(kv, &a);
+        sl_kv_seq_release(kv, &b);
+    }
+    sl_forward_free(f);
+    sl_kv_pool_free(kv);
+    free(tok);
+    free(dealt);
+    free(whole);
     sl_model_free(m);
 }
 
@@ -377,6 +425,7 @@ int main(void) {
     RUN(golden_logits_and_greedy_each_prompt_alone);
     RUN(batching_does_not_change_logits);
     RUN(threads_do_not_change_results);
+    RUN(long_rows_same_dealt_in_parts_or_whole);
     RUN(reduced_precision_error_against_f32);
     RUN(kv_pool_budget);
     RUN(config_variants);
