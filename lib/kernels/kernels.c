@@ -73,14 +73,13 @@ static void read_l1d(void) {
 
 void sl_attend_join(int n_parts, int groups, int hd, const float *po, const float *pml, float *out) {
     for (int g = 0; g < groups; g++) {
-        float mx = -INFINITY, l = 0;
-        for (int p = 0; p < n_parts; p++) mx = pml[((size_t)p * groups + g) * 2] > mx ? pml[((size_t)p * groups + g) * 2] : mx;
-        for (int p = 0; p < n_parts; p++) l += expf(pml[((size_t)p * groups + g) * 2] - mx) * pml[((size_t)p * groups + g) * 2 + 1];
-        float *o = out + (size_t)g * hd;
+        float mx = -INFINITY, l = 0, *o = out + (size_t)g * hd;
+        for (int p = 0; p < n_parts; p++) mx = fmaxf(mx, pml[((size_t)p * groups + g) * 2]);
         for (int d = 0; d < hd; d++) o[d] = 0;
-        for (int p = 0; p < n_parts; p++) {
-            float w = expf(pml[((size_t)p * groups + g) * 2] - mx);
-            const float *op = po + ((size_t)p * groups + g) * hd;
+        for (int p = 0; p < n_parts; p++) { /* l and every o[d] summed over p in order */
+            const float *ml = pml + ((size_t)p * groups + g) * 2, *op = po + ((size_t)p * groups + g) * hd;
+            float w = expf(ml[0] - mx);
+            l += w * ml[1];
             for (int d = 0; d < hd; d++) o[d] += w * op[d];
         }
         for (int d = 0; d < hd; d++) o[d] /= l;

@@ -195,35 +195,26 @@ int sl_forward_set_threads(sl_forward *f, int n, char *err, size_t errlen) {
     if (n > MAX_THREADS) n = MAX_THREADS;
     const sl_model_config *c = &f->m->cfg;
     /* 2 * n part blocks (attend_job_run splits a step's rows when it has fewer than 2 * n
-     * (sequence, KV head) pairs). */
+     * (sequence, KV head) pairs), their counts at 0. */
     float *split = NULL;
     _Atomic int *split_done = NULL;
+    sl_pool *p = NULL;
+    int fail = 0;
     if (f->max_parts > 1) {
-        int fail = 0;
         split = falloc(part_block_floats(f) * 2 * (size_t)n, &fail);
         split_done = calloc(2 * (size_t)n, sizeof *split_done);
-        if (fail || !split_done) {
-            free(split);
-            free((void *)split_done);
-            return sl__errf(err, errlen, SL_ENOMEM, "forward: cannot allocate scratch for %d threads", n);
-        }
+        fail |= !split_done;
     }
-    for (int i = 1; i < n; i++) {
-        int fail = 0;
+    for (int i = 1; !fail && i < n; i++) {
         if (!f->ap[i]) f->ap[i] = falloc(part_block_floats(f), &fail);
         if (!f->s[i]) f->s[i] = falloc((size_t)(c->n_heads / c->n_kv_heads) * (size_t)f->max_ctx, &fail);
         if (!f->ah[i]) f->ah[i] = falloc(f->ah_cap, &fail);
-        if (fail) {
-            free(split);
-            free((void *)split_done);
-            return sl__errf(err, errlen, SL_ENOMEM, "forward: cannot allocate scratch for %d threads", n);
-        }
     }
-    sl_pool *p = NULL;
-    if (sl_pool_init(&p, n) != 0) {
+    if (fail || sl_pool_init(&p, n) != 0) {
         free(split);
         free((void *)split_done);
-        return sl__errf(err, errlen, SL_ENOMEM, "forward: cannot start %d threads", n);
+        return fail ? sl__errf(err, errlen, SL_ENOMEM, "forward: cannot allocate scratch for %d threads", n)
+                    : sl__errf(err, errlen, SL_ENOMEM, "forward: cannot start %d threads", n);
     }
     sl_pool_free(f->pool);
     f->pool = p;
@@ -570,29 +561,29 @@ static void rope(float *v, int n_tok, int n_heads, int hd, const float *cosv, co
     }
 }
 
-/* One row's attention against its VIS positions for one KV head (KB, VB), into OUT: whole, or
- * in parts joined in the thread's part block (kernels.h: sl_attend_part_len). */
-static void attend_row(const sl_forward *f, int i, const unsigned char *kb, const unsigned char *vb,
-                       const int32_t *blocks, int vis, const float *q, float *out) {
-    const sl_model_config *c = &f->m->cfg;
-    const sl_kernels *ks = sl_kernels_active();
-    sl_wtype kvt = sl_kv_pool_dtype(f->kv);
-    int hd = c->head_dim, groups = c->n_heads / c->n_kv_heads, bs = sl_kv_pool_block_size(f->kv);
-    size_t bstride = sl__kv_block_elems(f->kv);
-    float scale = 1.0f / sqrtf((float)hd);
-    int plen = sl_attend_part_len(bs);
-    if (vis <= plen) {
-        ks->attend[kvt](kb, vb, bstride, blocks, bs, vis, groups, hd, scale, q, out, f->s[i], f->max_ctx);
-        return;
-    }
-    int np = (vis + plen - 1) / plen;
-    float *po = f->ap[i], *pml = po + (size_t)f->max_parts * groups * hd;
-    for (int p = 0; p < np; p++) {
-        int pb = (p + 1) * plen < vis ? (p + 1) * plen : vis;
-        ks->attend_part[kvt](kb, vb, bstride, blocks, bs, p * plen, pb, groups, hd, scale, q,
-                             po + (size_t)p * groups * hd, pml + (size_t)p * groups * 2, f->s[i], f->max_ctx);
-    }
-    sl_attend_join(np, groups, hd, po, pml, out);
+/* What every attention task of a step reads: the kernels, the KV pool's layout, the heads. */
+typedef struct att_step {
+    const sl_kernels *ks;
+    sl_wtype kvt;
+    int hd, groups, bs, plen; /* plen: positions of a part (kernels.h: sl_attend_part_len) */
+    size_t bstride;
+    float scale;
+} att_step;
+
+/* Part P of a row that sees VIS positions, for one KV head (KB, VB), into part block BLOCK
+ * (struct sl_forward), on thread I. */
+static void attend_part(const sl_forward *f, const att_step *a, int i, const unsigned char *kb, const unsigned char *vb,
+                        const int32_t *blocks, int vis, int p, const float *q, float *block) {
+    int pb = (p + 1) * a->plen < vis ? (p + 1) * a->plen : vis;
+    float *ml = block + (size_t)f->max_parts * a->groups * a->hd; /* after the outputs */
+    a->ks->attend_part[a->kvt](kb, vb, a->bstride, blocks, a->bs, p * a->plen, pb, a->groups, a->hd, a->scale, q,
+                               block + (size_t)p * a->groups * a->hd, ml + (size_t)p * a->groups * 2, f->s[i],
+                               f->max_ctx);
+}
+
+/* OUT = the NP parts of part block BLOCK joined. */
+static void join_parts(const sl_forward *f, const att_step *a, int np, const float *block, float *out) {
+    sl_attend_join(np, a->groups, a->hd, block, block + (size_t)f->max_parts * a->groups * a->hd, out);
 }
 
 /* Attention of every sequence's new tokens against all of its cached positions (K/V of the
@@ -602,10 +593,12 @@ static void attend_row(const sl_forward *f, int i, const unsigned char *kb, cons
 static void attend_job_run(void *ctx, int i, int n) {
     sl_forward *f = ctx;
     const sl_model_config *c = &f->m->cfg;
-    int hd = c->head_dim, H = c->n_heads, KVH = c->n_kv_heads, groups = H / KVH, Hq = H * hd;
-    float scale = 1.0f / sqrtf((float)hd);
-    sl_wtype kvt = sl_kv_pool_dtype(f->kv);
-    size_t esize = sl__kv_elem_bytes(f->kv), bstride = sl__kv_block_elems(f->kv), bs = (size_t)sl_kv_pool_block_size(f->kv);
+    int KVH = c->n_kv_heads, Hq = c->n_heads * c->head_dim;
+    att_step a = {.ks = sl_kernels_active(), .kvt = sl_kv_pool_dtype(f->kv), .hd = c->head_dim,
+                  .groups = c->n_heads / KVH, .bs = sl_kv_pool_block_size(f->kv),
+                  .bstride = sl__kv_block_elems(f->kv), .scale = 1.0f / sqrtf((float)c->head_dim)};
+    a.plen = sl_attend_part_len(a.bs);
+    size_t esize = sl__kv_elem_bytes(f->kv), head_bytes = (size_t)a.hd * a.bs * esize;
     const unsigned char *kl = sl__kv_layer(f->kv, f->layer, 0), *vl = sl__kv_layer(f->kv, f->layer, 1);
     /* A step with fewer (sequence, KV head) pairs than 2 * threads (a few long decode rows)
      * deals its long rows' parts one by one (the pair's part block: the last part done joins
@@ -613,28 +606,28 @@ static void attend_job_run(void *ctx, int i, int n) {
      * in tasks of (sequence, KV head, 16 rows). Either way a row's bits are the same
      * (kernels.h: sl_attend_part_len). Tasks are taken in order by whichever thread is free:
      * a vCPU slowed by its host does not hold the step (steal.h). */
-    int split = f->split && f->n_seqs * KVH < 2 * n, plen = sl_attend_part_len((int)bs);
+    int split = f->split && f->n_seqs * KVH < 2 * n;
     int item = 0, mine = atomic_fetch_add_explicit(&f->att_next, 1, memory_order_relaxed);
     for (int s = 0; s < f->n_seqs; s++) {
         const sl_batch_seq *q = &f->seqs[s];
         for (int kh = 0; kh < KVH; kh++) {
             /* This KV head's slice of every block: (hd, bs) of K^T, (bs, hd) of V. */
-            const unsigned char *kb = kl + (size_t)kh * hd * bs * esize, *vb = vl + (size_t)kh * bs * hd * esize;
+            const unsigned char *kb = kl + (size_t)kh * head_bytes, *vb = vl + (size_t)kh * head_bytes;
             int vis0 = q->kv->n_pos + 1; /* the first row's */
-            if (split && q->n_tokens == 1 && vis0 > plen) {
-                int np = (vis0 + plen - 1) / plen, pair = s * KVH + kh;
-                size_t off = (size_t)f->seq_off[s] * Hq + (size_t)kh * groups * hd;
-                float *po = f->split + part_block_floats(f) * (size_t)pair, *pml = po + (size_t)f->max_parts * groups * hd;
+            if (split && q->n_tokens == 1 && vis0 > a.plen) {
+                int np = (vis0 + a.plen - 1) / a.plen, pair = s * KVH + kh;
+                size_t off = (size_t)f->seq_off[s] * Hq + (size_t)kh * a.groups * a.hd;
+                float *block = f->split + part_block_floats(f) * (size_t)pair;
                 for (int p = 0; p < np; p++) {
                     if (item++ != mine) continue;
                     mine = atomic_fetch_add_explicit(&f->att_next, 1, memory_order_relaxed);
-                    int pb = (p + 1) * plen < vis0 ? (p + 1) * plen : vis0;
-                    sl_kernels_active()->attend_part[kvt](kb, vb, bstride, q->kv->blocks, (int)bs, p * plen, pb,
-                                                          groups, hd, scale, f->q + off, po + (size_t)p * groups * hd,
-                                                          pml + (size_t)p * groups * 2, f->s[i], f->max_ctx);
-                    /* acq_rel: the last one sees every part written before its count. */
-                    if (atomic_fetch_add_explicit(&f->split_done[pair], 1, memory_order_acq_rel) + 1 == np)
-                        sl_attend_join(np, groups, hd, po, pml, f->att + off);
+                    attend_part(f, &a, i, kb, vb, q->kv->blocks, vis0, p, f->q + off, block);
+                    /* acq_rel: the last one sees every part written before its count, and sets
+                     * the count back to 0 for the next layer (the pool's barrier orders it). */
+                    if (atomic_fetch_add_explicit(&f->split_done[pair], 1, memory_order_acq_rel) + 1 == np) {
+                        join_parts(f, &a, np, block, f->att + off);
+                        atomic_store_explicit(&f->split_done[pair], 0, memory_order_relaxed);
+                    }
                 }
                 continue;
             }
@@ -643,8 +636,16 @@ static void attend_job_run(void *ctx, int i, int n) {
                 mine = atomic_fetch_add_explicit(&f->att_next, 1, memory_order_relaxed);
                 int r1 = q->n_tokens - r0 < 16 ? q->n_tokens : r0 + 16;
                 for (int r = r0; r < r1; r++) {
-                    size_t off = (size_t)(f->seq_off[s] + r) * Hq + (size_t)kh * groups * hd;
-                    attend_row(f, i, kb, vb, q->kv->blocks, q->kv->n_pos + r + 1, f->q + off, f->att + off);
+                    size_t off = (size_t)(f->seq_off[s] + r) * Hq + (size_t)kh * a.groups * a.hd;
+                    int vis = q->kv->n_pos + r + 1, np = (vis + a.plen - 1) / a.plen;
+                    if (np == 1) {
+                        a.ks->attend[a.kvt](kb, vb, a.bstride, q->kv->blocks, a.bs, vis, a.groups, a.hd, a.scale,
+                                            f->q + off, f->att + off, f->s[i], f->max_ctx);
+                        continue;
+                    }
+                    for (int p = 0; p < np; p++)
+                        attend_part(f, &a, i, kb, vb, q->kv->blocks, vis, p, f->q + off, f->ap[i]);
+                    join_parts(f, &a, np, f->ap[i], f->att + off);
                 }
             }
         }
@@ -797,7 +798,6 @@ int sl_forward_run(sl_forward *f, sl_kv_pool *kv, const sl_batch_seq *seqs, int 
         modules_forward(f, qkv, qkv_out, 3, f->xn);
         rows_run(f, ROWS_ROPE_KV, NULL);
         atomic_store_explicit(&f->att_next, 0, memory_order_relaxed);
-        for (int pr = 0; f->split && pr < 2 * f->nth; pr++) atomic_store_explicit(&f->split_done[pr], 0, memory_order_relaxed);
         sl_pool_run(f->pool, attend_job_run, f);
         /* o_proj writes into xn (free now), which joins the residual stream. */
         module_forward(f, SL_MOD_O, f->xn, f->att);
