@@ -556,9 +556,8 @@ int main(int argc, char **argv) {
         bytes[k] = (double)by;
         any_ads = 1;
     }
-    /* Per-round ratios to the no-adapter case (each kind's fastest step over the round's none),
-     * and SymLoRA over LoRA; their medians are the reported ratios. */
-    double round_ratio[N_KINDS][AD_ROUNDS], round_sym_lora[AD_ROUNDS];
+    /* Each kind's ratio to the no-adapter case, and SymLoRA over LoRA: medians over the rounds. */
+    double ratio_none[N_KINDS] = {NAN, NAN, NAN}, ratio_sym_lora = NAN;
     if (any_ads) {
         /* Interleaved rounds: none, then each kind, 3 steps each, AD_ROUNDS times. The tok/s
          * keys are each kind's fastest step over all rounds; the ratios are the medians of the
@@ -566,6 +565,7 @@ int main(int argc, char **argv) {
          * bandwidth dropped by a third then moves a round or two, not the ratio (three rounds'
          * fastest steps moved the BF16 adapter ratio between 0.81 and 0.85 from run to run). */
         decode_result rn = {0}, rk[N_KINDS] = {{0}};
+        double round_ratio[N_KINDS][AD_ROUNDS], round_sym_lora[AD_ROUNDS];
         for (int rep = 0; rep < AD_ROUNDS; rep++) {
             decode_result n0 = decode(b, B, NULL, 3), r0[N_KINDS] = {{0}};
             keep_best(&rn, n0);
@@ -582,12 +582,12 @@ int main(int argc, char **argv) {
         for (int k = 0; k < N_KINDS; k++) {
             if (!ads[k]) continue;
             tps[k] = rk[k].tok_s;
+            ratio_none[k] = median(round_ratio[k], AD_ROUNDS);
             fprintf(stderr, ", %s %.1f (mean %.1f)", kind_label[k], rk[k].tok_s, rk[k].mean_tok_s);
         }
         fprintf(stderr, "\n");
+        if (ads[K_SYM] && ads[K_LORA]) ratio_sym_lora = median(round_sym_lora, AD_ROUNDS);
     }
-    int ads_seen[N_KINDS];
-    for (int k = 0; k < N_KINDS; k++) ads_seen[k] = ads[k] != NULL;
     for (int k = 0; k < N_KINDS; k++) free_adapters(ads[k], n_ad);
     double sym_tps = tps[K_SYM], sym16_tps = tps[K_SYM16], lora_tps = tps[K_LORA], sym_bytes = bytes[K_SYM],
            sym16_bytes = bytes[K_SYM16], lora_bytes = bytes[K_LORA], sym_ms = load_ms[K_SYM], sym16_ms = load_ms[K_SYM16],
@@ -603,11 +603,8 @@ int main(int argc, char **argv) {
         if (batches[i] == 64) b64g = dec[i].gflops;
     }
     double r_gemm = b64g / peak, r_bw = b1 * model_bytes / (bw * 1e9),
-           r_sym = ads_seen[K_SYM] ? median(round_ratio[K_SYM], AD_ROUNDS) : NAN,
-           r_lora = ads_seen[K_LORA] ? median(round_ratio[K_LORA], AD_ROUNDS) : NAN,
-           r_sym16 = ads_seen[K_SYM16] ? median(round_ratio[K_SYM16], AD_ROUNDS) : NAN,
-           r_sym16_bytes = sym16_bytes / sym_bytes,
-           r_sl = ads_seen[K_SYM] && ads_seen[K_LORA] ? median(round_sym_lora, AD_ROUNDS) : NAN,
+           r_sym = ratio_none[K_SYM], r_lora = ratio_none[K_LORA], r_sym16 = ratio_none[K_SYM16],
+           r_sym16_bytes = sym16_bytes / sym_bytes, r_sl = ratio_sym_lora,
            r_bytes = sym_bytes / lora_bytes, r_prefill = prefill_gflops / peak;
     fprintf(stderr, "\n  %-44s %12s\n  %-44s %12.1f\n  %-44s %12.2f\n  %-44s %12.1f\n", "engine", "value", "sgemm peak GFLOP/s", peak,
             "read bandwidth GB/s", bw, "model bytes (MiB)", model_bytes / 1048576.0);

@@ -575,6 +575,9 @@ typedef struct att_step {
     float scale;
 } att_step;
 
+/* Parts of a row that sees VIS positions (1: it runs whole). */
+static int att_parts(const att_step *a, int vis) { return (vis + a->plen - 1) / a->plen; }
+
 /* Part P of a row that sees VIS positions, for one KV head (KB, VB), into part block BLOCK
  * (struct sl_forward), on thread I. */
 static void attend_part(const sl_forward *f, const att_step *a, int i, const unsigned char *kb, const unsigned char *vb,
@@ -620,7 +623,7 @@ static void attend_job_run(void *ctx, int i, int n) {
             const unsigned char *kb = kl + (size_t)kh * head_bytes, *vb = vl + (size_t)kh * head_bytes;
             int vis0 = q->kv->n_pos + 1; /* the first row's */
             if (split && q->n_tokens == 1 && vis0 > a.plen) {
-                int np = (vis0 + a.plen - 1) / a.plen, pair = s * KVH + kh;
+                int np = att_parts(&a, vis0), pair = s * KVH + kh;
                 size_t off = (size_t)f->seq_off[s] * Hq + (size_t)kh * a.groups * a.hd;
                 float *block = f->split + part_block_floats(f) * (size_t)pair;
                 for (int p = 0; p < np; p++) {
@@ -642,7 +645,7 @@ static void attend_job_run(void *ctx, int i, int n) {
                 int r1 = q->n_tokens - r0 < 16 ? q->n_tokens : r0 + 16;
                 for (int r = r0; r < r1; r++) {
                     size_t off = (size_t)(f->seq_off[s] + r) * Hq + (size_t)kh * a.groups * a.hd;
-                    int vis = q->kv->n_pos + r + 1, np = (vis + a.plen - 1) / a.plen;
+                    int vis = q->kv->n_pos + r + 1, np = att_parts(&a, vis);
                     if (np == 1) {
                         a.ks->attend[a.kvt](kb, vb, a.bstride, q->kv->blocks, a.bs, vis, a.groups, a.hd, a.scale,
                                             f->q + off, f->att + off, f->s[i], f->max_ctx);
