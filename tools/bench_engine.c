@@ -12,6 +12,7 @@
  *   1. this machine's limits: cblas_sgemm peak GFLOP/s (square 2048 and 4096, best of a few)
  *      and memory read bandwidth (one thread per core, each summing its share of a 1 GiB
  *      buffer, best of several passes), measured at the start and at the end, best of both;
+ *      and whether a software prefetch reaches a page the TLB does not hold (page_probe below);
  *   2. decode tokens/s at batch 1, 8, 32, 64, 128 with 128 (--ctx) tokens of context per sequence
  *      (contexts prefilled first; a step = one sl_forward_run, every sequence decoding one
  *      token with SL_LOGITS_LAST), achieved GFLOP/s at batch 64, prefill tokens/s of one
@@ -40,6 +41,7 @@
  * sequences (the work of a decode step does not depend on the cached values). The contexts are prefilled without adapters: the adapter runs differ only
  * in the values in the KV cache, not in the work done. */
 #include "adapter.h"
+#include "bigalloc.h"
 #include "error.h"
 #include "forward.h"
 #include "kernels.h"
@@ -162,6 +164,67 @@ static void machine_limits(int ncpu, double *peak, double *bw) {
     double r = read_bandwidth(ncpu, 6);
     if (g > *peak) *peak = g;
     if (r > *bw) *bw = r;
+}
+
+/* ---- page probe ----
+ * On a VM whose host maps guest memory in 4 KB pages (Firecracker's default: guest huge pages
+ * then still take one TLB entry per 4 KB), every 4 KB of a stream needs a nested page walk,
+ * and on the AMD Zen 5 VMs of issue 13's sessions a software prefetch into a page the TLB did
+ * not hold was dropped: a prefetched span read as slowly as one never prefetched, unless a
+ * demand load had walked each 4 KB first. The forward pass does that for the adapters'
+ * matrices (forward.c: touch_pages); this measures whether the machine at hand needs it. A
+ * 256 KB span at a fresh 2 MB-aligned spot of a 256 MB buffer, its lines and translations
+ * evicted by reading another 256 MB, is read after 100 us of arithmetic; before the arithmetic
+ * either nothing happens, or its lines are prefetched (the engine's hint: into L2), or one
+ * demand load per 4 KB walks its pages and then its lines are prefetched. The three go in turn
+ * in each of PROBE_TRIALS trials; each keeps its median read time (us). Where prefetches walk
+ * pages themselves (or the host maps huge pages), "prefetch" reads as fast as "touch+prefetch". */
+enum { PROBE_TRIALS = 15, PROBE_SPAN = 256 << 10 };
+
+static volatile uint64_t probe_sink; /* the reads' sum, so that they stay */
+
+static double probe_read(const unsigned char *p, size_t bytes) {
+    double t0 = now();
+    uint64_t s = 0;
+    for (size_t o = 0; o < bytes; o += 64) s += *(const volatile uint64_t *)(p + o);
+    double t = now() - t0;
+    probe_sink += s;
+    return t;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median read time (us) of each way: [0] nothing, [1] prefetch, [2] touch + prefetch. */
+static void page_probe(double us[3]) {
+    size_t nbuf = (size_t)256 << 20;
+    unsigned char *buf = sl_big_alloc(nbuf), *ev = sl_big_alloc(nbuf);
+    if (!buf || !ev) { fprintf(stderr, "bench_engine: out of memory (page probe)\n"); exit(1); }
+    memset(buf, 1, nbuf); /* backed, not the shared zero page */
+    memset(ev, 2, nbuf);
+    double t[3][PROBE_TRIALS];
+    uint32_t seed = 12345;
+    for (int trial = 0; trial < PROBE_TRIALS; trial++)
+        for (int way = 0; way < 3; way++) {
+            seed = seed * 1103515245u + 12345u;
+            const unsigned char *span = buf + (size_t)((seed >> 8) % (nbuf >> 21)) * ((size_t)2 << 20);
+            probe_read(ev, nbuf); /* evicts the span's lines and translations */
+            if (way == 2)
+                for (size_t o = 0; o < PROBE_SPAN; o += 4096) (void)*(const volatile unsigned char *)(span + o);
+            if (way >= 1)
+                for (size_t o = 0; o < PROBE_SPAN; o += 64) __builtin_prefetch(span + o, 0, 2);
+            volatile double x = 1.0;
+            for (double t0 = now(); now() - t0 < 1e-4;) x = x * 1.0000001 + 1e-9;
+            t[way][trial] = probe_read(span, PROBE_SPAN) * 1e6;
+        }
+    for (int way = 0; way < 3; way++) {
+        qsort(t[way], PROBE_TRIALS, sizeof(double), cmp_double);
+        us[way] = t[way][PROBE_TRIALS / 2];
+    }
+    sl_big_free(buf, nbuf);
+    sl_big_free(ev, nbuf);
 }
 
 /* ---- the engine ---- */
@@ -457,11 +520,12 @@ int main(int argc, char **argv) {
     if (ncpu < 1) ncpu = 1;
 
     /* 1. machine limits, before the model takes memory. */
-    double peak = limits ? 0 : NAN, bw = limits ? 0 : NAN;
+    double peak = limits ? 0 : NAN, bw = limits ? 0 : NAN, probe_us[3] = {NAN, NAN, NAN};
     if (!profile && limits) {
         fprintf(stderr, "bench_engine: measuring sgemm peak and read bandwidth (%ld threads, OpenBLAS %d threads)\n", ncpu,
                 openblas_get_num_threads());
         machine_limits((int)ncpu, &peak, &bw);
+        page_probe(probe_us);
     }
 
     char err[512] = "";
@@ -608,6 +672,8 @@ int main(int argc, char **argv) {
            r_bytes = sym_bytes / lora_bytes, r_prefill = prefill_gflops / peak;
     fprintf(stderr, "\n  %-44s %12s\n  %-44s %12.1f\n  %-44s %12.2f\n  %-44s %12.1f\n", "engine", "value", "sgemm peak GFLOP/s", peak,
             "read bandwidth GB/s", bw, "model bytes (MiB)", model_bytes / 1048576.0);
+    fprintf(stderr, "  %-44s %5.1f / %.1f / %.1f\n", "TLB-cold 256 KB read us: none/pf/touch+pf", probe_us[0], probe_us[1],
+            probe_us[2]);
     for (int i = 0; i < n_batches; i++) {
         char label[64];
         snprintf(label, sizeof label, "decode b%d tok/s (GFLOP/s)", batches[i]);
@@ -643,6 +709,9 @@ int main(int argc, char **argv) {
     FILE *o = stdout;
     jnum(o, &first, "sgemm_peak_gflops", peak);
     jnum(o, &first, "read_bandwidth_gbs", bw);
+    jnum(o, &first, "tlbcold_read_us_none", probe_us[0]);
+    jnum(o, &first, "tlbcold_read_us_prefetch", probe_us[1]);
+    jnum(o, &first, "tlbcold_read_us_touch_prefetch", probe_us[2]);
     jnum(o, &first, "model_bytes", model_bytes);
     for (int i = 0; i < n_batches; i++) {
         char key[64];

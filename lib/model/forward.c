@@ -424,7 +424,10 @@ static void unit_cols(const lin_job *j, int u, int h, int n, int *k, int *a, int
  * on the fastest step, 10 of 12 rounds; F32 +11% and +0.7%, 8 of 11): a hardware prefetcher
  * follows a stream within a 4 KB region once demand misses start it, which software prefetches
  * do not. The loads of a chunk's items go out back to back, so their misses overlap, and
- * they are of bytes the items read anyway. */
+ * they are of bytes the items read anyway. The reason, measured since: these VMs' hosts map
+ * guest memory in 4 KB pages, so every 4 KB needs a page walk, and a prefetch into a page the
+ * TLB does not hold is dropped (bench_engine's page probe, tlbcold_read_us_*: a prefetched
+ * 256 KB span read in 20 us, or in 6 us with its pages touched first). */
 static void touch_pages(const void *p, size_t bytes) {
     if (!p || !bytes) return;
     const volatile unsigned char *c = p;
