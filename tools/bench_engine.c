@@ -172,7 +172,7 @@ static void machine_limits(int ncpu, double *peak, double *bw) {
  * and on the AMD Zen 5 VMs of issue 13's sessions a software prefetch into a page the TLB did
  * not hold was dropped: a prefetched span read as slowly as one never prefetched, unless a
  * demand load had walked each 4 KB first. The forward pass does that for the adapters'
- * matrices (forward.c: touch_pages); this measures whether the machine at hand needs it. A
+ * matrices and the KV blocks attention reads next (bigalloc.h: sl_touch_pages); this measures whether the machine at hand needs it. A
  * 256 KB span at a fresh 2 MB-aligned spot of a 256 MB buffer, its lines and translations
  * evicted by reading another 256 MB, is read after 100 us of arithmetic; before the arithmetic
  * either nothing happens, or its lines are prefetched (the engine's hint: into L2), or one

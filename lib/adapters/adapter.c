@@ -1001,7 +1001,7 @@ int sl_adapter_load(sl_adapter **out, const sl_model *m, const char *config, siz
      * loads of Q^T / A / B^T rows then stay within cache lines when r and the widths are
      * multiples of 16, as in most adapters. On huge pages where the system grants them
      * (bigalloc.h): a batch of 64 adapters streams 425-850 MB of them per step, one 4 KB TLB
-     * entry each otherwise, and the forward pass prefetches them (forward.c: touch_pages).
+     * entry each otherwise, and the forward pass prefetches them (bigalloc.h: sl_touch_pages).
      * The scales come after every matrix, away from their streams. Owned by a, freed in
      * adapter_destroy. */
     a->data = sl_big_alloc(a->bytes);

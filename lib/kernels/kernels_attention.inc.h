@@ -174,9 +174,17 @@ static inline __attribute__((always_inline)) void scores_range(const void *kbase
                                                                int groups, int hd, float scale,
                                                                const float *restrict q, float *restrict s,
                                                                int max_ctx) {
-    const size_t es = kvt == SL_WTYPE_F32 ? 4 : 2;
+    const size_t es = kvt == SL_WTYPE_F32 ? 4 : 2, kbytes = (size_t)hd * bs * es; /* a block's K^T */
     for (int b = b0, p0 = b0 * bs; p0 < pb; b++, p0 += bs) {
         size_t kt = (size_t)blocks[b] * bstride; /* element index of this block's K^T (hd, bs) */
+        /* The pages of the K two blocks ahead (at the range's first block, the next one's too)
+         * are walked now, so that the prefetch of their lines a block later is not dropped
+         * (bigalloc.h: sl_touch_pages; a sequence's blocks are scattered 4 KB pieces of the
+         * pool). F16 KV on an AMD Zen 5 VM, A/B: batch 64 at 1024 positions +4-10%, batch 8 at
+         * 2048 +12% (walking the next block only; two ahead added 1.5-7%); batch 1 at 4096
+         * within the noise; 128 positions unchanged. */
+        if (b == b0 && p0 + bs < pb) sl_touch_pages((const char *)kbase + (size_t)blocks[b + 1] * bstride * es, kbytes);
+        if (p0 + 2 * bs < pb) sl_touch_pages((const char *)kbase + (size_t)blocks[b + 2] * bstride * es, kbytes);
         int rows = pb - p0 < bs ? pb - p0 : bs;
         for (int j0 = 0; j0 < rows; j0 += 16) { /* block_size is a multiple of 16 */
             int w = rows - j0 < 16 ? rows - j0 : 16;

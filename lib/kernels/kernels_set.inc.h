@@ -11,6 +11,7 @@
 /* The bodies pass vf between static always_inline functions only: no ABI is involved. */
 #pragma GCC diagnostic ignored "-Wpsabi"
 
+#include "bigalloc.h" /* sl_touch_pages */
 #include "kernels.h"
 #include "simd.h"
 #if defined(__F16C__)

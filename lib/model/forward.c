@@ -17,6 +17,7 @@
 #include "forward.h"
 
 #include "adapter.h"
+#include "bigalloc.h"
 #include "error.h"
 #include "gemm.h"
 #include "kernels.h"
@@ -415,26 +416,6 @@ static void unit_cols(const lin_job *j, int u, int h, int n, int *k, int *a, int
     }
 }
 
-/* One demand load in every 4 KB of [P, P + BYTES) (and its last byte), before its lines are
- * prefetched. A software prefetch into a page the TLB does not hold did little on an AMD Zen
- * 5 VM (the lines were not there when read); with the adapters on huge pages (adapter.c:
- * sl_big_alloc) and their pages touched first, the items of a 64-adapter batch took a
- * quarter less time. A load every 4 KB rather than every 2 MB page was faster again (batch
- * 64, 64 rank-16 adapters on all modules, A/B in both orders: BF16 adapters +2.4% and +1.5%
- * on the fastest step, 10 of 12 rounds; F32 +11% and +0.7%, 8 of 11): a hardware prefetcher
- * follows a stream within a 4 KB region once demand misses start it, which software prefetches
- * do not. The loads of a chunk's items go out back to back, so their misses overlap, and
- * they are of bytes the items read anyway. The reason, measured since: these VMs' hosts map
- * guest memory in 4 KB pages, so every 4 KB needs a page walk, and a prefetch into a page the
- * TLB does not hold is dropped (bench_engine's page probe, tlbcold_read_us_*: a prefetched
- * 256 KB span read in 20 us, or in 6 us with its pages touched first). */
-static void touch_pages(const void *p, size_t bytes) {
-    if (!p || !bytes) return;
-    const volatile unsigned char *c = p;
-    for (size_t o = 0; o < bytes; o += (size_t)4 << 10) (void)c[o];
-    (void)c[bytes - 1];
-}
-
 /* Fused: takes the items due once this chunk is done, [*Q0, *Q1): as many as keep the items
  * begun in step with the chunks begun (N_ITEMS * begun / N_UNITS), so every thread runs its
  * memory-bound items between compute-bound chunks. */
@@ -458,14 +439,18 @@ static void lin_job_run(void *ctx, int i, int n) {
         sl_prefetch pf = {0};
         unit_cols(j, (int)u, h, n, &k, &a, &b, &pf);
         if (j->fused) {
-            /* Prefetched under this chunk, after the GEMM's own next panels: the items' adapters. */
+            /* Prefetched under this chunk, after the GEMM's own next panels: the items' adapters,
+             * each 4 KB walked first (bigalloc.h: sl_touch_pages). With a load every 4 KB rather
+             * than every 2 MB page, 64 rank-16 adapters ran 1.5-11% faster (A/B in both orders,
+             * BF16 and F32 adapters); the loads of a chunk's items go out back to back, so their
+             * misses overlap, and they are of bytes the items read anyway. */
             take_items(j, &q0, &q1);
             for (int q = q0; q < q1; q++)
                 for (int m = 0; m < j->n_lin; m++) {
                     const sl_adapter_module *am = item_module(j, &f->items[q], m);
                     size_t bytes = 0;
                     const void *p = am ? adapter_module_span(am, j->l[m].out, j->l[m].in, &bytes) : NULL;
-                    touch_pages(p, bytes);
+                    sl_touch_pages(p, bytes);
                     sl_prefetch_add(&pf, p, bytes);
                 }
         }
