@@ -189,10 +189,12 @@ static inline __attribute__((always_inline)) void scores_range(const void *kbase
         for (int j0 = 0; j0 < rows; j0 += 16) { /* block_size is a multiple of 16 */
             int w = rows - j0 < 16 ? rows - j0 : 16;
             /* While this chunk's scores are computed: the next chunk's K (one piece of 16
-             * positions per d) and this chunk's V rows (contiguous), read after the softmax. */
+             * positions per d) and this chunk's V rows (contiguous), read after the softmax,
+             * their pages walked first (V's here, K's above; V's walk: +1-5% at batch 64, 1024 positions). */
             size_t kn = j0 + 16 < rows ? kt + (size_t)j0 + 16 : p0 + bs < pb ? (size_t)blocks[b + 1] * bstride : (size_t)-1;
             if (kn != (size_t)-1)
                 for (int d = 0; d < hd; d++) __builtin_prefetch((const char *)kbase + (kn + (size_t)d * bs) * es, 0, 3);
+            sl_touch_pages((const char *)vbase + (kt + (size_t)j0 * hd) * es, (size_t)w * hd * es);
             prefetch_lines((const char *)vbase + (kt + (size_t)j0 * hd) * es, (size_t)w * hd * es);
             for (int g0 = 0; g0 < groups; g0 += ATT_GROUPS) {
                 int gn = groups - g0 < ATT_GROUPS ? groups - g0 : ATT_GROUPS;
