@@ -166,6 +166,18 @@ static void machine_limits(int ncpu, double *peak, double *bw) {
     if (r > *bw) *bw = r;
 }
 
+/* The median of V[0 .. n) (the mean of the middle two for even n). */
+static double median(const double *v, int n) {
+    double w[64];
+    if (n < 1 || n > 64) return NAN;
+    for (int i = 0; i < n; i++) {
+        int j = i;
+        for (; j > 0 && w[j - 1] > v[i]; j--) w[j] = w[j - 1];
+        w[j] = v[i];
+    }
+    return n % 2 ? w[n / 2] : (w[n / 2 - 1] + w[n / 2]) / 2;
+}
+
 /* ---- page probe ----
  * On a VM whose host maps guest memory in 4 KB pages (Firecracker's default: guest huge pages
  * then still take one TLB entry per 4 KB), every 4 KB of a stream needs a nested page walk,
@@ -192,11 +204,6 @@ static double probe_read(const unsigned char *p, size_t bytes) {
     return t;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Median read time (us) of each way: [0] nothing, [1] prefetch, [2] touch + prefetch. */
 static void page_probe(double us[3]) {
     size_t nbuf = (size_t)256 << 20;
@@ -211,18 +218,14 @@ static void page_probe(double us[3]) {
             seed = seed * 1103515245u + 12345u;
             const unsigned char *span = buf + (size_t)((seed >> 8) % (nbuf >> 21)) * ((size_t)2 << 20);
             probe_read(ev, nbuf); /* evicts the span's lines and translations */
-            if (way == 2)
-                for (size_t o = 0; o < PROBE_SPAN; o += 4096) (void)*(const volatile unsigned char *)(span + o);
+            if (way == 2) sl_touch_pages(span, PROBE_SPAN); /* what the engine does */
             if (way >= 1)
                 for (size_t o = 0; o < PROBE_SPAN; o += 64) __builtin_prefetch(span + o, 0, 2);
             volatile double x = 1.0;
             for (double t0 = now(); now() - t0 < 1e-4;) x = x * 1.0000001 + 1e-9;
             t[way][trial] = probe_read(span, PROBE_SPAN) * 1e6;
         }
-    for (int way = 0; way < 3; way++) {
-        qsort(t[way], PROBE_TRIALS, sizeof(double), cmp_double);
-        us[way] = t[way][PROBE_TRIALS / 2];
-    }
+    for (int way = 0; way < 3; way++) us[way] = median(t[way], PROBE_TRIALS);
     sl_big_free(buf, nbuf);
     sl_big_free(ev, nbuf);
 }
@@ -313,17 +316,6 @@ typedef struct decode_result {
     int steps;
 } decode_result;
 
-/* The median of V[0 .. n) (the mean of the middle two for even n). */
-static double median(const double *v, int n) {
-    double w[64];
-    if (n < 1 || n > 64) return NAN;
-    for (int i = 0; i < n; i++) {
-        int j = i;
-        for (; j > 0 && w[j - 1] > v[i]; j--) w[j] = w[j - 1];
-        w[j] = v[i];
-    }
-    return n % 2 ? w[n / 2] : (w[n / 2 - 1] + w[n / 2]) / 2;
-}
 
 /* Folds R into BEST: the fastest step, and the best mean over the rounds. */
 static void keep_best(decode_result *best, decode_result r) {
