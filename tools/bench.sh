@@ -43,6 +43,7 @@ TOKENIZER=tests/fixtures/tokenizers/llama3-bpe/tokenizer.json # also what bench_
 for prog in gen_model bench_engine; do
     [ -x "$B/$prog" ] || { echo "bench.sh: $B/$prog is missing (run make bench)" >&2; exit 1; }
 done
+bench_openblas_core # the yardstick's kernels (bench_lib.sh)
 mkdir -p "$DATA" "$(dirname "$OUT")"
 
 cached "$MODEL" "$B/gen_model" model --preset smollm2-135m --out "$MODEL" --dtype f32 --seed 1
@@ -253,7 +254,7 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 ENGINE_JSON="$B/bench_engine.json" FIXTURE_JSON="$B/bench_fixture.json" FIXTURE_CMD="$FIXTURE_CMD" TOK_OUT="$B/bench_tokenizer.out" OUT="$OUT" \
 ENGINE_CMD="$ENGINE_CMD" KV_CMD="$KV_CMD" LONG_CMD="$LONG_CMD" TOK_CMD="$TOK_CMD" HTTP_OUT="$HTTP_OUT" HTTP_CMDS="$HTTP_CMDS" \
-HTTP_TOKENS="$HTTP_TOKENS" HTTP_PROMPT="$HTTP_PROMPT" DAEMON_OPTS="$DAEMON_OPTS" NICENESS="$(nice)" OB_THREADS="${OPENBLAS_NUM_THREADS:-unset}" LOAD_BEFORE="$LOAD_BEFORE" LOAD_AFTER="$LOAD_AFTER" \
+HTTP_TOKENS="$HTTP_TOKENS" HTTP_PROMPT="$HTTP_PROMPT" DAEMON_OPTS="$DAEMON_OPTS" NICENESS="$(nice)" OB_THREADS="${OPENBLAS_NUM_THREADS:-unset}" OB_CORES_TRIED="$OB_CORES_TRIED" LOAD_BEFORE="$LOAD_BEFORE" LOAD_AFTER="$LOAD_AFTER" \
 python3 - <<'EOF'
 import json, os, re
 
@@ -384,6 +385,11 @@ res["ratio_http_c32_over_engine_b32_adjacent_mean"] = ratio("http_c32_tok_s", "e
 res["ratio_http_c32_base_over_engine_b32_adjacent_mean"] = ratio("http_c32_base_tok_s", "engine_b32_adjacent_mean_tok_s")
 res["ratio_http_c32_base_steady_over_engine_b32_adjacent_mean"] = ratio("http_c32_base_steady_tok_s", "engine_b32_adjacent_mean_tok_s")
 res["ratio_http_c32_ob1_over_ob_default"] = ratio("http_c32_ob1_tok_s", "http_c32_tok_s")
+# The OpenBLAS kernels tried for the yardstick (bench_lib.sh: bench_openblas_core), one
+# "kernels(name OpenBLAS gave) GFLOP/s" per line; absent when OPENBLAS_CORETYPE was set.
+cores_file = os.path.join(os.path.dirname(env["ENGINE_JSON"]), "bench_openblas_cores.txt")
+if env.get("OB_CORES_TRIED") == "1" and os.path.exists(cores_file):
+    res["openblas_cores_measured"] = ", ".join(line.strip() for line in open(cores_file) if line.strip())
 res["_meta"] = {
     "not_measured": sorted(k for k, v in res.items() if v is None),
     "load_average_before": env["LOAD_BEFORE"],

@@ -21,6 +21,50 @@ avx2) OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Haswell} && export OPENBLAS_CORETYP
 generic) OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Nehalem} && export OPENBLAS_CORETYPE ;;
 esac
 
+# bench_openblas_core: picks the yardstick's OpenBLAS kernels, once B holds bench_engine.
+# Debian 12's OpenBLAS (0.3.21) picks its kernels by CPU model and falls back to old ones on a
+# CPU newer than itself: on an Intel Xeon of family 6 model 207 it ran its SSE3 "Prescott"
+# kernels, 65 GFLOP/s where its SkylakeX kernels give 237, which would flatter every ratio to
+# sgemm peak. Unless OPENBLAS_CORETYPE is set (by the user, or above for a forced kernel set),
+# this measures sgemm with the kernels OpenBLAS detects and with each of Haswell (AVX2, FMA),
+# SkylakeX (AVX-512) and Cooperlake (AVX-512 BF16) that this CPU runs, keeps the fastest for
+# every program of the run (exports OPENBLAS_CORETYPE) and appends what it measured to
+# $B/bench_openblas_cores.txt ("kernels GFLOP/s" lines; bench.sh records them when
+# OB_CORES_TRIED=1).
+bench_openblas_core() {
+    OB_CORES_TRIED=0
+    [ -n "${OPENBLAS_CORETYPE:-}" ] && return 0
+    OB_CORES_TRIED=1
+    flags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
+    cands=detected
+    case $flags in *" avx2 "*) case $flags in *" fma "*) cands="$cands Haswell" ;; esac ;; esac
+    avx512=1
+    for f in avx512f avx512cd avx512bw avx512dq avx512vl; do
+        case $flags in *" $f "*) ;; *) avx512=0 ;; esac
+    done
+    if [ "$avx512" = 1 ]; then
+        cands="$cands SkylakeX"
+        case $flags in *" avx512_bf16 "*) cands="$cands Cooperlake" ;; esac
+    fi
+    best="" best_g=0
+    : >"$B/bench_openblas_cores.txt"
+    for c in $cands; do
+        if [ "$c" = detected ]; then
+            out=$(env -u OPENBLAS_CORETYPE "$B/bench_engine" --sgemm-peak 2048) || continue
+        else
+            out=$(OPENBLAS_CORETYPE=$c "$B/bench_engine" --sgemm-peak 2048) || continue
+        fi
+        g=${out%% *} name=${out#* }
+        echo "$c($name) $g" >>"$B/bench_openblas_cores.txt"
+        if awk "BEGIN { exit !($g > $best_g) }"; then best=$c best_g=$g; fi
+    done
+    echo "bench: OpenBLAS sgemm GFLOP/s by kernels: $(tr '\n' ' ' <"$B/bench_openblas_cores.txt")-> $best"
+    if [ -n "$best" ] && [ "$best" != detected ]; then
+        OPENBLAS_CORETYPE=$best
+        export OPENBLAS_CORETYPE
+    fi
+}
+
 # bench_init BUILD: goes to the repository root; sets B (the build directory), DATA (its cache of
 # generated models and adapters) and OUT (bench.json, SL_BENCH_JSON) and creates their directories.
 bench_init() {

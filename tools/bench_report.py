@@ -222,7 +222,8 @@ def main(argv):
     if "kernels" in res:
         print("   kernels: %s" % res["kernels"])
     if "openblas_core" in res:
-        print("   yardstick: OpenBLAS sgemm on its %s kernels" % res["openblas_core"])
+        print("   yardstick: OpenBLAS sgemm on its %s kernels" % res["openblas_core"]
+              + (" (sgemm GFLOP/s by kernels: %s)" % res["openblas_cores_measured"] if res.get("openblas_cores_measured") else ""))
     return 0
 
 
