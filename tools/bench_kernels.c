@@ -13,7 +13,9 @@
  * prefill chunk's), its matrices hot in cache (the kernel's arithmetic, not the memory
  * stream under it): GFLOP/s of its 2 * r * (in + out) flops per row. A readable table goes to
  * stderr and one JSON object to stdout:
- * {"sets": {set: {type: {shape: value}, "lowrank": {type: {shape: value}}}}, "sgemm": {...}}. */
+ * {"sets": {set: {type: {shape: value}, "lowrank": {type: {shape: value}}}}, "sgemm": {...}}.
+ * The yardstick is OpenBLAS's kernels for this CPU as it detects them, or OPENBLAS_CORETYPE's
+ * (named in the output: an old OpenBLAS may not know a new CPU). */
 #include "gemm.h"
 #include "kernels.h"
 #include "lowrank.h"
@@ -90,8 +92,14 @@ int main(int argc, char **argv) {
     float *a = randv((size_t)1024 * 1024, 4), *b = randv((size_t)1024 * 1024, 5), *c = randv((size_t)1024 * 1024, 6);
     BEST_TIME(min_time, best, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 1024, 1024, 1024, 1.0f, a, 1024, b, 1024, 0.0f, c, 1024));
     double peak = 2.0 * 1024 * 1024 * 1024 / best / 1e9;
-    fprintf(stderr, "bench_kernels: one thread; cblas_sgemm 1024^3 peak %.1f GFLOP/s\n", peak);
-    printf("{\n  \"sgemm_peak_1thread_gflops\": %.2f,\n  \"sgemm\": {", peak);
+    /* OpenBLAS picks its kernels by CPU model, and on CPUs newer than the library falls back to
+     * old ones (Debian 12's on an Intel family 6 model 207: SSE3 "Prescott", a third of its
+     * SkylakeX kernels' speed): name them, and let OPENBLAS_CORETYPE choose (make bench picks
+     * the fastest: tools/bench_lib.sh, bench_openblas_core). */
+    const char *core = openblas_get_corename();
+    fprintf(stderr, "bench_kernels: one thread; cblas_sgemm 1024^3 peak %.1f GFLOP/s on OpenBLAS's %s kernels%s\n", peak,
+            core ? core : "(unknown)", getenv("OPENBLAS_CORETYPE") ? " (OPENBLAS_CORETYPE)" : " (detected; OPENBLAS_CORETYPE picks others)");
+    printf("{\n  \"sgemm_peak_1thread_gflops\": %.2f,\n  \"openblas_core\": \"%s\",\n  \"sgemm\": {", peak, core ? core : "unknown");
     for (int s = 0; s < N_SHAPES; s++)
         for (int k = 0; k < N_NS; k++) {
             int out = shapes[s].out, in = shapes[s].in, n = ns[k];
