@@ -216,8 +216,11 @@ static inline __attribute__((always_inline)) void scores_range(const void *kbase
 #define ATT_SCORES(N) scores16(kbase, kvt, kt + (size_t)j0, bs, hd, q + (size_t)g0 * hd, (N), scale, t)
                 ATT_SWITCH(gn, ATT_SCORES)
 #undef ATT_SCORES
-                for (int g = 0; g < gn; g++)
-                    memcpy(s + (size_t)(g0 + g) * max_ctx + p0 + j0, t + g * 16, (size_t)w * sizeof(float));
+                for (int g = 0; g < gn; g++) { /* 16 scores: vector moves (a 64-byte memcpy became rep movsq) */
+                    float *dst = s + (size_t)(g0 + g) * max_ctx + p0 + j0;
+                    if (w == 16) FOR_NV(e) vf_store(dst + e * VW, vf_load(t + g * 16 + e * VW));
+                    else memcpy(dst, t + g * 16, (size_t)w * sizeof(float));
+                }
             }
         }
     }
