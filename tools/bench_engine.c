@@ -1,7 +1,7 @@
 /* bench_engine.c — engine-level benchmarks (issue 8, parts 1-3), in one process and one run.
  *
  *   bench_engine --model DIR [--symlora DIR] [--symlora-bf16 DIR] [--lora DIR] [--adapters N]
- *                [--min-time S] [--max-steps N] [--profile BATCH:none|symlora|symlora-bf16|lora]
+ *                [--min-time S] [--max-steps N] [--profile BATCH:none|symlora|symlora-bf16|lora|symlora2]
  *                [--profile-steps N]
  *                [--batches B1,B2,... (1,8,32,64,128)] [--limits 0|1] [--prefill-reps N (3)]
  *                [--sweeps N (2)] [--distinct N (8)]
@@ -43,7 +43,7 @@
  * kernels with it (bench_openblas_core).
  *
  * --profile B:KIND runs only that decode configuration (for perf / callgrind) and prints its
- * tokens/s. Decode measurements restart from the same prefilled 128-token contexts (n_pos is
+ * tokens/s; KIND symlora2 is part 3's first two SymLoRA adapters alternating. Decode measurements restart from the same prefilled 128-token contexts (n_pos is
  * reset to 128; positions below are never rewritten), so every configuration sees the same
  * context lengths. 8 (--distinct) distinct contexts are prefilled and their KV blocks copied to the other
  * sequences (the work of a decode step does not depend on the cached values). The contexts are prefilled without adapters: the adapter runs differ only
@@ -473,7 +473,7 @@ static void free_adapters(sl_adapter **ads, int n) {
 static void usage(void) {
     fprintf(stderr, "usage: bench_engine --model DIR [--symlora DIR] [--symlora-bf16 DIR] [--lora DIR] [--adapters N (64)]\n"
                     "                    [--min-time SECONDS (1.5)] [--max-steps N (24)]\n"
-                    "                    [--profile BATCH:none|symlora|symlora-bf16|lora [--profile-steps N (10)]] [--threads N (0: one per CPU)]\n"
+                    "                    [--profile BATCH:none|symlora|symlora-bf16|lora|symlora2 [--profile-steps N (10)]] [--threads N (0: one per CPU)]\n"
                     "                    [--batches B1,B2,.. (1,8,32,64,128)] [--limits 0|1 (1)] [--prefill-reps N (3)] [--sweeps N (2)]\n"
                     "                    [--distinct N (8): contexts prefilled, copied to the others]\n"
                     "                    [--dtype auto|f32|bf16|f16|q8_0] [--kv-dtype f32|bf16|f16 (f16)] [--ctx N (128): context positions]\n"
@@ -537,7 +537,8 @@ int main(int argc, char **argv) {
         prof_b = atoi(profile);
         prof_kind = colon ? colon + 1 : "none";
         if (prof_b < 1 || prof_b > MAX_B ||
-            (strcmp(prof_kind, "none") && strcmp(prof_kind, "symlora") && strcmp(prof_kind, "symlora-bf16") && strcmp(prof_kind, "lora")))
+            (strcmp(prof_kind, "none") && strcmp(prof_kind, "symlora") && strcmp(prof_kind, "symlora-bf16") && strcmp(prof_kind, "lora") &&
+             strcmp(prof_kind, "symlora2")))
             usage();
         if (strcmp(prof_kind, "none") && prof_b > n_ad) n_ad = prof_b;
     }
@@ -599,13 +600,21 @@ int main(int argc, char **argv) {
         sl_adapter **ads = NULL;
         size_t bytes = 0;
         double ms = 0;
-        const char *dir = !strcmp(prof_kind, "symlora") ? sym_dir : !strcmp(prof_kind, "symlora-bf16") ? sym16_dir
+        /* symlora2: the first two SymLoRA adapters alternating (part 3's K_SYM_WARM). */
+        int warm = !strcmp(prof_kind, "symlora2");
+        const char *dir = !strcmp(prof_kind, "symlora") || warm ? sym_dir : !strcmp(prof_kind, "symlora-bf16") ? sym16_dir
                         : !strcmp(prof_kind, "lora") ? lora_dir : NULL;
         if (strcmp(prof_kind, "none") && !dir) usage();
         if (dir) {
-            ads = load_adapters(b, dir, prof_b, &bytes, &ms);
+            ads = load_adapters(b, dir, warm ? 2 : prof_b, &bytes, &ms);
             fprintf(stderr, "profile: %s adapters stored as %s, %zu resident bytes each\n", prof_kind,
                     sl_wtype_name(sl_adapter_wtype(ads[0])), bytes);
+        }
+        sl_adapter **two = ads;
+        if (warm) {
+            ads = malloc((size_t)prof_b * sizeof *ads); /* references to TWO's: free()d, never unref'd */
+            if (!ads) { fprintf(stderr, "bench_engine: out of memory\n"); return 1; }
+            for (int i = 0; i < prof_b; i++) ads[i] = two[i % 2];
         }
         int distinct = prof_b < n_distinct ? prof_b : n_distinct;
         prefill_contexts(b, distinct);
@@ -613,7 +622,12 @@ int main(int argc, char **argv) {
         decode_result r = decode(b, prof_b, ads, profile_steps);
         fprintf(stderr, "profile: batch %d, %s: %.1f tok/s (mean %.1f), fastest step %.1f ms, %.1f GFLOP/s (%d steps)\n", prof_b,
                 prof_kind, r.tok_s, r.mean_tok_s, r.step_ms, r.gflops, r.steps);
-        free_adapters(ads, prof_b);
+        if (warm) {
+            free(ads);
+            free_adapters(two, 2);
+        } else {
+            free_adapters(ads, prof_b);
+        }
         goto out;
     }
 
