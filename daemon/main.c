@@ -17,6 +17,7 @@
 #include "toolcall.h"
 #include "engine.h"
 #include "error.h"
+#include "bigalloc.h"
 #include "kernels.h"
 #include "log.h"
 #include "model.h"
@@ -407,7 +408,8 @@ int main(int argc, char **argv) {
         sl_logf(SL_LOG_ERROR, "--kernels: %s", err);
         goto out;
     }
-    sl_logf(SL_LOG_INFO, "kernels: %s (%s)", sl_kernels_active()->name, sl_kernels_active()->tiles);
+    sl_logf(SL_LOG_INFO, "kernels: %s (%s); adapters' pages %s", sl_kernels_active()->name, sl_kernels_active()->tiles,
+            sl_prefetch_walks_pages() ? "walked by the prefetches" : "touched before their prefetches");
     sl_model_opts mo = {.log = lib_log, .dtype = d.o.dtype};
     if (sl_model_load(&d.model, d.o.model, &mo, err, sizeof err) != 0) {
         sl_logf(SL_LOG_ERROR, "model %s: %s", d.o.model, err);

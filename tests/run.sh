@@ -42,6 +42,14 @@ for k in $sets; do
         run_one "$t (SL_KERNELS=$k)" env SL_KERNELS="$k" "$BUILD/tests/$t"
     done
 done
+# The adapter paths again with their pages touched and walked by the prefetches (bigalloc.h:
+# sl_prefetch_walks_pages; the machine picks one): the same bits either way.
+for w in touch prefetch; do
+    for t in test_adapter test_engine; do
+        [ -x "$BUILD/tests/$t" ] || continue
+        run_one "$t (SL_PAGE_WALK=$w)" env SL_PAGE_WALK="$w" "$BUILD/tests/$t"
+    done
+done
 for t in tests/blackbox/test_*.py; do
     [ -f "$t" ] || continue
     run_one "$(basename "$t")" python3 "$t"

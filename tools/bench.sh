@@ -443,6 +443,7 @@ rows = [
     ("TLB-cold 256 KB read, not prefetched", "tlbcold_read_us_none", " us"),
     ("TLB-cold 256 KB read, prefetched", "tlbcold_read_us_prefetch", " us"),
     ("TLB-cold 256 KB read, pages touched, prefetched", "tlbcold_read_us_touch_prefetch", " us"),
+    ("TLB-cold 256 KB read, prefetched with the T0 hint", "tlbcold_read_us_prefetch_t0", " us"),
     ("model bytes (F32, resident)", "model_bytes", " B"),
     ("decode batch 1", "decode_b1_tok_s", " tok/s"),
     ("decode batch 8", "decode_b8_tok_s", " tok/s"),

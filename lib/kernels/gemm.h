@@ -54,9 +54,10 @@ void sl_gemm_packed_row(float *dst, const void *wp, sl_wtype t, int in, int v);
  * c0 must be a multiple of SL_GEMM_PANEL; c1 <= out. Runs the active kernel set's kernel. */
 void sl_gemm_packed(float *y, size_t ldy, const float *x, size_t ldx, int n, const void *wp, sl_wtype t, int in, int c0,
                     int c1);
-/* Memory a GEMM call prefetches into L2 while it computes: up to SL_PREFETCH_RANGES byte
- * ranges, fetched in order, their lines dealt evenly to the call's row tiles (one per k step,
- * so at most `in` per tile: what does not fit is left out). A hint: it changes no result. */
+/* Memory a GEMM call prefetches while it computes (the T0 hint: see bigalloc.h,
+ * sl_prefetch_walks_pages): up to SL_PREFETCH_RANGES byte ranges, fetched in order, their
+ * lines dealt evenly to the call's row tiles (one per k step, so at most `in` per tile: what
+ * does not fit is left out). A hint: it changes no result. */
 enum { SL_PREFETCH_RANGES = 8 };
 typedef struct sl_prefetch {
     int n;

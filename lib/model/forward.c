@@ -79,6 +79,7 @@ struct sl_forward {
      * a base GEMM, adapter segments, attention rows). Each has its own scratch: */
     sl_pool *pool;
     int nth;
+    int prefetch_walks; /* bigalloc.h: sl_prefetch_walks_pages, read once at init */
     float *s[MAX_THREADS];  /* (groups, max_ctx) attention scores of one row, per query head of a KV group */
     _Atomic int att_next;   /* the attention job's next item (attend_job_run) */
     /* Attention rows longer than a part, in parts (kernels.h): a part block holds one
@@ -179,6 +180,7 @@ int sl_forward_init(sl_forward **out, const sl_model *m, int max_tokens, int max
     if (2 * FF > widest) widest = 2 * FF;
     f->dl = falloc((size_t)f->dl_rows * widest, &fail);
     f->nth = 1;
+    f->prefetch_walks = sl_prefetch_walks_pages();
     if (!fail && sl_pool_init(&f->pool, 1) != 0) fail = 1;
     if (fail || !f->seq_off || !f->items) {
         sl_forward_free(f);
@@ -440,17 +442,18 @@ static void lin_job_run(void *ctx, int i, int n) {
         unit_cols(j, (int)u, h, n, &k, &a, &b, &pf);
         if (j->fused) {
             /* Prefetched under this chunk, after the GEMM's own next panels: the items' adapters,
-             * each 4 KB walked first (bigalloc.h: sl_touch_pages). With a load every 4 KB rather
-             * than every 2 MB page, 64 rank-16 adapters ran 1.5-11% faster (A/B in both orders,
-             * BF16 and F32 adapters); the loads of a chunk's items go out back to back, so their
-             * misses overlap, and they are of bytes the items read anyway. */
+             * each 4 KB walked first (bigalloc.h: sl_touch_pages) unless the GEMM's prefetches
+             * walk pages themselves on this machine (f->prefetch_walks). With a load every 4 KB
+             * rather than every 2 MB page, 64 rank-16 adapters ran 1.5-11% faster (A/B in both
+             * orders, BF16 and F32 adapters); the loads of a chunk's items go out back to back,
+             * so their misses overlap, and they are of bytes the items read anyway. */
             take_items(j, &q0, &q1);
             for (int q = q0; q < q1; q++)
                 for (int m = 0; m < j->n_lin; m++) {
                     const sl_adapter_module *am = item_module(j, &f->items[q], m);
                     size_t bytes = 0;
                     const void *p = am ? adapter_module_span(am, j->l[m].out, j->l[m].in, &bytes) : NULL;
-                    sl_touch_pages(p, bytes);
+                    if (!f->prefetch_walks) sl_touch_pages(p, bytes);
                     sl_prefetch_add(&pf, p, bytes);
                 }
         }
