@@ -222,8 +222,8 @@ static double median(const double *v, int n) {
  * pages themselves (or the host maps huge pages), "prefetch" reads as fast as "touch+prefetch".
  * A fourth way prefetches the lines with the L1 hint (T0) instead, no touch: on the Xeon
  * (family 6 model 207) VM of issue 13, T0 prefetches walked the pages that T1 ones did not
- * (2.0 against 16.3 us), though walking the adapters' pages so instead of touching them
- * changed nothing measurable in a decode step. */
+ * (2.0 against 16.3 us). The engine decides the same at startup for its adapters' pages
+ * (bigalloc.h: sl_prefetch_walks_pages; prefetch_walks_pages in the JSON). */
 enum { PROBE_TRIALS = 15, PROBE_SPAN = 256 << 10 };
 
 static volatile uint64_t probe_sink; /* the reads' sum, so that they stay */
@@ -472,6 +472,15 @@ static sl_adapter **load_adapters(bench *b, const char *dir, int n, size_t *byte
     return ads;
 }
 
+/* N references alternating between TWO[0] and TWO[1] (never two alike side by side): free()d,
+ * never unref'd; exits when out of memory. */
+static sl_adapter **alternate_two(sl_adapter *const *two, int n) {
+    sl_adapter **ads = malloc((size_t)n * sizeof *ads);
+    if (!ads) { fprintf(stderr, "bench_engine: out of memory\n"); exit(1); }
+    for (int i = 0; i < n; i++) ads[i] = two[i % 2];
+    return ads;
+}
+
 static void free_adapters(sl_adapter **ads, int n) {
     if (!ads) return;
     for (int i = 0; i < n; i++) sl_adapter_unref(ads[i]);
@@ -620,11 +629,7 @@ int main(int argc, char **argv) {
                     sl_wtype_name(sl_adapter_wtype(ads[0])), bytes);
         }
         sl_adapter **two = ads;
-        if (warm) {
-            ads = malloc((size_t)prof_b * sizeof *ads); /* references to TWO's: free()d, never unref'd */
-            if (!ads) { fprintf(stderr, "bench_engine: out of memory\n"); return 1; }
-            for (int i = 0; i < prof_b; i++) ads[i] = two[i % 2];
-        }
+        if (warm) ads = alternate_two(two, prof_b);
         int distinct = prof_b < n_distinct ? prof_b : n_distinct;
         prefill_contexts(b, distinct);
         replicate_contexts(b, distinct, prof_b);
@@ -670,11 +675,7 @@ int main(int argc, char **argv) {
     sl_adapter **ads[N_KINDS] = {NULL};
     int any_ads = 0;
     for (int k = 0; k < N_KINDS; k++) {
-        if (k == K_SYM_WARM && ads[K_SYM] && B >= 2) {
-            ads[k] = malloc((size_t)B * sizeof *ads[k]); /* references: free()d, never unref'd */
-            if (!ads[k]) { fprintf(stderr, "bench_engine: out of memory\n"); return 1; }
-            for (int i = 0; i < B; i++) ads[k][i] = ads[K_SYM][i % 2];
-        }
+        if (k == K_SYM_WARM && ads[K_SYM] && B >= 2) ads[k] = alternate_two(ads[K_SYM], B);
         if (!kind_dir[k]) continue;
         size_t by;
         fprintf(stderr, "bench_engine: loading %d %s adapters from %s\n", n_ad, kind_label[k], kind_dir[k]);

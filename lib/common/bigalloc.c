@@ -79,8 +79,8 @@ static void probe_walks(void) {
     }
     walks = 0; /* touching is right everywhere, only slower */
 #if defined(__x86_64__) || defined(__i386__)
-    /* Each trial: a fresh 64 KB span, its lines flushed, every other 4 KB page of the 64 MB
-     * buffer read (16384 translations: more than any TLB holds on 4 KB pages), then the span
+    /* Each trial: a fresh 64 KB span, its lines flushed, one byte of every other 4 KB page of
+     * the 64 MB buffer read (~16384 translations: more than any TLB holds on 4 KB pages), then the span
      * prefetched (way 1) or not (way 0), 20 us of waiting, and the span read. A machine whose
      * T0 prefetches are dropped on TLB-cold pages reads both ways alike. */
     enum { BUF = 64 << 20, SPAN = 64 << 10, TRIALS = 5 };

@@ -44,8 +44,8 @@ static inline __attribute__((always_inline)) vf wload(const unsigned char *panel
  * from PB (a share may end one range and begin the next), with the T0 hint: where such a
  * prefetch walks the page tables itself (bigalloc.h: sl_prefetch_walks_pages) the caller
  * leaves out its touches of the list's pages. On the Intel Xeon VM of issue 13 that ran 64
- * F32 SymLoRA adapters 2.7% faster (best step; BF16 adapters +1.2%, no adapter +3.5%; A/B
- * 4 rounds); with the touches kept, T0 and T1 measured alike. */
+ * F32 SymLoRA adapters 2.7-8% faster (best step; BF16 adapters +1.2%, no adapter +0.5-3.5%;
+ * A/Bs of 4 rounds); with the touches kept, T0 and T1 measured alike. */
 static inline __attribute__((always_inline)) void tile(float *y, size_t ldy, const float *x, size_t ldx, int tm,
                                                        const unsigned char *wp, int np, int in, int kb0, int kb1,
                                                        int ncols, int wt,
