@@ -37,9 +37,10 @@ static inline __attribute__((always_inline)) vf wload(const unsigned char *panel
 /* One tile: rows [0, tm) of X times panels [0, np) starting at WP; columns past NCOLS (the
  * valid width from the tile's first column) are not stored. tm, np and wt are constants at
  * every call site, so the loops unroll and the accumulators live in registers. Meanwhile the
- * PF_LINES cache lines from PF (a share of the next panel group) are prefetched into L2, one
- * or a few per k step: the group after this one then comes from L2 when its first row tile starts,
- * instead of stalling that tile on memory (at 64 rows it cost a third of the step); and the
+ * PF_LINES cache lines from PF (a share of the next panel group) are prefetched, one or a few
+ * per k step, into L2 (or L1 and L2 where PF_T0: see gemm_any): the group after this one then
+ * comes from the caches when its first row tile starts, instead of stalling that tile on memory
+ * (at 64 rows it cost a third of the step); and the
  * tile's share of the caller's prefetch list (gemm.h: sl_prefetch): NA lines from PA, then NB
  * from PB (a share may end one range and begin the next), with the T0 hint: where such a
  * prefetch walks the page tables itself (bigalloc.h: sl_prefetch_walks_pages) the caller
@@ -49,7 +50,7 @@ static inline __attribute__((always_inline)) vf wload(const unsigned char *panel
 static inline __attribute__((always_inline)) void tile(float *y, size_t ldy, const float *x, size_t ldx, int tm,
                                                        const unsigned char *wp, int np, int in, int kb0, int kb1,
                                                        int ncols, int wt,
-                                                       const unsigned char *pf, int pf_lines,
+                                                       const unsigned char *pf, int pf_lines, int pf_t0,
                                                        const unsigned char *pa, int na,
                                                        const unsigned char *pb, int nb) {
     const size_t pstride = sl_gemm_panel_bytes((sl_wtype)wt, in);
@@ -73,7 +74,10 @@ static inline __attribute__((always_inline)) void tile(float *y, size_t ldy, con
     /* The prefetches of k step KR (this call's): its lines of PF, then its line of the list. */
 #define TILE_PREFETCH(kr) \
     do { \
-        for (int l = (kr) * ppk, le = l + ppk; l < le && l < pf_lines; l++) __builtin_prefetch(pf + (size_t)l * 64, 0, 2); \
+        for (int l = (kr) * ppk, le = l + ppk; l < le && l < pf_lines; l++) { \
+            if (pf_t0) __builtin_prefetch(pf + (size_t)l * 64, 0, 3); \
+            else __builtin_prefetch(pf + (size_t)l * 64, 0, 2); \
+        } \
         if ((kr) < na + nb) __builtin_prefetch((kr) < na ? pa + (size_t)(kr) * 64 : pb + (size_t)((kr) - na) * 64, 0, 3); \
     } while (0)
     if (wt != SL_WTYPE_Q8_0) {
@@ -135,7 +139,7 @@ typedef struct tile_args {
     const float *x;
     size_t ldx;
     const unsigned char *wp, *pf, *pa, *pb;
-    int in, kb0, kb1, ncols, pf_lines, na, nb;
+    int in, kb0, kb1, ncols, pf_lines, pf_t0, na, nb;
 } tile_args;
 
 /* Every tile instance (weight type x rows x panels) is a function of its own, called through
@@ -148,7 +152,7 @@ typedef struct tile_args {
     static __attribute__((noinline)) void tile_##WN##_##M##_##P(const tile_args *a) { \
         if ((M) <= GEMM_TILE_M && (P) <= TILE_P_FOR(M)) \
             tile(a->y, a->ldy, a->x, a->ldx, (M), a->wp, (P), a->in, a->kb0, a->kb1, a->ncols, (WT), a->pf, \
-                 a->pf_lines, a->pa, a->na, a->pb, a->nb); \
+                 a->pf_lines, a->pf_t0, a->pa, a->na, a->pb, a->nb); \
     }
 #define TILE_FNS_M(WN, WT, M) \
     TILE_FN(WN, WT, M, 1) TILE_FN(WN, WT, M, 2) TILE_FN(WN, WT, M, 3) TILE_FN(WN, WT, M, 4) \
@@ -201,6 +205,14 @@ static inline __attribute__((always_inline)) void gemm_any(float *y, size_t ldy,
         if (kc > in) kc = in;
     }
     const int nkb = (in + kc - 1) / kc;
+    /* The next group's hint in tiles of at most GEMM_WIDE_M rows (decode steps of one or two
+     * sequences, which read their panels at memory speed): T0 where such a prefetch walks the
+     * page tables of a page the TLB does not hold (bigalloc.h: sl_prefetch_walks_pages), T1
+     * elsewhere. On the Intel Xeon VM of issue 13 (T0 walks, T1 does not) the BF16 decode of
+     * one sequence ran 8% faster (SmolLM2-135M shape) and 9% (Llama-3.2-1B shape), F32 the
+     * same (A/Bs of 4-8 rounds); tiles of 6 rows (batch 8, 64) measured alike with either
+     * hint, and AVX2's 4-panel one-row tiles (GEMM_WIDE_M 0) slower with T0 (F32). */
+    const int wide_t0 = GEMM_WIDE_M > 0 && sl_prefetch_walks_pages();
     /* The lines of the prefetch list PL (gemm.h), dealt evenly to this call's tile runs (at
      * most one per k step): range PR from its line POFF on is next. */
     size_t pn_left = 0;
@@ -252,7 +264,8 @@ static inline __attribute__((always_inline)) void gemm_any(float *y, size_t ldy,
                     }
                     const tile_args ta = {.y = y + (size_t)t0 * ldy + col, .ldy = ldy, .x = x + (size_t)t0 * ldx,
                                           .ldx = ldx, .wp = wg, .pf = pf, .pa = pa, .pb = pb, .in = in, .kb0 = kb0,
-                                          .kb1 = kb1, .ncols = ncols, .pf_lines = pf_lines, .na = na, .nb = nb};
+                                          .kb1 = kb1, .ncols = ncols, .pf_lines = pf_lines,
+                                          .pf_t0 = wide_t0 && tm <= GEMM_WIDE_M, .na = na, .nb = nb};
                     tile_fns[wt][tm - 1][np - 1](&ta); /* 1 <= tm <= TILE_M <= 8, 1 <= np <= TILE_P_MAX */
                     pf += (size_t)pf_lines * 64;
                 }
