@@ -32,9 +32,10 @@ FUZZ_LDLIBS  := $(FUZZ_PKG_LIBS) -lm
 
 # The lib/ sources of each target (only these are compiled for it).
 FUZZ_SRC_safetensors      := lib/common/safetensors.c lib/common/error.c
-FUZZ_SRC_kernels          := $(sort $(shell find lib/kernels -name '*.c'))
+# The kernels read bigalloc.c's page-walk probe (sl_prefetch_walks_pages: the GEMM's prefetch hints).
+FUZZ_SRC_kernels          := $(sort $(shell find lib/kernels -name '*.c')) lib/common/bigalloc.c
 FUZZ_SRC_model_config     := lib/model/model.c $(FUZZ_SRC_kernels) lib/common/safetensors.c lib/common/error.c
-FUZZ_SRC_adapter          := lib/adapters/adapter.c lib/common/bigalloc.c lib/model/model.c $(FUZZ_SRC_kernels) lib/common/safetensors.c lib/common/error.c
+FUZZ_SRC_adapter          := lib/adapters/adapter.c lib/model/model.c $(FUZZ_SRC_kernels) lib/common/safetensors.c lib/common/error.c
 FUZZ_SRC_adapter_patterns := $(FUZZ_SRC_adapter)
 FUZZ_SRC_tokenizer_load   := $(sort $(wildcard lib/tokenizer/*.c)) lib/common/buf.c lib/common/error.c
 FUZZ_SRC_tokenizer_encode := $(FUZZ_SRC_tokenizer_load)
