@@ -408,8 +408,10 @@ int main(int argc, char **argv) {
         sl_logf(SL_LOG_ERROR, "--kernels: %s", err);
         goto out;
     }
-    sl_logf(SL_LOG_INFO, "kernels: %s (%s); adapters' pages %s", sl_kernels_active()->name, sl_kernels_active()->tiles,
-            sl_prefetch_walks_pages() ? "walked by the prefetches" : "touched before their prefetches");
+    sl_logf(SL_LOG_INFO, "kernels: %s (%s); %s", sl_kernels_active()->name, sl_kernels_active()->tiles,
+            sl_prefetch_walks_pages()
+                ? "T0 prefetches walk pages: adapters' pages walked by them, decode tiles prefetch with T0"
+                : "T0 prefetches do not walk pages: adapters' pages touched before their prefetches");
     sl_model_opts mo = {.log = lib_log, .dtype = d.o.dtype};
     if (sl_model_load(&d.model, d.o.model, &mo, err, sizeof err) != 0) {
         sl_logf(SL_LOG_ERROR, "model %s: %s", d.o.model, err);

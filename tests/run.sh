@@ -43,9 +43,10 @@ for k in $sets; do
     done
 done
 # The adapter paths again with their pages touched and walked by the prefetches (bigalloc.h:
-# sl_prefetch_walks_pages; the machine picks one): the same bits either way.
+# sl_prefetch_walks_pages; the machine picks one), and the GEMM with either hint for its
+# decode tiles' next panels (which follows the same answer): the same bits either way.
 for w in touch prefetch; do
-    for t in test_adapter test_engine; do
+    for t in test_gemm test_adapter test_engine; do
         [ -x "$BUILD/tests/$t" ] || continue
         run_one "$t (SL_PAGE_WALK=$w)" env SL_PAGE_WALK="$w" "$BUILD/tests/$t"
     done

@@ -33,7 +33,8 @@ static inline void sl_touch_pages(const void *p, size_t bytes) {
 }
 
 /* Whether a software prefetch with the L1 hint (T0) walks the page tables of a page the TLB
- * does not hold, so that the touches above can be left out where the prefetches use that hint:
+ * does not hold, so that the touches above can be left out where the prefetches use that hint
+ * (and the GEMM's tiles of one or two rows prefetch their next panels with it: gemm_any):
  * 1 or 0, measured once per process (about 15 ms: 64 KB spans whose lines were flushed and
  * whose translations were evicted, read after a T0 prefetch of their lines or after nothing).
  * The Intel Xeon VM of issue 13 walks with T0 (2 against 17 us for 256 KB; its T1 prefetches
