@@ -37,7 +37,7 @@ sets=$("$BUILD/symlorad" --version 2>/dev/null | sed -n 's/.*this CPU runs: *//p
 best=${sets%% *}
 for k in $sets; do
     [ "$k" = "$best" ] && continue
-    for t in test_gemm test_lowrank test_attention test_model test_adapter test_engine; do
+    for t in test_gemm test_lowrank test_attention test_model test_adapter test_engine test_sampler; do
         [ -x "$BUILD/tests/$t" ] || continue
         run_one "$t (SL_KERNELS=$k)" env SL_KERNELS="$k" "$BUILD/tests/$t"
     done

@@ -43,6 +43,12 @@ typedef struct sl_kernels {
     /* kernels_rows.inc.h, the element-wise stages: y[i] += d[i]; g[i] = silu(g[i]) * u[i]. */
     void (*add_into)(float *restrict y, const float *restrict d, size_t n);
     void (*swiglu)(float *restrict g, const float *restrict u, size_t n);
+    /* kernels_rows.inc.h: dst[i] = e^((src[i] - mx) * s); returns their sum. The sampler's
+     * softmax weights (e^x below e^-87 gives 0). */
+    float (*exp_scaled)(float *restrict dst, const float *restrict src, size_t n, float mx, float s);
+    /* kernels_rows.inc.h: the first index of the largest of v[0 .. n) (NaN never wins; 0 if n
+     * is 0 or every element is NaN). The same index on every set. */
+    size_t (*argmax)(const float *restrict v, size_t n);
 } sl_kernels;
 
 /* Attention rows that see more than P = sl_attend_part_len(block size) positions are computed

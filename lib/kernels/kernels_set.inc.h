@@ -38,4 +38,6 @@ const sl_kernels KSET_SYM = {
     .kv_round = kv_round,
     .add_into = add_into,
     .swiglu = swiglu,
+    .exp_scaled = exp_scaled,
+    .argmax = argmax,
 };

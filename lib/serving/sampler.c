@@ -1,6 +1,8 @@
 /* sampler.c — greedy, temperature, top-k, top-p with a per-request RNG. */
 #include "sampler.h"
 
+#include "kernels.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,12 +32,8 @@ void sl_sampler_init(sl_sampler *s, const sl_sample_params *p) {
     s->rng[1] = splitmix64(&x);
 }
 
-static int32_t argmax(const float *v, int n) {
-    int32_t best = 0;
-    for (int i = 1; i < n; i++)
-        if (v[i] > v[best]) best = i;
-    return best;
-}
+/* The first index of the largest logit (kernels.h: a vector max, then its first occurrence). */
+static int32_t argmax(const float *v, int n) { return (int32_t)sl_kernels_active()->argmax(v, (size_t)n); }
 
 float sl_logprob(const float *logits, int vocab, int32_t id) {
     float mx = logits[argmax(logits, vocab)];
@@ -57,41 +55,54 @@ int32_t sl_sampler_sample(sl_sampler *s, const float *logits, int vocab, float *
     if (s->p.temperature <= 0 || s->p.top_k == 1) {
         pick = argmax(logits, vocab);
     } else {
-        /* scratch: probs (vocab) then candidate ids (vocab, stored as int32 in float slots). */
-        float *prob = scratch;
+        /* scratch: weights (vocab) then candidate ids (vocab, stored as int32 in float slots).
+         * w[i] = e^((l[i] - max) / T), left unnormalised: the draw and top-p's threshold are
+         * scaled by their sum instead (a pass over the vocabulary less, no division). */
+        float *w = scratch;
         int32_t *ids = (int32_t *)(scratch + vocab);
-        float mx = logits[argmax(logits, vocab)], inv_t = 1.0f / s->p.temperature;
-        double sum = 0;
-        for (int i = 0; i < vocab; i++) {
-            prob[i] = expf((logits[i] - mx) * inv_t);
-            sum += prob[i];
-        }
-        for (int i = 0; i < vocab; i++) prob[i] = (float)(prob[i] / sum);
-        int n = vocab;
-        for (int i = 0; i < vocab; i++) ids[i] = i;
-        int sorted = 0;
-        if (s->p.top_k > 0 && s->p.top_k < vocab) {
-            qsort_r(ids, (size_t)vocab, sizeof *ids, cmp_desc, prob);
-            sorted = 1;
-            n = s->p.top_k;
-        }
-        if (s->p.top_p > 0 && s->p.top_p < 1) {
-            if (!sorted) qsort_r(ids, (size_t)vocab, sizeof *ids, cmp_desc, prob);
-            double cum = 0;
-            int keep = 0;
-            while (keep < n) {
-                cum += prob[ids[keep++]];
-                if (cum >= s->p.top_p) break;
+        float mx = logits[argmax(logits, vocab)];
+        double sum = sl_kernels_active()->exp_scaled(w, logits, (size_t)vocab, mx, 1.0f / s->p.temperature);
+        int use_k = s->p.top_k > 0 && s->p.top_k < vocab, use_p = s->p.top_p > 0 && s->p.top_p < 1;
+        if (!use_k && !use_p) {
+            /* The whole vocabulary, in id order. A draw past the (rounded) total takes the last
+             * token of nonzero weight. */
+            double u = rng_uniform(s->rng) * sum, acc = 0;
+            pick = -1;
+            int32_t last = 0;
+            for (int i = 0; i < vocab; i++) {
+                if (w[i] <= 0) continue;
+                last = i;
+                acc += w[i];
+                if (u < acc) {
+                    pick = i;
+                    break;
+                }
             }
-            n = keep;
-        }
-        double mass = 0;
-        for (int i = 0; i < n; i++) mass += prob[ids[i]];
-        double u = rng_uniform(s->rng) * mass, acc = 0;
-        pick = ids[n - 1];
-        for (int i = 0; i < n; i++) {
-            acc += prob[ids[i]];
-            if (u < acc) { pick = ids[i]; break; }
+            if (pick < 0) pick = last;
+        } else {
+            for (int i = 0; i < vocab; i++) ids[i] = i;
+            qsort_r(ids, (size_t)vocab, sizeof *ids, cmp_desc, w);
+            int n = use_k ? s->p.top_k : vocab;
+            if (use_p) {
+                double cum = 0, need = s->p.top_p * sum;
+                int keep = 0;
+                while (keep < n) {
+                    cum += w[ids[keep++]];
+                    if (cum >= need) break;
+                }
+                n = keep;
+            }
+            double mass = 0;
+            for (int i = 0; i < n; i++) mass += w[ids[i]];
+            double u = rng_uniform(s->rng) * mass, acc = 0;
+            pick = ids[n - 1];
+            for (int i = 0; i < n; i++) {
+                acc += w[ids[i]];
+                if (u < acc) {
+                    pick = ids[i];
+                    break;
+                }
+            }
         }
     }
     if (logprob) *logprob = sl_logprob(logits, vocab, pick);

@@ -1,7 +1,11 @@
-/* test_sampler.c — greedy, seeds, top-k, top-p. */
+/* test_sampler.c — greedy, seeds, top-k, top-p; the kernels the sampler runs (argmax,
+ * exp_scaled: tests/run.sh runs this under every kernel set). */
 #include "check.h"
 
+#include "kernels.h"
 #include "sampler.h"
+
+#include <stdlib.h>
 
 #include <math.h>
 
@@ -64,7 +68,51 @@ TEST(top_k_and_top_p_restrict_the_candidates) {
     CHECKF(fabs(seen[top[0]] / 20000.0 - p0) < 0.02, "freq %.3f vs p %.3f", seen[top[0]] / 20000.0, p0);
 }
 
+/* Every length around the vector widths (tails), the max at every place, ties, NaN and -inf
+ * elements: the kernel's index is the scalar loop's first index of the largest non-NaN. */
+TEST(argmax_kernel_matches_the_scalar_rule) {
+    const sl_kernels *k = sl_kernels_active();
+    float v[80];
+    for (int n = 1; n <= 80; n++)
+        for (int at = 0; at < n; at++) {
+            for (int i = 0; i < n; i++) v[i] = (float)((i * 7) % 11) - 20.0f;
+            v[at] = 5.0f;
+            if (at + 3 < n) v[at + 3] = 5.0f;  /* a tie after it: the first wins */
+            if (at > 0) v[at - 1] = NAN;       /* NaN never wins */
+            if (at + 1 < n) v[at + 1] = -INFINITY;
+            CHECKF(k->argmax(v, (size_t)n) == (size_t)at, "n %d at %d: %zu", n, at, k->argmax(v, (size_t)n));
+        }
+    float z[3] = {-0.0f, 0.0f, -1.0f};
+    CHECK(k->argmax(z, 3) == 0); /* -0 and +0 are equal: the first */
+    float all_nan[5] = {NAN, NAN, NAN, NAN, NAN};
+    CHECK(k->argmax(all_nan, 5) == 0);
+    CHECK(k->argmax(v, 0) == 0);
+}
+
+/* dst = e^((src - mx) * s) and their sum, against double-precision exp (vexp: within 2 ulp of
+ * expf; -inf gives 0), at every length around the vector widths. */
+TEST(exp_scaled_kernel_matches_exp) {
+    const sl_kernels *k = sl_kernels_active();
+    float src[70], dst[71];
+    for (int n = 0; n <= 70; n++) {
+        for (int i = 0; i < n; i++) src[i] = (float)((i * 13) % 17) * 0.37f - 3.0f;
+        if (n > 4) src[4] = -INFINITY;
+        dst[n] = 123.0f; /* past the end: untouched */
+        float sum = k->exp_scaled(dst, src, (size_t)n, 2.9f, 0.8f);
+        double ref = 0;
+        for (int i = 0; i < n; i++) {
+            double e = exp(((double)src[i] - 2.9) * 0.8);
+            ref += e;
+            CHECKF(fabs(dst[i] - e) <= 1e-6 * e + 1e-30, "n %d i %d: %g vs %g", n, i, dst[i], e);
+        }
+        CHECKF(fabs(sum - ref) <= 1e-5 * ref + 1e-30, "n %d: sum %g vs %g", n, sum, ref);
+        CHECK(dst[n] == 123.0f);
+    }
+}
+
 int main(void) {
+    RUN(argmax_kernel_matches_the_scalar_rule);
+    RUN(exp_scaled_kernel_matches_exp);
     RUN(greedy_is_argmax_lowest_id_on_ties);
     RUN(same_seed_same_tokens_other_seed_differs);
     RUN(top_k_and_top_p_restrict_the_candidates);
