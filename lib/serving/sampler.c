@@ -35,11 +35,19 @@ void sl_sampler_init(sl_sampler *s, const sl_sample_params *p) {
 /* The first index of the largest logit (kernels.h: a vector max, then its first occurrence). */
 static int32_t argmax(const float *v, int n) { return (int32_t)sl_kernels_active()->argmax(v, (size_t)n); }
 
-float sl_logprob(const float *logits, int vocab, int32_t id) {
+/* log sum_i e^(l_i - mx), in double, and *MX = the max logit: the log softmax's normaliser. */
+static double log_norm(const float *logits, int vocab, float *mx_out) {
     float mx = logits[argmax(logits, vocab)];
     double sum = 0;
     for (int i = 0; i < vocab; i++) sum += exp((double)(logits[i] - mx));
-    return (float)((double)(logits[id] - mx) - log(sum));
+    *mx_out = mx;
+    return log(sum);
+}
+
+float sl_logprob(const float *logits, int vocab, int32_t id) {
+    float mx;
+    double ln = log_norm(logits, vocab, &mx);
+    return (float)((double)(logits[id] - mx) - ln);
 }
 
 /* Order of candidates: by probability descending, then by id (deterministic). */
@@ -120,6 +128,10 @@ int sl_top_logprobs(const float *logits, int vocab, int k, int32_t *ids, float *
         while (j > 0 && logits[ids[j - 1]] < logits[i]) { ids[j] = ids[j - 1]; j--; }
         ids[j] = i;
     }
-    for (int i = 0; i < n; i++) lps[i] = sl_logprob(logits, vocab, ids[i]);
+    /* One normaliser for all k (it was computed once per id: k + 1 passes of exp over the
+     * vocabulary per token with logprobs = k); the same values as sl_logprob. */
+    float mx;
+    double ln = n > 0 ? log_norm(logits, vocab, &mx) : 0;
+    for (int i = 0; i < n; i++) lps[i] = (float)((double)(logits[ids[i]] - mx) - ln);
     return n;
 }

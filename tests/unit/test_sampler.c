@@ -50,6 +50,7 @@ TEST(top_k_and_top_p_restrict_the_candidates) {
     float lps[3];
     CHECK(sl_top_logprobs(l, V, 3, top, lps) == 3);
     CHECK(lps[0] >= lps[1] && lps[1] >= lps[2]);
+    for (int i = 0; i < 3; i++) CHECK(lps[i] == sl_logprob(l, V, top[i])); /* the same normaliser */
     sl_sampler s;
     sl_sampler_init(&s, &(sl_sample_params){.temperature = 5, .top_k = 3, .seed = 1});
     int seen[V] = {0};
