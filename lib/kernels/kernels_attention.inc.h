@@ -120,25 +120,13 @@ static inline __attribute__((always_inline)) void values_tail(const void *vbase,
 
 /* SR[0 .. n) := e^(SR - max) in place; returns their sum (order in the header), *MX the max. */
 static inline __attribute__((always_inline)) float exp_row(float *restrict sr, int vis, float *mx_out) {
-    /* The max, VW lanes at a time (the scalar chain waited on each compare: 13% of a long
-     * row's attention). A max is exact in any order; only which of +0 and -0 wins may differ,
-     * and s - mx, then e^(s - mx), is the same for both. NaN scores are passed over, as by
-     * the scalar compare. */
-    vf vmx = {0};
-    vmx -= INFINITY;
-    int p = 0;
-    for (; p + VW <= vis; p += VW) {
-        vf v = vf_load(sr + p);
-        vfu gt = (vfu)(v > vmx);
-        vmx = (vf)(((vfu)v & gt) | ((vfu)vmx & ~gt));
-    }
-    float lanes[VW], mx = -INFINITY;
-    vf_store(lanes, vmx);
-    for (int l = 0; l < VW; l++) mx = lanes[l] > mx ? lanes[l] : mx;
-    for (int t = p; t < vis; t++) mx = sr[t] > mx ? sr[t] : mx;
+    /* The max (simd.h: a scalar chain of compares was 13% of a long row's attention); which
+     * of +0 and -0 wins does not matter: s - mx, then e^(s - mx), is the same for both. */
+    float mx = row_max(sr, (size_t)vis);
     *mx_out = mx;
+    int p = 0;
     vf sum = {0};
-    for (p = 0; p + VW <= vis; p += VW) {
+    for (; p + VW <= vis; p += VW) {
         vf e = vexp(vf_load(sr + p) - mx);
         vf_store(sr + p, e);
         sum += e;

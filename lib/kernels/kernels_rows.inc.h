@@ -64,22 +64,9 @@ static float exp_scaled(float *restrict dst, const float *restrict src, size_t n
 }
 
 static size_t argmax(const float *restrict v, size_t n) {
-    if (n == 0) return 0;
-    /* The max, VW lanes at a time (as attention's exp_row: NaN lanes are passed over). */
-    vf vmx = {0};
-    vmx -= INFINITY;
-    size_t i = 0;
-    for (; i + VW <= n; i += VW) {
-        vf x = vf_load(v + i);
-        vfu gt = (vfu)(x > vmx);
-        vmx = (vf)(((vfu)x & gt) | ((vfu)vmx & ~gt));
-    }
-    float lanes[VW], mx = -INFINITY;
-    vf_store(lanes, vmx);
-    for (int l = 0; l < VW; l++) mx = lanes[l] > mx ? lanes[l] : mx;
-    for (; i < n; i++) mx = v[i] > mx ? v[i] : mx;
+    float mx = row_max(v, n); /* simd.h: NaN passed over */
     /* Its first occurrence (+0 and -0 compare equal: the first of them, as the scalar loop). */
-    for (i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++)
         if (v[i] == mx) return i;
-    return 0; /* every element NaN */
+    return 0; /* n = 0, or every element NaN */
 }

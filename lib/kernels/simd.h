@@ -82,6 +82,26 @@ typedef int8_t vfb __attribute__((vector_size(VW)));
 /* Loops over the NV registers of a 16-float group; NV is a constant, so they unroll. */
 #define FOR_NV(e) _Pragma("GCC unroll 4") for (int e = 0; e < NV; e++)
 
+/* The largest of V[0 .. n), VW lanes at a time (a scalar chain waits on each compare); -inf
+ * for n = 0. A max is exact in any order; only which of +0 and -0 wins may differ. NaN
+ * elements are passed over, as by the scalar compare. Attention's softmax (exp_row) and the
+ * sampler's argmax (kernels_rows.inc.h). */
+static inline __attribute__((always_inline)) float row_max(const float *v, size_t n) {
+    vf vmx = {0};
+    vmx -= INFINITY;
+    size_t i = 0;
+    for (; i + VW <= n; i += VW) {
+        vf x = vf_load(v + i);
+        vfu gt = (vfu)(x > vmx);
+        vmx = (vf)(((vfu)x & gt) | ((vfu)vmx & ~gt));
+    }
+    float lanes[VW], mx = -INFINITY;
+    vf_store(lanes, vmx);
+    for (int l = 0; l < VW; l++) mx = lanes[l] > mx ? lanes[l] : mx;
+    for (; i < n; i++) mx = v[i] > mx ? v[i] : mx;
+    return mx;
+}
+
 /* e^x in every lane (Cephes' expf: x = n ln2 + r with |r| <= ln2/2, e^r by a degree-5
  * polynomial, 2^n put in the exponent bits; within 2 ulp of expf). Lanes below -87 give 0
  * (attention: a weight under 2^-125 of the best position's), lanes above 88 give e^88

@@ -50,6 +50,22 @@ float sl_logprob(const float *logits, int vocab, int32_t id) {
     return (float)((double)(logits[id] - mx) - ln);
 }
 
+/* Draws one of N candidates (ids IDS, or 0 .. n-1 where IDS is NULL) with weights W[id]:
+ * the first whose running sum of weights exceeds U (in [0, their total)); a U past the
+ * rounded total takes the last candidate of nonzero weight. */
+static int32_t draw(const float *w, const int32_t *ids, int n, double u) {
+    double acc = 0;
+    int32_t last = ids ? ids[0] : 0;
+    for (int i = 0; i < n; i++) {
+        int32_t id = ids ? ids[i] : i;
+        if (w[id] <= 0) continue;
+        last = id;
+        acc += w[id];
+        if (u < acc) return id;
+    }
+    return last;
+}
+
 /* Order of candidates: by probability descending, then by id (deterministic). */
 static int cmp_desc(const void *a, const void *b, void *ctx) {
     const float *p = ctx;
@@ -72,21 +88,7 @@ int32_t sl_sampler_sample(sl_sampler *s, const float *logits, int vocab, float *
         double sum = sl_kernels_active()->exp_scaled(w, logits, (size_t)vocab, mx, 1.0f / s->p.temperature);
         int use_k = s->p.top_k > 0 && s->p.top_k < vocab, use_p = s->p.top_p > 0 && s->p.top_p < 1;
         if (!use_k && !use_p) {
-            /* The whole vocabulary, in id order. A draw past the (rounded) total takes the last
-             * token of nonzero weight. */
-            double u = rng_uniform(s->rng) * sum, acc = 0;
-            pick = -1;
-            int32_t last = 0;
-            for (int i = 0; i < vocab; i++) {
-                if (w[i] <= 0) continue;
-                last = i;
-                acc += w[i];
-                if (u < acc) {
-                    pick = i;
-                    break;
-                }
-            }
-            if (pick < 0) pick = last;
+            pick = draw(w, NULL, vocab, rng_uniform(s->rng) * sum); /* the whole vocabulary, in id order */
         } else {
             for (int i = 0; i < vocab; i++) ids[i] = i;
             qsort_r(ids, (size_t)vocab, sizeof *ids, cmp_desc, w);
@@ -102,15 +104,7 @@ int32_t sl_sampler_sample(sl_sampler *s, const float *logits, int vocab, float *
             }
             double mass = 0;
             for (int i = 0; i < n; i++) mass += w[ids[i]];
-            double u = rng_uniform(s->rng) * mass, acc = 0;
-            pick = ids[n - 1];
-            for (int i = 0; i < n; i++) {
-                acc += w[ids[i]];
-                if (u < acc) {
-                    pick = ids[i];
-                    break;
-                }
-            }
+            pick = draw(w, ids, n, rng_uniform(s->rng) * mass);
         }
     }
     if (logprob) *logprob = sl_logprob(logits, vocab, pick);
